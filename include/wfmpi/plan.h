@@ -1,0 +1,130 @@
+/* wfmpi executable plan: the abstract workflow resolved into tasks that can run.
+ *
+ * Planning happens once, on the master, before anything runs (like a
+ * compiler): sub-workflows are inlined, transformations resolved to
+ * executables, arguments split into argv, environments merged, file edges
+ * inferred, resources read from profiles, cycles rejected, and each task given
+ * its critical-path length. The result is immutable and compact: tasks are one
+ * array, strings are interned ids, lists are ranges into shared arrays.
+ *
+ * Called on the master only (rank 0), or in a single-process command.
+ */
+#ifndef WFMPI_PLAN_H
+#define WFMPI_PLAN_H
+
+#include <stdint.h>
+
+#include "wfmpi/util.h"
+
+/* A slice [first, first+count) of one of the plan's shared arrays. */
+struct wfmpi_plan_range {
+    uint32_t first;
+    uint32_t count;
+};
+
+/* A file a task touches. Flags are WFMPI_WF_USE_* from wf.h. */
+struct wfmpi_plan_file {
+    uint32_t lfn; /* logical name = path relative to the work dir */
+    uint8_t link; /* enum wfmpi_wf_link */
+    uint8_t flags;
+    uint32_t pfn; /* for workflow inputs: the chosen replica URL/path, else 0 */
+    uint32_t sha256; /* expected checksum of an input replica, 0 when none */
+};
+
+struct wfmpi_plan_task {
+    uint32_t id; /* unique; sub-workflow jobs are "<parent-id>/<id>" */
+    uint32_t transformation; /* "ns::name:version" as written, for reports */
+    uint32_t exe; /* resolved executable path */
+    struct wfmpi_plan_range argv; /* into strs: argv[0] is exe, then arguments */
+    struct wfmpi_plan_range env; /* into strs: "KEY=VALUE", merged precedence */
+    uint32_t stdin_path, stdout_path, stderr_path; /* 0 = none */
+    struct wfmpi_plan_range files; /* into files */
+    struct wfmpi_plan_range parents; /* into edges_in: task indexes */
+    struct wfmpi_plan_range children; /* into edges_out: task indexes */
+    uint32_t cores; /* >= 1 */
+    uint32_t gpus;
+    uint64_t memory_mb; /* 0 = no request */
+    double runtime_s; /* estimate (pegasus.runtime), 0 = unknown */
+    double maxwalltime_s; /* hard limit (pegasus.maxwalltime * 60), 0 = none */
+    double checkpoint_time_s; /* pegasus.checkpoint.time * 60, 0 = none */
+    int32_t retries; /* dagman.retry; -1 = the run's default */
+    int32_t priority; /* dagman.priority / pmc_priority; higher first */
+    double cp_seconds; /* longest estimated path from this task to a leaf, inclusive */
+    uint32_t category; /* dagman.category, 0 = none */
+    uint32_t successmsg, failuremsg; /* pegasus.exitcode.*, 0 = none */
+    uint32_t container; /* container name from the catalog, 0 = none */
+    uint32_t site; /* execution site chosen */
+};
+
+/* A throttle: at most `maxjobs` tasks of `category` run at once. */
+struct wfmpi_plan_category {
+    uint32_t name;
+    uint32_t maxjobs;
+};
+
+/* Read-only view of a plan; arrays are owned by the plan. */
+struct wfmpi_plan_view {
+    uint32_t name; /* workflow name */
+    uint32_t path; /* main workflow file */
+    const struct wfmpi_plan_task *tasks;
+    uint32_t n_tasks;
+    const uint32_t *strs; /* string-id lists (argv, env) */
+    uint32_t n_strs;
+    const struct wfmpi_plan_file *files;
+    uint32_t n_files;
+    const uint32_t *edges_in; /* parents of each task, grouped by child */
+    const uint32_t *edges_out; /* children of each task, grouped by parent */
+    uint32_t n_edges;
+    const struct wfmpi_plan_category *categories;
+    uint32_t n_categories;
+};
+
+/* Whole-plan figures, as `wfmpi plan` prints them. */
+struct wfmpi_plan_stats {
+    uint32_t tasks;
+    uint32_t edges;
+    uint32_t roots;
+    uint32_t leaves;
+    uint32_t depth; /* levels: a lone task has depth 1 */
+    uint32_t widest; /* most tasks on one level */
+    uint32_t cp_tasks; /* tasks on the critical path */
+    double cp_seconds; /* estimated length of the critical path */
+    uint64_t total_cores;
+    uint64_t total_gpus;
+    uint64_t total_memory_mb;
+    uint32_t gpu_tasks;
+};
+
+struct wfmpi_plan_options {
+    const char *rc_file, *tc_file, *sc_file; /* as wfmpi_wf_options */
+    const char *site; /* execution site; NULL: see docs/planning.md */
+    const char *input_dir; /* where unreplicated inputs may already be; NULL: workflow's dir */
+    int no_default_catalogs;
+};
+
+struct wfmpi_plan;
+
+/* Load WORKFLOW (and its catalogs and sub-workflows) and plan it. NULL on
+ * failure with err set: WFMPI_E_INPUT/WFMPI_E_LIMIT with "file:line:col: ..."
+ * or -errno naming the file. Warnings (a pfn missing on this machine, a PATH
+ * fallback, unknown profile keys at debug level) go to the log. */
+struct wfmpi_plan *wfmpi_plan_create(const char *path, const struct wfmpi_plan_options *opt,
+                                     struct wfmpi_error *err);
+void wfmpi_plan_destroy(struct wfmpi_plan *plan);
+
+const struct wfmpi_plan_view *wfmpi_plan_view(const struct wfmpi_plan *plan);
+/* String for an id, "" for 0. */
+const char *wfmpi_plan_str(const struct wfmpi_plan *plan, uint32_t id);
+void wfmpi_plan_stats(const struct wfmpi_plan *plan, struct wfmpi_plan_stats *out);
+/* Task indexes of one critical path, root first; owned by the plan. */
+const uint32_t *wfmpi_plan_critical_path(const struct wfmpi_plan *plan, uint32_t *n);
+/* sha256 (hex) over everything that decides what runs: ids, argv, env, files,
+ * edges, resources. Equal plans hash equal; used to refuse a resume on a
+ * changed workflow. */
+void wfmpi_plan_hash(const struct wfmpi_plan *plan, char out[WFMPI_SHA256_HEX_LEN]);
+/* The main workflow file's YAML text (for the checkpoint). */
+const char *wfmpi_plan_text(const struct wfmpi_plan *plan, size_t *len);
+/* Bytes held by the plan, for memory reports. */
+size_t wfmpi_plan_bytes(const struct wfmpi_plan *plan);
+
+#endif /* WFMPI_PLAN_H */

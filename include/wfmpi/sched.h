@@ -1,0 +1,120 @@
+/* wfmpi scheduler core: task states, the ready queue, resource-aware placement,
+ * retries and throttles. Transport-agnostic: no MPI, no HTTP, no files. A
+ * driver (MPI master, HTTP service, simulator, unit test) asks for dispatches,
+ * runs them somewhere, and reports completions.
+ *
+ * States: UNREADY -> READY -> RUNNING -> DONE | FAILED. A failed attempt with
+ * retries left goes back to READY; a task whose ancestor FAILED for good is
+ * BLOCKED. The run is finished when nothing is READY or RUNNING.
+ *
+ * Ready order: higher priority first, then longer critical path, then lower
+ * task index. Placement is per node (cores, GPUs, memory); a GPU task gets
+ * all its GPUs on one node.
+ *
+ * Cost: next() and complete() are O(log n) per task plus a bounded placement
+ * search, and do not allocate. Single-threaded; called by the master only.
+ */
+#ifndef WFMPI_SCHED_H
+#define WFMPI_SCHED_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "wfmpi/plan.h"
+#include "wfmpi/util.h"
+
+#define WFMPI_SCHED_MAX_GPUS_PER_NODE 64
+
+enum wfmpi_task_state {
+    WFMPI_TASK_UNREADY = 0,
+    WFMPI_TASK_READY,
+    WFMPI_TASK_RUNNING,
+    WFMPI_TASK_DONE,
+    WFMPI_TASK_FAILED,
+    WFMPI_TASK_BLOCKED,
+    WFMPI_TASK_NSTATES
+};
+
+const char *wfmpi_task_state_name(enum wfmpi_task_state s);
+
+/* A node of the pool: its resources and its ranks [first_rank, first_rank +
+ * n_ranks). GPUs are numbered 0..gpus-1 within the node; gpu_owner[g] is the
+ * rank that owns GPU g (the one that launches tasks using it). */
+struct wfmpi_sched_node {
+    uint32_t cores;
+    uint32_t gpus;
+    uint64_t memory_mb; /* 0 = do not account memory */
+    uint32_t first_rank;
+    uint32_t n_ranks;
+    const uint32_t *gpu_owner; /* NULL: round-robin over the node's ranks */
+};
+
+struct wfmpi_sched_config {
+    const struct wfmpi_sched_node *nodes;
+    uint32_t n_nodes;
+    int32_t default_retries; /* for tasks with retries < 0; Pegasus default 1 */
+    uint32_t max_running; /* 0 = unlimited */
+};
+
+struct wfmpi_sched_dispatch {
+    uint32_t task; /* plan task index */
+    uint32_t attempt; /* 1-based */
+    uint32_t node;
+    uint32_t rank; /* rank that launches it */
+    uint32_t cores;
+    uint64_t memory_mb;
+    uint64_t gpu_mask; /* bit g = GPU g of the node */
+};
+
+enum wfmpi_sched_outcome {
+    WFMPI_SCHED_OK = 0, /* attempt succeeded */
+    WFMPI_SCHED_FAILED, /* attempt failed: retry if any left */
+    WFMPI_SCHED_INTERRUPTED, /* stopped by drain/lost worker: READY again, no retry used */
+};
+
+struct wfmpi_sched_counts {
+    uint32_t state[WFMPI_TASK_NSTATES];
+    uint32_t retries; /* failed attempts that were retried */
+    uint32_t running; /* == state[RUNNING] */
+};
+
+struct wfmpi_sched;
+
+/* Build the scheduler for a plan on a pool. Every task must fit at least one
+ * node (cores, GPUs, memory), else WFMPI_E_INPUT naming the task and what it
+ * asked for against the largest node. The plan must outlive the scheduler. */
+struct wfmpi_sched *wfmpi_sched_create(const struct wfmpi_plan *plan,
+                                       const struct wfmpi_sched_config *cfg,
+                                       struct wfmpi_error *err);
+void wfmpi_sched_destroy(struct wfmpi_sched *s);
+
+/* Fill out[0..max) with READY tasks placed on free resources, mark them
+ * RUNNING and take their resources. Returns how many (0 when nothing fits or
+ * the scheduler is draining). */
+uint32_t wfmpi_sched_next(struct wfmpi_sched *s, struct wfmpi_sched_dispatch *out, uint32_t max);
+
+/* Report the end of an attempt; frees its resources and moves states on.
+ * Returns 0, or WFMPI_E_INPUT for an unknown task/attempt or one that is not
+ * running (a duplicate report is refused, state untouched). */
+int wfmpi_sched_complete(struct wfmpi_sched *s, uint32_t task, uint32_t attempt,
+                         enum wfmpi_sched_outcome outcome);
+
+/* Stop handing out work (walltime drain); running tasks still complete. */
+void wfmpi_sched_drain(struct wfmpi_sched *s);
+bool wfmpi_sched_draining(const struct wfmpi_sched *s);
+
+/* True when nothing is READY or RUNNING (or draining and nothing RUNNING). */
+bool wfmpi_sched_finished(const struct wfmpi_sched *s);
+
+void wfmpi_sched_counts(const struct wfmpi_sched *s, struct wfmpi_sched_counts *out);
+enum wfmpi_task_state wfmpi_sched_state(const struct wfmpi_sched *s, uint32_t task);
+/* Attempts started so far for a task. */
+uint32_t wfmpi_sched_attempts(const struct wfmpi_sched *s, uint32_t task);
+
+/* Restore a task's state before the first next() (resume from checkpoint):
+ * DONE and FAILED stick (and block descendants of FAILED); RUNNING and READY
+ * become READY when their parents are DONE. attempts = attempts already used. */
+int wfmpi_sched_restore(struct wfmpi_sched *s, uint32_t task, enum wfmpi_task_state state,
+                        uint32_t attempts);
+
+#endif /* WFMPI_SCHED_H */

@@ -1,0 +1,82 @@
+/* wfmpi command-line entry: dispatches subcommands. `wfmpi WORKFLOW.yml` is
+ * `wfmpi run WORKFLOW.yml`, so `srun wfmpi workflow.yml` works as documented. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli_int.h"
+
+struct subcommand {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *summary;
+};
+
+static int cli_version(int argc, char **argv);
+
+static const struct subcommand subcommands[] = {
+    {"run", cli_run, "run a workflow on the MPI ranks of this allocation (default)"},
+    {"plan", cli_plan, "validate a workflow and show its executable plan; run nothing"},
+    {"version", cli_version, "print the version"},
+};
+
+#define N_SUBCOMMANDS (sizeof(subcommands) / sizeof(subcommands[0]))
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: wfmpi [run] WORKFLOW.yml [options]\n"
+                 "       wfmpi <command> [options]\n\ncommands:\n");
+    for (size_t i = 0; i < N_SUBCOMMANDS; i++)
+        fprintf(out, "  %-10s %s\n", subcommands[i].name, subcommands[i].summary);
+    fprintf(out, "\n'wfmpi <command> --help' describes each command.\n"
+                 "Exit codes: 0 all tasks succeeded, 1 some failed, 2 bad input or usage,\n"
+                 "3 stopped early (rerun resumes), 4 environment or internal error.\n");
+}
+
+static int cli_version(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    printf("wfmpi %s\n", WFMPI_VERSION);
+    return WFMPI_EXIT_OK;
+}
+
+int cli_exit_for(int code)
+{
+    return (code == WFMPI_E_INPUT || code == WFMPI_E_LIMIT) ? WFMPI_EXIT_USAGE : WFMPI_EXIT_ENV;
+}
+
+void cli_print_error(const struct wfmpi_error *err, int code)
+{
+    if (err && err->text[0])
+        fprintf(stderr, "wfmpi: %s\n", err->text);
+    else
+        fprintf(stderr, "wfmpi: %s\n", wfmpi_strerror(code));
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return WFMPI_EXIT_USAGE;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return WFMPI_EXIT_OK;
+    }
+    if (strcmp(argv[1], "--version") == 0)
+        return cli_version(0, NULL);
+    for (size_t i = 0; i < N_SUBCOMMANDS; i++) {
+        if (strcmp(argv[1], subcommands[i].name) == 0)
+            return subcommands[i].fn(argc - 1, argv + 1);
+    }
+    if (argv[1][0] == '-') {
+        fprintf(stderr, "wfmpi: unknown option '%s'\n", argv[1]);
+        usage(stderr);
+        return WFMPI_EXIT_USAGE;
+    }
+    /* Anything else is a workflow file for `run`. */
+    static char run_name[] = "run";
+    argv[0] = run_name;
+    return cli_run(argc, argv);
+}

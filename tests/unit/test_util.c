@@ -1,0 +1,162 @@
+/* Unit tests for util: interning, heap order, bounded buffers, sha256,
+ * atomic writes, error formatting. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "wfmpi/util.h"
+
+static void test_strtab_dedup_and_growth(void **state)
+{
+    (void)state;
+    struct wfmpi_strtab *t = wfmpi_strtab_create();
+    assert_non_null(t);
+    char buf[32];
+    /* Enough strings to force several rehashes and array growths. */
+    for (int i = 0; i < 100000; i++) {
+        snprintf(buf, sizeof(buf), "ID%07d", i);
+        assert_int_equal(wfmpi_strtab_intern_cstr(t, buf), (uint32_t)i + 1);
+    }
+    for (int i = 0; i < 100000; i += 997) {
+        snprintf(buf, sizeof(buf), "ID%07d", i);
+        assert_int_equal(wfmpi_strtab_intern_cstr(t, buf), (uint32_t)i + 1);
+        assert_int_equal(wfmpi_strtab_find(t, buf, strlen(buf)), (uint32_t)i + 1);
+        assert_string_equal(wfmpi_strtab_str(t, (uint32_t)i + 1), buf);
+    }
+    assert_int_equal(wfmpi_strtab_count(t), 100000);
+    assert_int_equal(wfmpi_strtab_find(t, "nope", 4), 0);
+    assert_null(wfmpi_strtab_str(t, 0));
+    /* Embedded NUL bytes and the empty string are distinct strings. */
+    uint32_t a = wfmpi_strtab_intern(t, "a\0b", 3), b = wfmpi_strtab_intern(t, "a", 1);
+    assert_int_not_equal(a, b);
+    assert_int_equal(wfmpi_strtab_len(t, a), 3);
+    assert_int_not_equal(wfmpi_strtab_intern(t, "", 0), 0);
+    wfmpi_strtab_destroy(t);
+}
+
+static int cmp_u32(uint32_t a, uint32_t b, void *ctx)
+{
+    (void)ctx;
+    return a < b ? -1 : a > b;
+}
+
+static void test_heap_sorts(void **state)
+{
+    (void)state;
+    struct wfmpi_heap h;
+    wfmpi_heap_init(&h, cmp_u32, NULL);
+    uint32_t x = 12345;
+    for (int i = 0; i < 5000; i++) {
+        x = x * 1103515245u + 12345u;
+        assert_int_equal(wfmpi_heap_push(&h, x % 1000), 0);
+    }
+    uint32_t prev = 0, v;
+    size_t n = 0;
+    while (wfmpi_heap_pop(&h, &v)) {
+        assert_true(v >= prev);
+        prev = v;
+        n++;
+    }
+    assert_int_equal(n, 5000);
+    wfmpi_heap_fini(&h);
+}
+
+static void test_buf_limit(void **state)
+{
+    (void)state;
+    struct wfmpi_buf b;
+    wfmpi_buf_init(&b, 8);
+    assert_int_equal(wfmpi_buf_append(&b, "12345678", 8), 0);
+    assert_int_equal(wfmpi_buf_append(&b, "9", 1), WFMPI_E_LIMIT);
+    assert_int_equal(b.len, 8);
+    assert_string_equal(b.data, "12345678");
+    wfmpi_buf_reset(&b);
+    b.max = 64;
+    assert_int_equal(wfmpi_buf_json_str(&b, "a\"b\\\n\x01"), 0);
+    assert_string_equal(b.data, "\"a\\\"b\\\\\\n\\u0001\"");
+    wfmpi_buf_fini(&b);
+}
+
+static void test_sha256(void **state)
+{
+    (void)state;
+    char hex[WFMPI_SHA256_HEX_LEN];
+    assert_int_equal(wfmpi_sha256_hex("abc", 3, hex), 0);
+    assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    char path[] = "/tmp/wfmpi-test-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    assert_int_equal(wfmpi_write_file_atomic(path, "abc", 3), 0);
+    char fhex[WFMPI_SHA256_HEX_LEN];
+    assert_int_equal(wfmpi_sha256_file_hex(path, fhex), 0);
+    assert_string_equal(hex, fhex);
+    char *data = NULL;
+    size_t len = 0;
+    assert_int_equal(wfmpi_read_file(path, 2, &data, &len), WFMPI_E_LIMIT);
+    assert_int_equal(wfmpi_read_file(path, 3, &data, &len), 0);
+    assert_int_equal(len, 3);
+    assert_string_equal(data, "abc");
+    free(data);
+    unlink(path);
+    assert_int_equal(wfmpi_sha256_file_hex("/nonexistent/x", fhex), -ENOENT);
+}
+
+static void test_error_text(void **state)
+{
+    (void)state;
+    struct wfmpi_error err;
+    int rc = wfmpi_error_set(&err, WFMPI_E_INPUT, "%s:%d:%d: bad", "wf.yml", 3, 7);
+    assert_int_equal(rc, WFMPI_E_INPUT);
+    assert_string_equal(err.text, "wf.yml:3:7: bad");
+    wfmpi_error_prefix(&err, "in %s", "sub.yml");
+    assert_string_equal(err.text, "in sub.yml: wf.yml:3:7: bad");
+    assert_string_equal(wfmpi_strerror(WFMPI_E_LIMIT), "input exceeds a built-in limit");
+    assert_string_equal(wfmpi_strerror(-ENOENT), "No such file or directory");
+    assert_int_equal(wfmpi_error_set(NULL, -EIO, "x"), -EIO);
+    char longmsg[2000];
+    memset(longmsg, 'x', sizeof(longmsg) - 1);
+    longmsg[sizeof(longmsg) - 1] = '\0';
+    wfmpi_error_set(&err, WFMPI_E_INPUT, "%s", longmsg);
+    assert_int_equal(strlen(err.text), WFMPI_ERROR_TEXT_MAX - 1);
+    assert_string_equal(err.text + WFMPI_ERROR_TEXT_MAX - 4, "...");
+}
+
+static void test_arena(void **state)
+{
+    (void)state;
+    struct wfmpi_arena a;
+    wfmpi_arena_init(&a);
+    for (int i = 0; i < 10000; i++) {
+        uint64_t *p = wfmpi_arena_alloc(&a, 24);
+        assert_non_null(p);
+        assert_int_equal((uintptr_t)p % _Alignof(max_align_t), 0);
+        assert_int_equal(p[0] | p[1] | p[2], 0);
+        p[0] = (uint64_t)i;
+    }
+    char *big = wfmpi_arena_alloc(&a, (size_t)100 << 20);
+    assert_non_null(big);
+    assert_null(wfmpi_arena_alloc(&a, SIZE_MAX - 4));
+    assert_string_equal(wfmpi_arena_strndup(&a, "hello world", 5), "hello");
+    wfmpi_arena_fini(&a);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_strtab_dedup_and_growth),
+        cmocka_unit_test(test_heap_sorts),
+        cmocka_unit_test(test_buf_limit),
+        cmocka_unit_test(test_sha256),
+        cmocka_unit_test(test_error_text),
+        cmocka_unit_test(test_arena),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
