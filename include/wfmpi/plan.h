@@ -127,4 +127,62 @@ const char *wfmpi_plan_text(const struct wfmpi_plan *plan, size_t *len);
 /* Bytes held by the plan, for memory reports. */
 size_t wfmpi_plan_bytes(const struct wfmpi_plan *plan);
 
+/* ------------------------------------------------------------ builder
+ *
+ * Plans made in code, for the YAML planner itself (which resolves the
+ * abstract workflow and then feeds the builder), for tests and for
+ * simulations. The builder owns the graph work: edge de-duplication, CSR
+ * adjacency, cycle detection, levels, critical paths, statistics and the hash.
+ */
+struct wfmpi_plan_task_spec {
+    const char *id; /* required, unique */
+    const char *transformation; /* NULL = none */
+    const char *exe; /* required */
+    const char *const *args; /* arguments after argv[0] */
+    uint32_t n_args;
+    const char *const *env; /* "KEY=VALUE" */
+    uint32_t n_env;
+    const char *stdin_path, *stdout_path, *stderr_path;
+    const struct wfmpi_plan_file *files; /* lfn/pfn/sha256 are string ids of the builder */
+    uint32_t n_files;
+    uint32_t cores; /* 0 is taken as 1 */
+    uint32_t gpus;
+    uint64_t memory_mb;
+    double runtime_s, maxwalltime_s, checkpoint_time_s;
+    int32_t retries; /* -1 = default */
+    int32_t priority;
+    const char *category, *successmsg, *failuremsg, *container, *site;
+};
+
+struct wfmpi_plan_builder;
+
+struct wfmpi_plan_builder *wfmpi_plan_builder_create(const char *name);
+/* Frees an unfinished builder. */
+void wfmpi_plan_builder_destroy(struct wfmpi_plan_builder *b);
+/* Intern a string into the plan being built (for wfmpi_plan_file fields). */
+uint32_t wfmpi_plan_builder_intern(struct wfmpi_plan_builder *b, const char *s);
+/* Adopt a string table whose ids the caller already uses (the YAML planner
+ * shares the loader's); must be called before anything is added. */
+void wfmpi_plan_builder_adopt_strtab(struct wfmpi_plan_builder *b, struct wfmpi_strtab *t);
+/* Add a task; returns its index (>= 0) or a negative error (-ENOMEM,
+ * WFMPI_E_INPUT for a duplicate id, with err set). */
+int64_t wfmpi_plan_builder_add_task(struct wfmpi_plan_builder *b,
+                                    const struct wfmpi_plan_task_spec *spec,
+                                    struct wfmpi_error *err);
+/* Add parent -> child (task indexes). Duplicates are fine (kept once); a
+ * self-edge is WFMPI_E_INPUT. */
+int wfmpi_plan_builder_add_edge(struct wfmpi_plan_builder *b, uint32_t parent, uint32_t child,
+                                struct wfmpi_error *err);
+int wfmpi_plan_builder_add_category(struct wfmpi_plan_builder *b, const char *name,
+                                    uint32_t maxjobs);
+/* Store the workflow text and path (for the checkpoint); copied. */
+int wfmpi_plan_builder_set_source(struct wfmpi_plan_builder *b, const char *path, const char *text,
+                                  size_t len);
+/* Finish: build adjacency, check for cycles, compute levels, critical paths,
+ * stats and hash. On a cycle returns NULL with WFMPI_E_INPUT and, when
+ * cycle/n_cycle are non-NULL, a malloc'd list of the task indexes on one
+ * cycle (caller frees). The builder is consumed (destroyed) either way. */
+struct wfmpi_plan *wfmpi_plan_builder_finish(struct wfmpi_plan_builder *b, uint32_t **cycle,
+                                             uint32_t *n_cycle, struct wfmpi_error *err);
+
 #endif /* WFMPI_PLAN_H */
