@@ -93,6 +93,7 @@ struct wfmpi_plan_stats {
     uint64_t total_gpus;
     uint64_t total_memory_mb;
     uint32_t gpu_tasks;
+    uint32_t no_estimate; /* tasks without a runtime estimate (counted as 1 s each) */
 };
 
 struct wfmpi_plan_options {
@@ -162,7 +163,8 @@ void wfmpi_plan_builder_destroy(struct wfmpi_plan_builder *b);
 /* Intern a string into the plan being built (for wfmpi_plan_file fields). */
 uint32_t wfmpi_plan_builder_intern(struct wfmpi_plan_builder *b, const char *s);
 /* Adopt a string table whose ids the caller already uses (the YAML planner
- * shares the loader's); must be called before anything is added. */
+ * shares the loader's); must be called before anything is added. The plan
+ * takes ownership of t and destroys it (the builder's own table is dropped). */
 void wfmpi_plan_builder_adopt_strtab(struct wfmpi_plan_builder *b, struct wfmpi_strtab *t);
 /* Add a task; returns its index (>= 0) or a negative error (-ENOMEM,
  * WFMPI_E_INPUT for a duplicate id, with err set). */

@@ -1,0 +1,349 @@
+/* The plan builder: tasks and edges in, an immutable plan out.
+ *
+ * Everything grows geometrically in a few flat arrays (no per-task malloc);
+ * strings are interned into the plan's table. The graph work happens once, in
+ * wfmpi_plan_builder_finish (graph.c). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "plan_int.h"
+
+struct wfmpi_plan_builder *wfmpi_plan_builder_create(const char *name)
+{
+    struct wfmpi_plan_builder *b = calloc(1, sizeof(*b));
+    if (!b)
+        return NULL;
+    b->p = calloc(1, sizeof(*b->p));
+    if (!b->p)
+        goto fail_b;
+    b->p->strtab = wfmpi_strtab_create();
+    if (!b->p->strtab)
+        goto fail_p;
+    if (name && *name && !(b->p->name = wfmpi_strtab_intern_cstr(b->p->strtab, name)))
+        goto fail_t;
+    return b;
+fail_t:
+    wfmpi_strtab_destroy(b->p->strtab);
+fail_p:
+    free(b->p);
+fail_b:
+    free(b);
+    return NULL;
+}
+
+void wfmpi_plan_builder_destroy(struct wfmpi_plan_builder *b)
+{
+    if (!b)
+        return;
+    wfmpi_plan_destroy(b->p);
+    free(b->pairs);
+    free(b->id_slots);
+    free(b);
+}
+
+uint32_t wfmpi_plan_builder_intern(struct wfmpi_plan_builder *b, const char *s)
+{
+    if (!s)
+        return 0;
+    b->interned = 1;
+    return wfmpi_strtab_intern_cstr(b->p->strtab, s);
+}
+
+/* The plan takes ownership of t (it must outlive the plan, and the YAML
+ * planner destroys its workflows long before the plan). Ids the caller got
+ * from t stay valid in the plan. */
+void wfmpi_plan_builder_adopt_strtab(struct wfmpi_plan_builder *b, struct wfmpi_strtab *t)
+{
+    struct wfmpi_plan *p = b->p;
+    if (!t || t == p->strtab)
+        return;
+    uint32_t name = p->name ? wfmpi_strtab_intern_cstr(t, wfmpi_strtab_str(p->strtab, p->name)) : 0;
+    wfmpi_strtab_destroy(p->strtab);
+    p->strtab = t;
+    p->name = name;
+}
+
+/* Intern s (NULL -> 0). Sets *oom when interning fails. */
+static uint32_t intern_opt(struct wfmpi_plan *p, const char *s, int *oom)
+{
+    if (!s)
+        return 0;
+    uint32_t id = wfmpi_strtab_intern_cstr(p->strtab, s);
+    if (!id)
+        *oom = 1;
+    return id;
+}
+
+static uint32_t id_hash(uint32_t id)
+{
+    return id * 2654435761u;
+}
+
+/* Insert task `idx` under string id `id`; WFMPI_E_INPUT if the id is taken. */
+static int id_index_insert(struct wfmpi_plan_builder *b, uint32_t id, uint32_t idx)
+{
+    if ((b->p->n_tasks + 1) * 2 > b->n_id_slots) {
+        size_t n = b->n_id_slots ? b->n_id_slots * 2 : 1024;
+        uint32_t *slots = calloc(n, sizeof(*slots));
+        if (!slots)
+            return -ENOMEM;
+        for (size_t i = 0; i < b->n_id_slots; i++) {
+            uint32_t t = b->id_slots[i];
+            if (!t)
+                continue;
+            size_t j = id_hash(b->p->tasks[t - 1].id) & (n - 1);
+            while (slots[j])
+                j = (j + 1) & (n - 1);
+            slots[j] = t;
+        }
+        free(b->id_slots);
+        b->id_slots = slots;
+        b->n_id_slots = n;
+    }
+    size_t mask = b->n_id_slots - 1;
+    for (size_t j = id_hash(id) & mask;; j = (j + 1) & mask) {
+        uint32_t t = b->id_slots[j];
+        if (!t) {
+            b->id_slots[j] = idx + 1;
+            return 0;
+        }
+        if (b->p->tasks[t - 1].id == id)
+            return WFMPI_E_INPUT;
+    }
+}
+
+/* Append n strings to p->strs as interned ids; the range they occupy. */
+static int push_strs(struct wfmpi_plan *p, const char *first, const char *const *list, uint32_t n,
+                     struct wfmpi_plan_range *out)
+{
+    size_t need = p->n_strs + n + (first ? 1 : 0);
+    if (need > UINT32_MAX)
+        return WFMPI_E_LIMIT;
+    if (wfmpi_grow((void **)&p->strs, &p->cap_strs, need, sizeof(*p->strs)))
+        return -ENOMEM;
+    out->first = (uint32_t)p->n_strs;
+    size_t at = p->n_strs;
+    if (first && !(p->strs[at++] = wfmpi_strtab_intern_cstr(p->strtab, first)))
+        return -ENOMEM;
+    for (uint32_t i = 0; i < n; i++) {
+        if (!(p->strs[at++] = wfmpi_strtab_intern_cstr(p->strtab, list[i] ? list[i] : "")))
+            return -ENOMEM;
+    }
+    out->count = (uint32_t)(at - p->n_strs);
+    p->n_strs = at;
+    return 0;
+}
+
+static int push_files(struct wfmpi_plan *p, const struct wfmpi_plan_file *f, uint32_t n,
+                      struct wfmpi_plan_range *out)
+{
+    size_t need = p->n_files + n;
+    if (need > UINT32_MAX)
+        return WFMPI_E_LIMIT;
+    if (n && wfmpi_grow((void **)&p->files, &p->cap_files, need, sizeof(*p->files)))
+        return -ENOMEM;
+    out->first = (uint32_t)p->n_files;
+    out->count = n;
+    if (n)
+        memcpy(p->files + p->n_files, f, n * sizeof(*f));
+    p->n_files = need;
+    return 0;
+}
+
+/* Copy the scalar fields of a spec and intern its single strings. */
+static int fill_task(struct wfmpi_plan *p, const struct wfmpi_plan_task_spec *s,
+                     struct wfmpi_plan_task *t)
+{
+    int oom = 0;
+    memset(t, 0, sizeof(*t));
+    t->id = intern_opt(p, s->id, &oom);
+    t->transformation = intern_opt(p, s->transformation, &oom);
+    t->exe = intern_opt(p, s->exe, &oom);
+    t->stdin_path = intern_opt(p, s->stdin_path, &oom);
+    t->stdout_path = intern_opt(p, s->stdout_path, &oom);
+    t->stderr_path = intern_opt(p, s->stderr_path, &oom);
+    t->category = intern_opt(p, s->category, &oom);
+    t->successmsg = intern_opt(p, s->successmsg, &oom);
+    t->failuremsg = intern_opt(p, s->failuremsg, &oom);
+    t->container = intern_opt(p, s->container, &oom);
+    t->site = intern_opt(p, s->site, &oom);
+    t->cores = s->cores ? s->cores : 1;
+    t->gpus = s->gpus;
+    t->memory_mb = s->memory_mb;
+    t->runtime_s = s->runtime_s > 0 ? s->runtime_s : 0;
+    t->maxwalltime_s = s->maxwalltime_s > 0 ? s->maxwalltime_s : 0;
+    t->checkpoint_time_s = s->checkpoint_time_s > 0 ? s->checkpoint_time_s : 0;
+    t->retries = s->retries;
+    t->priority = s->priority;
+    return oom ? -ENOMEM : 0;
+}
+
+int64_t wfmpi_plan_builder_add_task(struct wfmpi_plan_builder *b,
+                                    const struct wfmpi_plan_task_spec *spec,
+                                    struct wfmpi_error *err)
+{
+    struct wfmpi_plan *p = b->p;
+    if (!spec->id || !*spec->id || !spec->exe || !*spec->exe)
+        return wfmpi_error_set(err, WFMPI_E_INPUT, "task %s: id and exe are required",
+                               spec->id ? spec->id : "(null)");
+    if (p->n_tasks >= UINT32_MAX - 1)
+        return wfmpi_error_set(err, WFMPI_E_LIMIT, "too many tasks");
+    if (wfmpi_grow((void **)&p->tasks, &p->cap_tasks, p->n_tasks + 1, sizeof(*p->tasks)))
+        return wfmpi_error_set(err, -ENOMEM, "out of memory adding task %s", spec->id);
+    b->interned = 1;
+    struct wfmpi_plan_task *t = &p->tasks[p->n_tasks];
+    /* A failed add leaves at most unused entries at the ends of the shared
+     * arrays; n_tasks only moves on success. */
+    int rc = fill_task(p, spec, t);
+    if (!rc)
+        rc = push_strs(p, spec->exe, spec->args, spec->n_args, &t->argv);
+    if (!rc)
+        rc = push_strs(p, NULL, spec->env, spec->n_env, &t->env);
+    if (!rc)
+        rc = push_files(p, spec->files, spec->n_files, &t->files);
+    if (rc)
+        return wfmpi_error_set(err, rc, "task %s: %s", spec->id, wfmpi_strerror(rc));
+    rc = id_index_insert(b, t->id, (uint32_t)p->n_tasks);
+    if (rc == WFMPI_E_INPUT)
+        return wfmpi_error_set(err, rc, "duplicate task id '%s'", spec->id);
+    if (rc)
+        return wfmpi_error_set(err, rc, "out of memory adding task %s", spec->id);
+    return (int64_t)p->n_tasks++;
+}
+
+int wfmpi_plan_builder_add_edge(struct wfmpi_plan_builder *b, uint32_t parent, uint32_t child,
+                                struct wfmpi_error *err)
+{
+    struct wfmpi_plan *p = b->p;
+    if (parent >= p->n_tasks || child >= p->n_tasks)
+        return wfmpi_error_set(err, WFMPI_E_INPUT, "edge %u -> %u: no such task", parent, child);
+    if (parent == child)
+        return wfmpi_error_set(err, WFMPI_E_INPUT, "task '%s' depends on itself",
+                               wfmpi_strtab_str(p->strtab, p->tasks[parent].id));
+    uint64_t pair = (uint64_t)parent << 32 | child;
+    if (WFMPI_PUSH(b->pairs, b->n_pairs, b->cap_pairs, pair))
+        return wfmpi_error_set(err, -ENOMEM, "out of memory adding an edge");
+    return 0;
+}
+
+int wfmpi_plan_builder_add_category(struct wfmpi_plan_builder *b, const char *name,
+                                    uint32_t maxjobs)
+{
+    struct wfmpi_plan *p = b->p;
+    b->interned = 1;
+    uint32_t id = wfmpi_strtab_intern_cstr(p->strtab, name ? name : "");
+    if (!id)
+        return -ENOMEM;
+    /* A category given twice keeps the last limit, like a profile override. */
+    for (size_t i = 0; i < p->n_categories; i++) {
+        if (p->categories[i].name == id) {
+            p->categories[i].maxjobs = maxjobs;
+            return 0;
+        }
+    }
+    struct wfmpi_plan_category c = {.name = id, .maxjobs = maxjobs};
+    return WFMPI_PUSH(p->categories, p->n_categories, p->cap_categories, c);
+}
+
+int wfmpi_plan_builder_set_source(struct wfmpi_plan_builder *b, const char *path, const char *text,
+                                  size_t len)
+{
+    struct wfmpi_plan *p = b->p;
+    b->interned = 1;
+    uint32_t pid = path ? wfmpi_strtab_intern_cstr(p->strtab, path) : 0;
+    if (path && !pid)
+        return -ENOMEM;
+    char *copy = NULL;
+    if (text) {
+        copy = malloc(len + 1);
+        if (!copy)
+            return -ENOMEM;
+        memcpy(copy, text, len);
+        copy[len] = '\0';
+    }
+    free(p->text);
+    p->text = copy;
+    p->text_len = text ? len : 0;
+    p->path = pid;
+    return 0;
+}
+
+static void fill_view(struct wfmpi_plan *p)
+{
+    struct wfmpi_plan_view *v = &p->view;
+    v->name = p->name;
+    v->path = p->path;
+    v->tasks = p->tasks;
+    v->n_tasks = (uint32_t)p->n_tasks;
+    v->strs = p->strs;
+    v->n_strs = (uint32_t)p->n_strs;
+    v->files = p->files;
+    v->n_files = (uint32_t)p->n_files;
+    v->edges_in = p->edges_in;
+    v->edges_out = p->edges_out;
+    v->n_edges = (uint32_t)p->n_edges;
+    v->categories = p->categories;
+    v->n_categories = (uint32_t)p->n_categories;
+}
+
+/* Message "dependency cycle: A -> B -> A" for a cycle list. */
+static int cycle_error(const struct wfmpi_plan *p, const uint32_t *cyc, uint32_t n,
+                       struct wfmpi_error *err)
+{
+    struct wfmpi_buf m;
+    wfmpi_buf_init(&m, WFMPI_ERROR_TEXT_MAX);
+    for (uint32_t i = 0; i <= n && n; i++) {
+        const char *id = wfmpi_strtab_str(p->strtab, p->tasks[cyc[i % n]].id);
+        if (wfmpi_buf_printf(&m, "%s%s", i ? " -> " : "", id))
+            break; /* truncated: the error text has a fixed size anyway */
+    }
+    int rc = wfmpi_error_set(err, WFMPI_E_INPUT, "dependency cycle: %s", m.len ? m.data : "");
+    wfmpi_buf_fini(&m);
+    return rc;
+}
+
+struct wfmpi_plan *wfmpi_plan_builder_finish(struct wfmpi_plan_builder *b, uint32_t **cycle,
+                                             uint32_t *n_cycle, struct wfmpi_error *err)
+{
+    struct wfmpi_plan *p = b->p;
+    uint32_t *order = NULL, *cyc = NULL, n_cyc = 0;
+    if (cycle)
+        *cycle = NULL;
+    if (n_cycle)
+        *n_cycle = 0;
+    int rc = plan_graph_build(p, b->pairs, b->n_pairs);
+    b->pairs = NULL; /* consumed */
+    if (rc) {
+        wfmpi_error_set(err, rc, "building the task graph: %s", wfmpi_strerror(rc));
+        goto fail;
+    }
+    order = malloc((p->n_tasks ? p->n_tasks : 1) * sizeof(*order));
+    if (!order) {
+        wfmpi_error_set(err, -ENOMEM, "out of memory ordering tasks");
+        goto fail;
+    }
+    rc = plan_graph_order(p, order, &cyc, &n_cyc);
+    if (rc == WFMPI_E_INPUT) {
+        cycle_error(p, cyc, n_cyc, err);
+        if (cycle && n_cycle) {
+            *cycle = cyc;
+            *n_cycle = n_cyc;
+            cyc = NULL;
+        }
+        goto fail;
+    }
+    if (rc || (rc = plan_graph_analyze(p, order)) || (rc = plan_hash_compute(p))) {
+        wfmpi_error_set(err, rc, "finishing the plan: %s", wfmpi_strerror(rc));
+        goto fail;
+    }
+    free(order);
+    fill_view(p);
+    b->p = NULL;
+    wfmpi_plan_builder_destroy(b);
+    return p;
+fail:
+    free(cyc);
+    free(order);
+    wfmpi_plan_builder_destroy(b);
+    return NULL;
+}
