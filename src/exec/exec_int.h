@@ -1,0 +1,112 @@
+/* exec module internals: the task table, spawning, cpusets and judgement.
+ * Nothing here is visible outside src/exec/. */
+#ifndef WFMPI_EXEC_INT_H
+#define WFMPI_EXEC_INT_H
+
+#include <sched.h>
+#include <spawn.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "wfmpi/exec.h"
+
+/* Largest CPU number a cpuset may name. Masks are allocated once at this size,
+ * so binding never allocates. */
+#define EXEC_CPU_MAX 4096
+/* SIGTERM -> SIGKILL delay when the spec leaves kill_grace_s at 0. */
+#define EXEC_DEFAULT_GRACE_S 10.0
+/* How often a task whose leader has exited is re-checked for stragglers still
+ * dying (SIGKILL is asynchronous and there is no fd that reports an empty
+ * process group). */
+#define EXEC_DRAIN_RECHECK_S 0.005
+/* Messages are scanned in chunks of this size, so judging never needs a
+ * buffer the size of WFMPI_EXEC_SCAN_BYTES; a message longer than half a chunk
+ * never matches. */
+#define EXEC_SCAN_CHUNK ((size_t)64 << 10)
+#define EXEC_MSG_MAX (EXEC_SCAN_CHUNK / 2)
+/* Sentinel index: end of the free and done lists. */
+#define EXEC_NONE UINT32_MAX
+
+enum exec_state {
+    EXEC_FREE = 0, /* slot unused */
+    EXEC_RUNNING, /* leader alive (or exited, not yet seen) */
+    EXEC_DRAINING, /* leader reaped; waiting for the rest of its process group */
+    EXEC_DONE, /* result judged, waiting to be returned by poll() */
+};
+
+/* Why the executor signalled the task, which outranks how it ended. */
+enum exec_stop {
+    EXEC_STOP_NONE = 0,
+    EXEC_STOP_TIMEOUT,
+    EXEC_STOP_INTERRUPT,
+};
+
+/* One started task. Slots are reused; `strs` keeps its capacity across reuse so
+ * a steady stream of tasks does not allocate. */
+struct exec_task {
+    enum exec_state state;
+    uint32_t next; /* free list or done list */
+    pid_t pid; /* leader pid == process group id */
+    int pidfd;
+    int dirfd; /* work_dir (O_PATH), or AT_FDCWD */
+    double start_mono;
+    double term_at; /* timeout: SIGTERM at this mono time; 0 = none */
+    double kill_at; /* SIGKILL at this mono time; 0 = none */
+    double ckpt_at; /* checkpoint SIGTERM at this mono time; 0 = none/sent */
+    double recheck_at; /* DRAINING: next look at the group */
+    double timeout_s;
+    double grace_s; /* SIGTERM -> SIGKILL delay for timeouts */
+    enum exec_stop stop;
+    int status; /* leader's wait status */
+    bool status_lost; /* the leader was reaped by someone else */
+    /* Kept copies, NUL-separated in strs: stdout, stderr, successmsg,
+     * failuremsg, then n_outputs output paths. */
+    char *strs;
+    size_t strs_len, strs_cap;
+    uint32_t n_outputs;
+    bool has_success, has_failure, same_out_err;
+    struct wfmpi_exec_result res;
+};
+
+struct wfmpi_exec {
+    int epfd; /* the fd drivers sleep on: pidfds + timerfd */
+    int timerfd; /* armed at the nearest deadline, or now when results wait */
+    double timer_armed; /* mono time timerfd is armed for; 0 = disarmed */
+    struct exec_task *tasks;
+    size_t n_tasks, cap_tasks;
+    uint32_t free_head;
+    uint32_t done_head, done_tail;
+    uint32_t live; /* started, not yet returned by poll() */
+    /* Reusable buffers for spawning and judging. */
+    char **argv, **envp;
+    size_t argv_cap, envp_cap;
+    cpu_set_t *cpu_saved, *cpu_want;
+    size_t cpu_size;
+    posix_spawnattr_t attr;
+    char scan[EXEC_SCAN_CHUNK];
+};
+
+/* spawn.c: start the task in slot t. Returns 0 when it is running, 1 when it
+ * could not be started (t->res holds a SPAWN result), -ENOMEM when nothing
+ * was started and no result is due. */
+int exec_spawn(struct wfmpi_exec *ex, struct exec_task *t, const struct wfmpi_exec_spec *spec);
+int exec_spawnattr_init(posix_spawnattr_t *attr);
+
+/* cpuset.c: parse a list like "0-3,8" into set (size bytes, cleared first).
+ * 0 or -EINVAL (syntax, reversed range, CPU >= EXEC_CPU_MAX). */
+int exec_cpuset_parse(const char *list, cpu_set_t *set, size_t size);
+
+/* judge.c: fill t->res (reason, exit_code, signal, detail) from the leader's
+ * status, the stop reason, the task's output streams and declared outputs. */
+void exec_judge(struct wfmpi_exec *ex, struct exec_task *t);
+
+/* The i-th kept string of t (0 stdout, 1 stderr, 2 successmsg, 3 failuremsg,
+ * 4.. outputs). */
+const char *exec_task_str(const struct exec_task *t, uint32_t i);
+
+/* Format into the result's detail buffer (truncating). */
+void exec_detail(struct wfmpi_exec_result *r, const char *fmt, ...) WFMPI_PRINTF(2, 3);
+
+#endif /* WFMPI_EXEC_INT_H */
