@@ -1,0 +1,96 @@
+/* wfmpi MPI transport: start-up (node map), the master loop that drives the
+ * scheduler core, and the worker loop that drives the executor.
+ *
+ * Rank 0 is the master: it owns the plan and the scheduler, and it also runs
+ * tasks on its own share of its node, so no core idles because of it. Every
+ * other rank is a worker. Messages are compact, versioned, validated binary
+ * records, several tasks or results per message; the master never blocks on
+ * one worker while others wait.
+ *
+ * MPI calls live only in this module.
+ */
+#ifndef WFMPI_MPI_H
+#define WFMPI_MPI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "wfmpi/exec.h"
+#include "wfmpi/plan.h"
+#include "wfmpi/sched.h"
+#include "wfmpi/topo.h"
+#include "wfmpi/util.h"
+
+struct wfmpi_mpi;
+
+/* One node of the allocation as the master sees it after start-up. Ranks of
+ * a node are listed in ranks[0..n_ranks) (MPI ranks, ascending). */
+struct wfmpi_mpi_node {
+    struct wfmpi_topo_node info;
+    uint32_t n_ranks;
+    const int *ranks;
+};
+
+/* Collective over MPI_COMM_WORLD: MPI_Init, then every rank discovers its
+ * node (MPI_Comm_split_type shared + hwloc) and the master builds the node
+ * map. NULL with err set on failure. */
+struct wfmpi_mpi *wfmpi_mpi_init(int *argc, char ***argv, struct wfmpi_error *err);
+/* MPI_Finalize and free. */
+void wfmpi_mpi_finalize(struct wfmpi_mpi *m);
+/* Abort every rank (MPI_Abort) with code: for a master that cannot go on. */
+void wfmpi_mpi_abort(struct wfmpi_mpi *m, int code);
+
+int wfmpi_mpi_rank(const struct wfmpi_mpi *m);
+int wfmpi_mpi_size(const struct wfmpi_mpi *m);
+/* Master only: the node map. */
+uint32_t wfmpi_mpi_n_nodes(const struct wfmpi_mpi *m);
+const struct wfmpi_mpi_node *wfmpi_mpi_node(const struct wfmpi_mpi *m, uint32_t i);
+
+/* Collective: rank 0's value reaches every rank (e.g. "planning failed, exit
+ * 2"), so all ranks leave together. Returns the value. */
+int wfmpi_mpi_bcast_int(struct wfmpi_mpi *m, int value);
+
+/* Scheduler pool description built from the node map (master only).
+ * cores_per_node > 0 overrides what hwloc found (benchmarks, oversubscribed
+ * tests). The arrays stay owned by m. Slot ranks in the returned nodes are
+ * positions in a node-major rank table, translated back to MPI ranks by the
+ * master loop, so ranks need not be contiguous per node. */
+const struct wfmpi_sched_node *wfmpi_mpi_sched_nodes(struct wfmpi_mpi *m, uint32_t cores_per_node,
+                                                     uint32_t *n);
+
+/* What the master reports to its caller while running. */
+struct wfmpi_run_hooks {
+    /* Called when an attempt starts / ends (master only, in the loop). */
+    void (*on_start)(void *ctx, const struct wfmpi_sched_dispatch *d, int mpi_rank);
+    void (*on_end)(void *ctx, const struct wfmpi_sched_dispatch *d, int mpi_rank,
+                   const struct wfmpi_exec_result *r);
+    /* Called about every progress_interval seconds. */
+    void (*on_progress)(void *ctx, const struct wfmpi_sched *s, double elapsed);
+    void *ctx;
+    double progress_interval;
+};
+
+struct wfmpi_run_config {
+    const char *work_dir; /* absolute; tasks run here */
+    const char *run_dir; /* absolute; jobs/<id>.<attempt>.out|err go under it */
+    bool exec_null; /* --exec null: report success without spawning */
+    double kill_grace_s; /* SIGTERM -> SIGKILL grace for timeouts */
+};
+
+/* Master (rank 0): drive the scheduler until it is finished, dispatching to
+ * workers and to the master's own executor. Returns 0, or a negative error
+ * (MPI failure, a worker sent garbage). Then tells every worker to stop with
+ * exit_code. */
+int wfmpi_mpi_master(struct wfmpi_mpi *m, const struct wfmpi_plan *plan, struct wfmpi_sched *s,
+                     const struct wfmpi_run_config *cfg, const struct wfmpi_run_hooks *hooks,
+                     struct wfmpi_error *err);
+
+/* Send every worker the stop message carrying the process exit code. */
+int wfmpi_mpi_stop_workers(struct wfmpi_mpi *m, int exit_code);
+
+/* Worker (rank != 0): receive the run configuration from the master, then
+ * run what it sends until it says stop. Returns the exit code the master
+ * chose (>= 0), or a negative error. */
+int wfmpi_mpi_worker(struct wfmpi_mpi *m, struct wfmpi_error *err);
+
+#endif /* WFMPI_MPI_H */

@@ -1,0 +1,423 @@
+/* The master loop: drives the scheduler core, batches task records per
+ * worker, runs its own share locally, and feeds results back.
+ *
+ * Per iteration: take what the scheduler can place, encode each task into
+ * its worker's pending batch (or start it locally), flush batches whose
+ * previous send has completed, drain every result message that has arrived,
+ * reap local tasks. When an iteration does nothing the loop backs off from a
+ * spin to short sleeps on the executor's fd, so an idle master does not steal
+ * a core from the tasks on its node. Nothing here allocates per task.
+ */
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mpi_int.h"
+#include "wfmpi/wf.h" /* link and flag constants of plan files */
+
+#define DISPATCH_BATCH 256
+#define LOCAL_RESULTS 64
+
+/* A worker's outgoing batches: one being filled, one in flight. */
+struct peer {
+    struct wfmpi_buf out[2];
+    int filling; /* index of the batch being filled */
+    uint32_t queued; /* records in out[filling] */
+    MPI_Request req; /* the in-flight send, or MPI_REQUEST_NULL */
+};
+
+struct master {
+    struct wfmpi_mpi *m;
+    const struct wfmpi_plan *plan;
+    const struct wfmpi_plan_view *v;
+    struct wfmpi_sched *s;
+    const struct wfmpi_run_config *cfg;
+    const struct wfmpi_run_hooks *hooks;
+    struct wire_config wcfg;
+    struct peer *peers; /* by MPI rank; [0] unused */
+    MPI_Request *reqs; /* peers[i].req mirrored for MPI_Testsome */
+    int *done_idx;
+    struct wfmpi_sched_dispatch *running; /* by task: the live attempt */
+    struct wfmpi_exec *ex; /* the master's own share */
+    struct wfmpi_buf scratch; /* encoding of local tasks, received results */
+    const char **table; /* decode table for local tasks */
+    size_t table_cap;
+    char pathbuf[2][4096];
+};
+
+/* ----------------------------------------------------------- encoding */
+
+static void put_path_or_default(struct master *ms, struct wire_writer *w, uint32_t id,
+                                const char *task_id, uint32_t attempt, const char *ext)
+{
+    if (id) {
+        wire_str(w, wfmpi_plan_str(ms->plan, id));
+        return;
+    }
+    snprintf(ms->pathbuf[0], sizeof(ms->pathbuf[0]), "%s/jobs/%s.%u.%s", ms->cfg->run_dir, task_id,
+             attempt, ext);
+    wire_str(w, ms->pathbuf[0]);
+}
+
+static void put_env(struct master *ms, struct wire_writer *w, const struct wfmpi_plan_task *t,
+                    const struct wfmpi_sched_dispatch *d, int rank)
+{
+    wire_u32(w, t->env.count + 5);
+    for (uint32_t i = 0; i < t->env.count; i++)
+        wire_str(w, wfmpi_plan_str(ms->plan, ms->v->strs[t->env.first + i]));
+    char *b = ms->pathbuf[1];
+    size_t n = sizeof(ms->pathbuf[1]);
+    snprintf(b, n, "WFMPI_TASK_ID=%s", wfmpi_plan_str(ms->plan, t->id));
+    wire_str(w, b);
+    snprintf(b, n, "WFMPI_ATTEMPT=%u", d->attempt);
+    wire_str(w, b);
+    snprintf(b, n, "WFMPI_RANK=%d", rank);
+    wire_str(w, b);
+    snprintf(b, n, "WFMPI_NODE=%u", d->node);
+    wire_str(w, b);
+    snprintf(b, n, "OMP_NUM_THREADS=%u", d->cores);
+    wire_str(w, b);
+}
+
+static bool required_output(const struct wfmpi_plan_file *f)
+{
+    return (f->link == WFMPI_WF_LINK_OUTPUT || f->link == WFMPI_WF_LINK_INOUT) &&
+           !(f->flags & WFMPI_WF_USE_OPTIONAL);
+}
+
+/* Declared outputs that must exist after success: outputs and inouts that
+ * are not optional. Checkpoint files are the task's business. */
+static void put_outputs(struct master *ms, struct wire_writer *w, const struct wfmpi_plan_task *t)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < t->files.count; i++) {
+        const struct wfmpi_plan_file *f = &ms->v->files[t->files.first + i];
+        n += required_output(f);
+    }
+    wire_u32(w, n);
+    for (uint32_t i = 0; i < t->files.count; i++) {
+        const struct wfmpi_plan_file *f = &ms->v->files[t->files.first + i];
+        if (required_output(f))
+            wire_str(w, wfmpi_plan_str(ms->plan, f->lfn));
+    }
+}
+
+static void encode_task(struct master *ms, struct wire_writer *w,
+                        const struct wfmpi_sched_dispatch *d, int rank)
+{
+    const struct wfmpi_plan_task *t = &ms->v->tasks[d->task];
+    const char *id = wfmpi_plan_str(ms->plan, t->id);
+    wire_u32(w, d->task);
+    wire_u32(w, d->attempt);
+    wire_u32(w, d->cores);
+    wire_u64(w, d->gpu_mask);
+    wire_f64(w, t->maxwalltime_s);
+    wire_f64(w, t->checkpoint_time_s);
+    wire_str(w, id);
+    wire_str(w, wfmpi_plan_str(ms->plan, t->exe));
+    wire_str(w, t->stdin_path ? wfmpi_plan_str(ms->plan, t->stdin_path) : NULL);
+    put_path_or_default(ms, w, t->stdout_path, id, d->attempt, "out");
+    put_path_or_default(ms, w, t->stderr_path, id, d->attempt, "err");
+    wire_str(w, t->successmsg ? wfmpi_plan_str(ms->plan, t->successmsg) : NULL);
+    wire_str(w, t->failuremsg ? wfmpi_plan_str(ms->plan, t->failuremsg) : NULL);
+    wire_str(w, NULL); /* cpuset: chosen by the GPU/binding layer */
+    wire_u32(w, t->argv.count);
+    for (uint32_t i = 0; i < t->argv.count; i++)
+        wire_str(w, wfmpi_plan_str(ms->plan, ms->v->strs[t->argv.first + i]));
+    put_env(ms, w, t, d, rank);
+    put_outputs(ms, w, t);
+}
+
+/* ------------------------------------------------------------ results */
+
+static uint64_t make_tag(uint32_t task, uint32_t attempt)
+{
+    return ((uint64_t)task << 32) | attempt;
+}
+
+static enum wfmpi_sched_outcome outcome_of(enum wfmpi_exec_reason r)
+{
+    if (r == WFMPI_EXEC_OK)
+        return WFMPI_SCHED_OK;
+    return r == WFMPI_EXEC_INTERRUPTED ? WFMPI_SCHED_INTERRUPTED : WFMPI_SCHED_FAILED;
+}
+
+static int rank_of(const struct master *ms, const struct wfmpi_sched_dispatch *d)
+{
+    return ms->m->slot_rank[d->rank];
+}
+
+static void handle_result(struct master *ms, const struct wfmpi_exec_result *r)
+{
+    uint32_t task = (uint32_t)(r->tag >> 32), attempt = (uint32_t)r->tag;
+    if (task >= ms->v->n_tasks || ms->running[task].attempt != attempt) {
+        wfmpi_warn("ignoring a result for task %u attempt %u that is not running", task, attempt);
+        return;
+    }
+    const struct wfmpi_sched_dispatch *d = &ms->running[task];
+    if (ms->hooks && ms->hooks->on_end)
+        ms->hooks->on_end(ms->hooks->ctx, d, rank_of(ms, d), r);
+    if (wfmpi_sched_complete(ms->s, task, attempt, outcome_of(r->reason)) < 0)
+        wfmpi_warn("scheduler refused the result of task %u attempt %u", task, attempt);
+    ms->running[task].attempt = 0;
+}
+
+static void null_result(struct wfmpi_exec_result *r, uint64_t tag)
+{
+    memset(r, 0, sizeof(*r));
+    r->tag = tag;
+    r->reason = WFMPI_EXEC_OK;
+    r->start_wall = r->end_wall = wfmpi_wall();
+}
+
+/* Drain every result message that has arrived. Returns how many results. */
+static int recv_results(struct master *ms, struct wfmpi_error *err)
+{
+    int handled = 0;
+    for (;;) {
+        int flag = 0;
+        MPI_Status st;
+        if (MPI_Iprobe(MPI_ANY_SOURCE, WIRE_TAG_RESULTS, MPI_COMM_WORLD, &flag, &st) != MPI_SUCCESS)
+            return wfmpi_error_set(err, WFMPI_E_MPI, "MPI_Iprobe failed");
+        if (!flag)
+            return handled;
+        int from = 0;
+        int64_t len = mpi_recv_msg(&ms->scratch, st.MPI_SOURCE, WIRE_TAG_RESULTS, &from);
+        struct wire_reader r;
+        int64_t n = len < 0 ? -1 : wire_open(&r, ms->scratch.data, (size_t)len, WIRE_TAG_RESULTS);
+        if (n < 0)
+            return wfmpi_error_set(err, WFMPI_E_PROTO, "malformed result message from rank %d",
+                                   from);
+        for (int64_t i = 0; i < n; i++) {
+            struct wfmpi_exec_result res;
+            if (wire_get_result(&r, &res) < 0)
+                return wfmpi_error_set(err, WFMPI_E_PROTO, "malformed result record from rank %d",
+                                       from);
+            handle_result(ms, &res);
+            handled++;
+        }
+    }
+}
+
+static int poll_local(struct master *ms)
+{
+    struct wfmpi_exec_result res[LOCAL_RESULTS];
+    uint32_t n = wfmpi_exec_poll(ms->ex, res, LOCAL_RESULTS, 0);
+    for (uint32_t i = 0; i < n; i++)
+        handle_result(ms, &res[i]);
+    return (int)n;
+}
+
+/* ----------------------------------------------------------- dispatch */
+
+static int start_local(struct master *ms, const struct wfmpi_sched_dispatch *d)
+{
+    uint64_t tag = make_tag(d->task, d->attempt);
+    if (ms->cfg->exec_null) {
+        struct wfmpi_exec_result r;
+        null_result(&r, tag);
+        handle_result(ms, &r);
+        return 0;
+    }
+    /* Encode and decode through the same wire code the workers use, so the
+     * master's share runs exactly what a worker would. */
+    struct wire_writer w;
+    wire_begin(&w, &ms->scratch, WIRE_TAG_TASKS);
+    encode_task(ms, &w, d, 0);
+    wire_finish(&w, 1);
+    struct wire_reader r;
+    struct wire_task t;
+    if (w.rc < 0 || wire_open(&r, ms->scratch.data, ms->scratch.len, WIRE_TAG_TASKS) != 1 ||
+        wire_get_task(&r, &t, &ms->table, &ms->table_cap) < 0)
+        return w.rc < 0 ? w.rc : WFMPI_E_INTERNAL;
+    struct wfmpi_exec_spec spec;
+    mpi_task_spec(&t, &ms->wcfg, &spec);
+    return wfmpi_exec_start(ms->ex, &spec, tag);
+}
+
+static int flush_peer(struct master *ms, int rank)
+{
+    struct peer *p = &ms->peers[rank];
+    if (p->queued == 0 || ms->reqs[rank] != MPI_REQUEST_NULL)
+        return 0;
+    struct wfmpi_buf *b = &p->out[p->filling];
+    struct wire_writer w = {.buf = b, .rc = 0};
+    wire_finish(&w, p->queued);
+    if (MPI_Isend(b->data, (int)b->len, MPI_BYTE, rank, WIRE_TAG_TASKS, MPI_COMM_WORLD,
+                  &ms->reqs[rank]) != MPI_SUCCESS)
+        return WFMPI_E_MPI;
+    p->filling ^= 1;
+    p->queued = 0;
+    return 1;
+}
+
+static int queue_remote(struct master *ms, const struct wfmpi_sched_dispatch *d, int rank)
+{
+    struct peer *p = &ms->peers[rank];
+    struct wire_writer w = {.buf = &p->out[p->filling], .rc = 0};
+    if (p->queued == 0)
+        wire_begin(&w, w.buf, WIRE_TAG_TASKS);
+    encode_task(ms, &w, d, rank);
+    if (w.rc < 0)
+        return w.rc;
+    p->queued++;
+    /* A batch that grows large goes out as soon as the line is free. */
+    if (w.buf->len >= WIRE_FLUSH_BYTES)
+        return flush_peer(ms, rank) < 0 ? WFMPI_E_MPI : 0;
+    return 0;
+}
+
+static int dispatch(struct master *ms, struct wfmpi_error *err)
+{
+    struct wfmpi_sched_dispatch ds[DISPATCH_BATCH];
+    int total = 0;
+    uint32_t n;
+    while ((n = wfmpi_sched_next(ms->s, ds, DISPATCH_BATCH)) > 0) {
+        for (uint32_t i = 0; i < n; i++) {
+            int rank = rank_of(ms, &ds[i]);
+            ms->running[ds[i].task] = ds[i];
+            if (ms->hooks && ms->hooks->on_start)
+                ms->hooks->on_start(ms->hooks->ctx, &ds[i], rank);
+            int rc = rank == 0 ? start_local(ms, &ds[i]) : queue_remote(ms, &ds[i], rank);
+            if (rc < 0)
+                return wfmpi_error_set(err, rc, "cannot dispatch task %u: %s", ds[i].task,
+                                       wfmpi_strerror(rc));
+        }
+        total += (int)n;
+    }
+    return total;
+}
+
+/* Complete finished sends and push out the batches waiting behind them. */
+static int progress_sends(struct master *ms, struct wfmpi_error *err)
+{
+    int size = ms->m->size, outcount = 0;
+    if (size > 1 &&
+        MPI_Testsome(size, ms->reqs, &outcount, ms->done_idx, MPI_STATUSES_IGNORE) != MPI_SUCCESS)
+        return wfmpi_error_set(err, WFMPI_E_MPI, "MPI_Testsome failed");
+    int sent = 0;
+    for (int r = 1; r < size; r++) {
+        int rc = flush_peer(ms, r);
+        if (rc < 0)
+            return wfmpi_error_set(err, rc, "cannot send tasks to rank %d", r);
+        sent += rc;
+    }
+    return sent;
+}
+
+/* ---------------------------------------------------------- the loop */
+
+static void idle_wait(struct master *ms, int *idle_rounds)
+{
+    /* Spin briefly (a result is often microseconds away), then sleep in
+     * growing steps up to 1 ms on the executor's fd so local exits wake us. */
+    int k = ++*idle_rounds;
+    if (k < 64)
+        return;
+    int us = k < 128 ? 50 : k < 256 ? 200 : 1000;
+    struct pollfd pfd = {.fd = wfmpi_exec_fd(ms->ex), .events = POLLIN};
+    struct timespec ts = {.tv_sec = 0, .tv_nsec = us * 1000L};
+    ppoll(&pfd, 1, &ts, NULL);
+}
+
+static int send_config(struct master *ms)
+{
+    struct wire_writer w;
+    wire_begin(&w, &ms->scratch, WIRE_TAG_CONFIG);
+    wire_put_config(&w, &ms->wcfg);
+    wire_finish(&w, 1);
+    if (w.rc < 0)
+        return w.rc;
+    int len = (int)ms->scratch.len;
+    if (MPI_Bcast(&len, 1, MPI_INT, 0, MPI_COMM_WORLD) != MPI_SUCCESS ||
+        MPI_Bcast(ms->scratch.data, len, MPI_BYTE, 0, MPI_COMM_WORLD) != MPI_SUCCESS)
+        return WFMPI_E_MPI;
+    return 0;
+}
+
+static int master_setup(struct master *ms, struct wfmpi_error *err)
+{
+    int size = ms->m->size;
+    ms->wcfg = (struct wire_config){ms->cfg->work_dir, ms->cfg->run_dir, ms->cfg->exec_null,
+                                    ms->cfg->kill_grace_s};
+    wfmpi_buf_init(&ms->scratch, WIRE_MAX_MSG);
+    ms->peers = calloc((size_t)size, sizeof(*ms->peers));
+    ms->reqs = malloc((size_t)size * sizeof(*ms->reqs));
+    ms->done_idx = malloc((size_t)size * sizeof(*ms->done_idx));
+    ms->running = calloc(ms->v->n_tasks ? ms->v->n_tasks : 1, sizeof(*ms->running));
+    if (!ms->peers || !ms->reqs || !ms->done_idx || !ms->running)
+        return wfmpi_error_set(err, -ENOMEM, "out of memory for the master's tables");
+    for (int r = 0; r < size; r++) {
+        ms->reqs[r] = MPI_REQUEST_NULL;
+        wfmpi_buf_init(&ms->peers[r].out[0], WIRE_MAX_MSG);
+        wfmpi_buf_init(&ms->peers[r].out[1], WIRE_MAX_MSG);
+    }
+    if (!(ms->ex = wfmpi_exec_create(err)))
+        return err ? err->code : WFMPI_E_INTERNAL;
+    int rc = send_config(ms);
+    return rc < 0 ? wfmpi_error_set(err, rc, "cannot send the run configuration") : 0;
+}
+
+static void master_teardown(struct master *ms)
+{
+    if (ms->reqs && ms->m->size > 1)
+        MPI_Waitall(ms->m->size, ms->reqs, MPI_STATUSES_IGNORE);
+    for (int r = 0; ms->peers && r < ms->m->size; r++) {
+        wfmpi_buf_fini(&ms->peers[r].out[0]);
+        wfmpi_buf_fini(&ms->peers[r].out[1]);
+    }
+    wfmpi_exec_destroy(ms->ex);
+    wfmpi_buf_fini(&ms->scratch);
+    free(ms->peers);
+    free(ms->reqs);
+    free(ms->done_idx);
+    free(ms->running);
+    free(ms->table);
+}
+
+static int master_loop(struct master *ms, struct wfmpi_error *err)
+{
+    double start = wfmpi_mono(), next_progress = start;
+    double interval = ms->hooks ? ms->hooks->progress_interval : 0;
+    int idle = 0;
+    while (!wfmpi_sched_finished(ms->s)) {
+        int did = 0, rc;
+        if ((rc = dispatch(ms, err)) < 0 || (did += rc, rc = progress_sends(ms, err)) < 0 ||
+            (did += rc, rc = recv_results(ms, err)) < 0)
+            return rc;
+        did += rc + poll_local(ms);
+        if (interval > 0 && ms->hooks->on_progress && wfmpi_mono() >= next_progress) {
+            ms->hooks->on_progress(ms->hooks->ctx, ms->s, wfmpi_mono() - start);
+            next_progress = wfmpi_mono() + interval;
+        }
+        if (did)
+            idle = 0;
+        else
+            idle_wait(ms, &idle);
+    }
+    return 0;
+}
+
+int wfmpi_mpi_master(struct wfmpi_mpi *m, const struct wfmpi_plan *plan, struct wfmpi_sched *s,
+                     const struct wfmpi_run_config *cfg, const struct wfmpi_run_hooks *hooks,
+                     struct wfmpi_error *err)
+{
+    struct master ms = {
+        .m = m, .plan = plan, .v = wfmpi_plan_view(plan), .s = s, .cfg = cfg, .hooks = hooks};
+    int rc = master_setup(&ms, err);
+    if (rc == 0)
+        rc = master_loop(&ms, err);
+    master_teardown(&ms);
+    return rc;
+}
+
+int wfmpi_mpi_stop_workers(struct wfmpi_mpi *m, int exit_code)
+{
+    int rc = 0;
+    for (int r = 1; r < m->size; r++) {
+        if (MPI_Send(&exit_code, 1, MPI_INT, r, WIRE_TAG_STOP, MPI_COMM_WORLD) != MPI_SUCCESS)
+            rc = WFMPI_E_MPI;
+    }
+    return rc;
+}

@@ -1,0 +1,109 @@
+/* Private to the MPI module: the wire format and the shared context. */
+#ifndef WFMPI_MPI_INT_H
+#define WFMPI_MPI_INT_H
+
+#include <mpi.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "wfmpi/exec.h"
+#include "wfmpi/mpi.h"
+
+/* Message tags. Every message starts with a header (magic, version, type,
+ * count) so a stray or truncated message is rejected, not misread. */
+enum wire_tag {
+    WIRE_TAG_CONFIG = 1, /* master -> worker, once: run configuration */
+    WIRE_TAG_TASKS = 2, /* master -> worker: a batch of task records */
+    WIRE_TAG_RESULTS = 3, /* worker -> master: a batch of result records */
+    WIRE_TAG_STOP = 4, /* master -> worker: leave with this exit code */
+};
+
+#define WIRE_MAGIC 0x57464d50u /* "WFMP" */
+#define WIRE_VERSION 1u
+#define WIRE_HEADER_BYTES 16
+/* A message never grows past this; the master flushes a worker's batch
+ * before it would (DESIGN.md §9: batched, bounded messages). */
+#define WIRE_MAX_MSG ((size_t)64 << 20)
+#define WIRE_FLUSH_BYTES ((size_t)1 << 20)
+
+/* One task as a worker needs it: pointers into the received message (each
+ * string is NUL-terminated on the wire, so decoding copies nothing). */
+struct wire_task {
+    uint32_t task, attempt, cores;
+    uint64_t gpu_mask;
+    double timeout_s, checkpoint_s;
+    const char *id, *exe, *stdin_path, *stdout_path, *stderr_path;
+    const char *successmsg, *failuremsg, *cpuset;
+    uint32_t argc, n_env, n_outputs;
+    /* argv, env and outputs are consecutive strings in the message; the
+     * decoder fills these from a reusable pointer table. */
+    const char **argv, **env, **outputs;
+};
+
+struct wire_config {
+    const char *work_dir, *run_dir;
+    bool exec_null;
+    double kill_grace_s;
+};
+
+/* Writer: appends to a bounded buffer; the first error sticks. */
+struct wire_writer {
+    struct wfmpi_buf *buf;
+    int rc;
+};
+
+void wire_begin(struct wire_writer *w, struct wfmpi_buf *buf, enum wire_tag type);
+/* Patch the record count into the header. */
+void wire_finish(struct wire_writer *w, uint32_t count);
+void wire_u32(struct wire_writer *w, uint32_t v);
+void wire_u64(struct wire_writer *w, uint64_t v);
+void wire_f64(struct wire_writer *w, double v);
+void wire_str(struct wire_writer *w, const char *s); /* NULL is written as "" */
+
+/* Reader over one received message; any violation sets bad and makes every
+ * later read return zero/empty, so a decoder checks once at the end. */
+struct wire_reader {
+    const char *p, *end;
+    bool bad;
+};
+
+/* Validates magic, version and type; returns the record count or -1. */
+int64_t wire_open(struct wire_reader *r, const void *msg, size_t len, enum wire_tag type);
+uint32_t wire_get_u32(struct wire_reader *r);
+uint64_t wire_get_u64(struct wire_reader *r);
+double wire_get_f64(struct wire_reader *r);
+const char *wire_get_str(struct wire_reader *r);
+
+/* Task and result records. */
+void wire_put_result(struct wire_writer *w, const struct wfmpi_exec_result *res);
+int wire_get_result(struct wire_reader *r, struct wfmpi_exec_result *res);
+int wire_get_task(struct wire_reader *r, struct wire_task *t, const char ***table,
+                  size_t *table_cap);
+void wire_put_config(struct wire_writer *w, const struct wire_config *c);
+int wire_get_config(struct wire_reader *r, struct wire_config *c);
+
+/* The context shared by start-up, master and worker. */
+struct wfmpi_mpi {
+    int rank, size;
+    int node_index; /* index of this rank's node */
+    int node_rank; /* rank within the node */
+    MPI_Comm node_comm;
+    struct wfmpi_topo_node local;
+    /* Master only: */
+    uint32_t n_nodes;
+    struct wfmpi_mpi_node *nodes;
+    int *node_ranks; /* all ranks, node-major; nodes[i].ranks points in here */
+    int *slot_rank; /* scheduler slot -> MPI rank (== node_ranks) */
+    struct wfmpi_sched_node *sched_nodes;
+};
+
+/* Receive one message of tag from src (blocking; used after a successful
+ * probe) into buf, growing it up to WIRE_MAX_MSG. Returns the length or a
+ * negative error. */
+int64_t mpi_recv_msg(struct wfmpi_buf *buf, int src, int tag, int *from);
+
+/* Exec spec from a decoded task (worker side and master's local share). */
+void mpi_task_spec(const struct wire_task *t, const struct wire_config *c,
+                   struct wfmpi_exec_spec *spec);
+
+#endif

@@ -1,0 +1,195 @@
+/* The worker loop: run the tasks the master sends, send back results in
+ * batches. A worker keeps no state about the workflow: each task record is
+ * self-contained, which is also what a glidein pilot receives. */
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mpi_int.h"
+
+#define RESULT_BATCH 256
+
+struct worker {
+    struct wfmpi_mpi *m;
+    struct wfmpi_exec *ex;
+    struct wfmpi_buf cfgbuf, in;
+    struct wire_config cfg;
+    const char **table;
+    size_t table_cap;
+    struct wfmpi_buf out[2];
+    int filling;
+    uint32_t queued;
+    MPI_Request req;
+    int stop_code; /* >= 0 once the master said stop */
+};
+
+static int recv_config(struct worker *w)
+{
+    int len = 0;
+    if (MPI_Bcast(&len, 1, MPI_INT, 0, MPI_COMM_WORLD) != MPI_SUCCESS || len <= 0 ||
+        (size_t)len > WIRE_MAX_MSG)
+        return WFMPI_E_PROTO;
+    if (wfmpi_grow((void **)&w->cfgbuf.data, &w->cfgbuf.cap, (size_t)len, 1) < 0)
+        return -ENOMEM;
+    if (MPI_Bcast(w->cfgbuf.data, len, MPI_BYTE, 0, MPI_COMM_WORLD) != MPI_SUCCESS)
+        return WFMPI_E_MPI;
+    struct wire_reader r;
+    if (wire_open(&r, w->cfgbuf.data, (size_t)len, WIRE_TAG_CONFIG) != 1)
+        return WFMPI_E_PROTO;
+    return wire_get_config(&r, &w->cfg);
+}
+
+static void queue_result(struct worker *w, const struct wfmpi_exec_result *res)
+{
+    struct wire_writer wr = {.buf = &w->out[w->filling], .rc = 0};
+    if (w->queued == 0)
+        wire_begin(&wr, wr.buf, WIRE_TAG_RESULTS);
+    wire_put_result(&wr, res);
+    w->queued++;
+}
+
+/* Send the pending batch if the previous one has left. */
+static int flush_results(struct worker *w)
+{
+    if (w->queued == 0)
+        return 0;
+    if (w->req != MPI_REQUEST_NULL) {
+        int done = 0;
+        if (MPI_Test(&w->req, &done, MPI_STATUS_IGNORE) != MPI_SUCCESS)
+            return WFMPI_E_MPI;
+        if (!done)
+            return 0;
+    }
+    struct wire_writer wr = {.buf = &w->out[w->filling], .rc = 0};
+    wire_finish(&wr, w->queued);
+    if (MPI_Isend(wr.buf->data, (int)wr.buf->len, MPI_BYTE, 0, WIRE_TAG_RESULTS, MPI_COMM_WORLD,
+                  &w->req) != MPI_SUCCESS)
+        return WFMPI_E_MPI;
+    w->filling ^= 1;
+    w->queued = 0;
+    return 1;
+}
+
+static int start_task(struct worker *w, const struct wire_task *t)
+{
+    uint64_t tag = ((uint64_t)t->task << 32) | t->attempt;
+    if (w->cfg.exec_null) {
+        struct wfmpi_exec_result res = {.tag = tag, .reason = WFMPI_EXEC_OK};
+        res.start_wall = res.end_wall = wfmpi_wall();
+        queue_result(w, &res);
+        return 0;
+    }
+    struct wfmpi_exec_spec spec;
+    mpi_task_spec(t, &w->cfg, &spec);
+    return wfmpi_exec_start(w->ex, &spec, tag);
+}
+
+static int handle_tasks(struct worker *w, struct wfmpi_error *err)
+{
+    struct wire_reader r;
+    int64_t n = wire_open(&r, w->in.data, w->in.len, WIRE_TAG_TASKS);
+    if (n < 0)
+        return wfmpi_error_set(err, WFMPI_E_PROTO, "rank %d: malformed task message", w->m->rank);
+    for (int64_t i = 0; i < n; i++) {
+        struct wire_task t;
+        if (wire_get_task(&r, &t, &w->table, &w->table_cap) < 0)
+            return wfmpi_error_set(err, WFMPI_E_PROTO, "rank %d: malformed task record",
+                                   w->m->rank);
+        int rc = start_task(w, &t);
+        if (rc < 0)
+            return wfmpi_error_set(err, rc, "rank %d: cannot start task %s: %s", w->m->rank, t.id,
+                                   wfmpi_strerror(rc));
+    }
+    return (int)n;
+}
+
+/* Receive whatever the master has sent. Returns messages handled. */
+static int poll_master(struct worker *w, struct wfmpi_error *err)
+{
+    int flag = 0;
+    MPI_Status st;
+    if (MPI_Iprobe(0, MPI_ANY_TAG, MPI_COMM_WORLD, &flag, &st) != MPI_SUCCESS)
+        return wfmpi_error_set(err, WFMPI_E_MPI, "MPI_Iprobe failed");
+    if (!flag)
+        return 0;
+    if (st.MPI_TAG == WIRE_TAG_STOP) {
+        int code = 0;
+        MPI_Recv(&code, 1, MPI_INT, 0, WIRE_TAG_STOP, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+        w->stop_code = code < 0 ? 4 : code;
+        return 1;
+    }
+    if (st.MPI_TAG != WIRE_TAG_TASKS)
+        return wfmpi_error_set(err, WFMPI_E_PROTO, "rank %d: unexpected tag %d", w->m->rank,
+                               st.MPI_TAG);
+    int64_t len = mpi_recv_msg(&w->in, 0, WIRE_TAG_TASKS, NULL);
+    if (len < 0)
+        return wfmpi_error_set(err, (int)len, "rank %d: receive failed", w->m->rank);
+    int rc = handle_tasks(w, err);
+    return rc < 0 ? rc : 1;
+}
+
+static int poll_exec(struct worker *w)
+{
+    struct wfmpi_exec_result res[RESULT_BATCH];
+    uint32_t n = wfmpi_exec_poll(w->ex, res, RESULT_BATCH, 0);
+    for (uint32_t i = 0; i < n; i++)
+        queue_result(w, &res[i]);
+    return (int)n;
+}
+
+static void idle_wait(struct worker *w, int *idle)
+{
+    int k = ++*idle;
+    if (k < 64)
+        return;
+    int us = k < 128 ? 50 : k < 256 ? 200 : 1000;
+    struct pollfd pfd = {.fd = wfmpi_exec_fd(w->ex), .events = POLLIN};
+    struct timespec ts = {.tv_sec = 0, .tv_nsec = us * 1000L};
+    ppoll(&pfd, 1, &ts, NULL);
+}
+
+static int worker_loop(struct worker *w, struct wfmpi_error *err)
+{
+    int idle = 0;
+    while (w->stop_code < 0) {
+        int a = poll_master(w, err);
+        if (a < 0)
+            return a;
+        int b = poll_exec(w);
+        int c = flush_results(w);
+        if (c < 0)
+            return wfmpi_error_set(err, c, "rank %d: cannot send results", w->m->rank);
+        if (a + b + c > 0)
+            idle = 0;
+        else
+            idle_wait(w, &idle);
+    }
+    return 0;
+}
+
+int wfmpi_mpi_worker(struct wfmpi_mpi *m, struct wfmpi_error *err)
+{
+    struct worker w = {.m = m, .req = MPI_REQUEST_NULL, .stop_code = -1};
+    wfmpi_buf_init(&w.cfgbuf, WIRE_MAX_MSG);
+    wfmpi_buf_init(&w.in, WIRE_MAX_MSG);
+    wfmpi_buf_init(&w.out[0], WIRE_MAX_MSG);
+    wfmpi_buf_init(&w.out[1], WIRE_MAX_MSG);
+    int rc = recv_config(&w);
+    if (rc < 0)
+        wfmpi_error_set(err, rc, "rank %d: cannot receive the run configuration", m->rank);
+    else if (!(w.ex = wfmpi_exec_create(err)))
+        rc = err ? err->code : WFMPI_E_INTERNAL;
+    else
+        rc = worker_loop(&w, err);
+    /* The master only says stop when nothing is running here; anything left
+     * (an error path) is killed by destroy. */
+    if (w.req != MPI_REQUEST_NULL)
+        MPI_Wait(&w.req, MPI_STATUS_IGNORE);
+    wfmpi_exec_destroy(w.ex);
+    wfmpi_buf_fini(&w.cfgbuf);
+    wfmpi_buf_fini(&w.in);
+    wfmpi_buf_fini(&w.out[0]);
+    wfmpi_buf_fini(&w.out[1]);
+    free(w.table);
+    return rc < 0 ? rc : w.stop_code;
+}
