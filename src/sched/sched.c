@@ -1,0 +1,374 @@
+/* The scheduler core: task states, dispatch, completion, retries, blocking,
+ * throttles, drain and restore. See sched_int.h for the data layout. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "sched_int.h"
+#include "wfmpi/sched.h"
+
+static const char *const state_names[WFMPI_TASK_NSTATES] = {
+    "UNREADY", "READY", "RUNNING", "DONE", "FAILED", "BLOCKED",
+};
+
+const char *wfmpi_task_state_name(enum wfmpi_task_state st)
+{
+    return (unsigned)st < WFMPI_TASK_NSTATES ? state_names[st] : "UNKNOWN";
+}
+
+static void set_state(struct wfmpi_sched *s, uint32_t task, enum wfmpi_task_state st)
+{
+    struct sched_task *t = &s->tasks[task];
+    s->count[t->state]--;
+    s->count[st]++;
+    t->state = (uint8_t)st;
+}
+
+/* ------------------------------------------------------------- create */
+
+/* Category index + 1 per task (0 = none), through a table indexed by string
+ * id so the mapping is O(tasks + categories). Freed by the caller. */
+static uint32_t *map_categories(struct wfmpi_sched *s)
+{
+    const struct wfmpi_plan_view *v = s->view;
+    uint32_t max_id = 0;
+    for (uint32_t i = 0; i < v->n_categories; i++)
+        if (v->categories[i].name > max_id)
+            max_id = v->categories[i].name;
+    uint32_t *by_name = calloc((size_t)max_id + 1, sizeof(*by_name));
+    uint32_t *of_task = calloc(s->n_tasks ? s->n_tasks : 1, sizeof(*of_task));
+    if (!by_name || !of_task) {
+        free(by_name);
+        free(of_task);
+        return NULL;
+    }
+    for (uint32_t i = 0; i < v->n_categories; i++) {
+        s->cats[i].maxjobs = v->categories[i].maxjobs;
+        by_name[v->categories[i].name] = i + 1;
+    }
+    for (uint32_t t = 0; t < s->n_tasks; t++) {
+        uint32_t name = v->tasks[t].category;
+        of_task[t] = name && name <= max_id ? by_name[name] : 0;
+    }
+    free(by_name);
+    return of_task;
+}
+
+static int alloc_tasks(struct wfmpi_sched *s)
+{
+    size_t n = s->n_tasks ? s->n_tasks : 1;
+    s->tasks = calloc(n, sizeof(*s->tasks));
+    s->keys = calloc(n, sizeof(*s->keys));
+    s->stack = calloc(n, sizeof(*s->stack));
+    s->cats = calloc(s->view->n_categories ? s->view->n_categories : 1, sizeof(*s->cats));
+    s->n_cats = s->view->n_categories;
+    return s->tasks && s->keys && s->stack && s->cats ? 0 : -ENOMEM;
+}
+
+/* Roots are READY; the ready heaps are filled later, at the first next(), so
+ * that restore() can still change states freely. */
+static void init_tasks(struct wfmpi_sched *s)
+{
+    for (uint32_t i = 0; i < s->n_tasks; i++) {
+        const struct wfmpi_plan_task *pt = &s->view->tasks[i];
+        struct sched_task *t = &s->tasks[i];
+        s->keys[i] = (struct sched_key){pt->priority, pt->cp_seconds};
+        t->waiting = pt->parents.count;
+        t->state = t->waiting ? WFMPI_TASK_UNREADY : WFMPI_TASK_READY;
+        s->count[t->state]++;
+    }
+}
+
+/* Every class must fit some node of the empty pool, or nothing would ever run
+ * it: that is an input error, reported before anything starts. */
+static int check_fit(const struct wfmpi_sched *s, const struct wfmpi_plan *plan,
+                     struct wfmpi_error *err)
+{
+    for (uint32_t c = 0; c < s->n_classes; c++) {
+        const struct sched_class *cl = &s->classes[c];
+        if (sched_find_node(s, cl) == SCHED_NONE)
+            return sched_explain_misfit(
+                s, cl, wfmpi_plan_str(plan, s->view->tasks[cl->first_task].id), err);
+    }
+    return 0;
+}
+
+static int build(struct wfmpi_sched *s, const struct wfmpi_plan *plan,
+                 const struct wfmpi_sched_config *cfg, struct wfmpi_error *err)
+{
+    int rc = sched_nodes_init(s, cfg, err);
+    if (rc < 0)
+        return rc;
+    if (alloc_tasks(s) < 0)
+        return wfmpi_error_set(err, -ENOMEM, "out of memory for %u tasks", s->n_tasks);
+    init_tasks(s);
+    uint32_t *cat_of_task = map_categories(s);
+    if (!cat_of_task)
+        return wfmpi_error_set(err, -ENOMEM, "out of memory for %u tasks", s->n_tasks);
+    rc = sched_classes_build(s, cat_of_task);
+    free(cat_of_task);
+    if (rc < 0)
+        return wfmpi_error_set(err, rc, "out of memory for %u tasks", s->n_tasks);
+    return check_fit(s, plan, err);
+}
+
+struct wfmpi_sched *wfmpi_sched_create(const struct wfmpi_plan *plan,
+                                       const struct wfmpi_sched_config *cfg,
+                                       struct wfmpi_error *err)
+{
+    if (!plan || !cfg) {
+        wfmpi_error_set(err, WFMPI_E_INPUT, "no plan or no pool configuration");
+        return NULL;
+    }
+    struct wfmpi_sched *s = calloc(1, sizeof(*s));
+    if (!s) {
+        wfmpi_error_set(err, -ENOMEM, "out of memory");
+        return NULL;
+    }
+    s->view = wfmpi_plan_view(plan);
+    s->n_tasks = s->view->n_tasks;
+    s->default_retries = cfg->default_retries;
+    s->max_running = cfg->max_running;
+    if (build(s, plan, cfg, err) < 0) {
+        wfmpi_sched_destroy(s);
+        return NULL;
+    }
+    return s;
+}
+
+void wfmpi_sched_destroy(struct wfmpi_sched *s)
+{
+    if (!s)
+        return;
+    sched_classes_free(s);
+    sched_nodes_free(s);
+    free(s->tasks);
+    free(s->keys);
+    free(s->stack);
+    free(s->cats);
+    free(s);
+}
+
+/* ---------------------------------------------------------- dispatch */
+
+/* Fill the ready heaps from the states that create() and restore() left. */
+static void seal(struct wfmpi_sched *s)
+{
+    s->sealed = true;
+    for (uint32_t t = 0; t < s->n_tasks; t++)
+        if (s->tasks[t].state == WFMPI_TASK_READY)
+            sched_ready_push(s, t);
+}
+
+/* A throttle that stops class c now. Checked per class, not per task: every
+ * task of a class shares its category. */
+static bool throttled(const struct wfmpi_sched *s, const struct sched_class *c)
+{
+    if (!c->category)
+        return false;
+    const struct sched_category *cat = &s->cats[c->category - 1];
+    return cat->maxjobs && cat->running >= cat->maxjobs;
+}
+
+static void start(struct wfmpi_sched *s, uint32_t task, uint32_t node,
+                  struct wfmpi_sched_dispatch *d)
+{
+    struct sched_task *t = &s->tasks[task];
+    const struct sched_class *c = &s->classes[t->cls];
+    t->attempts++;
+    set_state(s, task, WFMPI_TASK_RUNNING);
+    if (c->category)
+        s->cats[c->category - 1].running++;
+    sched_take(s, task, node, d);
+}
+
+static bool can_start_any(const struct wfmpi_sched *s)
+{
+    if (s->max_running && s->count[WFMPI_TASK_RUNNING] >= s->max_running)
+        return false;
+    /* Every task needs a core: a pool with no free core takes nothing. */
+    return s->seg[1].cores > 0 && s->cheap_len > 0;
+}
+
+uint32_t wfmpi_sched_next(struct wfmpi_sched *s, struct wfmpi_sched_dispatch *out, uint32_t max)
+{
+    if (!s->sealed)
+        seal(s);
+    if (s->draining)
+        return 0;
+    uint32_t n = 0, n_aside = 0, aside[SCHED_MAX_TRIES];
+    while (n < max && can_start_any(s)) {
+        /* The top class holds the best READY task. If that task fits nowhere
+         * (or its category is full), no task of its class does either until
+         * something completes, so the whole class steps aside for this call. */
+        uint32_t c = s->cheap[0];
+        const struct sched_class *cl = &s->classes[c];
+        uint32_t node = throttled(s, cl) ? SCHED_NONE : sched_find_node(s, cl);
+        if (node == SCHED_NONE) {
+            sched_cheap_remove(s, c);
+            aside[n_aside++] = c;
+            if (n_aside == SCHED_MAX_TRIES)
+                break;
+            continue;
+        }
+        uint32_t task = sched_ready_pop(s, c);
+        start(s, task, node, &out[n++]);
+    }
+    while (n_aside > 0)
+        sched_cheap_insert(s, aside[--n_aside]);
+    return n;
+}
+
+/* -------------------------------------------------------- completion */
+
+static void make_ready(struct wfmpi_sched *s, uint32_t task)
+{
+    set_state(s, task, WFMPI_TASK_READY);
+    if (s->sealed)
+        sched_ready_push(s, task);
+}
+
+static void release_children(struct wfmpi_sched *s, uint32_t task)
+{
+    const struct wfmpi_plan_task *pt = &s->view->tasks[task];
+    const uint32_t *kids = s->view->edges_out + pt->children.first;
+    for (uint32_t i = 0; i < pt->children.count; i++) {
+        struct sched_task *k = &s->tasks[kids[i]];
+        if (--k->waiting == 0 && k->state == WFMPI_TASK_UNREADY)
+            make_ready(s, kids[i]);
+    }
+}
+
+/* Every descendant that has not run becomes BLOCKED (make -k): each task is
+ * blocked at most once per run, so the total cost is O(tasks + edges). Before
+ * the first next() (restore) a descendant may still be READY. */
+static void block_descendants(struct wfmpi_sched *s, uint32_t task)
+{
+    uint32_t top = 0;
+    s->stack[top++] = task;
+    while (top > 0) {
+        const struct wfmpi_plan_task *pt = &s->view->tasks[s->stack[--top]];
+        const uint32_t *kids = s->view->edges_out + pt->children.first;
+        for (uint32_t i = 0; i < pt->children.count; i++) {
+            uint8_t st = s->tasks[kids[i]].state;
+            if (st != WFMPI_TASK_UNREADY && st != WFMPI_TASK_READY)
+                continue;
+            set_state(s, kids[i], WFMPI_TASK_BLOCKED);
+            s->stack[top++] = kids[i];
+        }
+    }
+}
+
+static uint32_t retries_of(const struct wfmpi_sched *s, uint32_t task)
+{
+    int32_t r = s->view->tasks[task].retries;
+    if (r < 0)
+        r = s->default_retries;
+    return r > 0 ? (uint32_t)r : 0;
+}
+
+static void finish_attempt(struct wfmpi_sched *s, uint32_t task, enum wfmpi_sched_outcome outcome)
+{
+    struct sched_task *t = &s->tasks[task];
+    if (outcome == WFMPI_SCHED_OK) {
+        set_state(s, task, WFMPI_TASK_DONE);
+        release_children(s, task);
+    } else if (outcome == WFMPI_SCHED_INTERRUPTED) {
+        make_ready(s, task);
+    } else if (++t->failures <= retries_of(s, task)) {
+        s->retried++;
+        make_ready(s, task);
+    } else {
+        set_state(s, task, WFMPI_TASK_FAILED);
+        block_descendants(s, task);
+    }
+}
+
+int wfmpi_sched_complete(struct wfmpi_sched *s, uint32_t task, uint32_t attempt,
+                         enum wfmpi_sched_outcome outcome)
+{
+    if (task >= s->n_tasks || s->tasks[task].state != WFMPI_TASK_RUNNING ||
+        s->tasks[task].attempts != attempt || (unsigned)outcome > WFMPI_SCHED_INTERRUPTED)
+        return WFMPI_E_INPUT;
+    const struct sched_class *c = &s->classes[s->tasks[task].cls];
+    if (c->category)
+        s->cats[c->category - 1].running--;
+    sched_release(s, task);
+    finish_attempt(s, task, outcome);
+    return 0;
+}
+
+/* ------------------------------------------------------ run control */
+
+void wfmpi_sched_drain(struct wfmpi_sched *s)
+{
+    s->draining = true;
+}
+
+bool wfmpi_sched_draining(const struct wfmpi_sched *s)
+{
+    return s->draining;
+}
+
+bool wfmpi_sched_finished(const struct wfmpi_sched *s)
+{
+    if (s->count[WFMPI_TASK_RUNNING] > 0)
+        return false;
+    return s->draining || s->count[WFMPI_TASK_READY] == 0;
+}
+
+void wfmpi_sched_counts(const struct wfmpi_sched *s, struct wfmpi_sched_counts *out)
+{
+    memcpy(out->state, s->count, sizeof(out->state));
+    out->retries = s->retried;
+    out->running = s->count[WFMPI_TASK_RUNNING];
+}
+
+enum wfmpi_task_state wfmpi_sched_state(const struct wfmpi_sched *s, uint32_t task)
+{
+    return task < s->n_tasks ? (enum wfmpi_task_state)s->tasks[task].state : WFMPI_TASK_NSTATES;
+}
+
+uint32_t wfmpi_sched_attempts(const struct wfmpi_sched *s, uint32_t task)
+{
+    return task < s->n_tasks ? s->tasks[task].attempts : 0;
+}
+
+/* ------------------------------------------------------------ restore */
+
+/* States change here directly (no ready heaps exist yet); the heaps are
+ * built from the final states at the first next(). A restored READY or
+ * RUNNING task keeps its attempt numbering; its earlier attempts count as
+ * retries used (the one that was RUNNING did not fail, so it does not), but
+ * it always gets at least one more attempt: it was never judged FAILED. */
+int wfmpi_sched_restore(struct wfmpi_sched *s, uint32_t task, enum wfmpi_task_state state,
+                        uint32_t attempts)
+{
+    if (s->sealed || task >= s->n_tasks)
+        return WFMPI_E_INPUT;
+    struct sched_task *t = &s->tasks[task];
+    if (t->state != WFMPI_TASK_UNREADY && t->state != WFMPI_TASK_READY)
+        return WFMPI_E_INPUT; /* restored twice, or below a FAILED task */
+    uint32_t retries = retries_of(s, task);
+    t->attempts = attempts;
+    switch (state) {
+    case WFMPI_TASK_DONE:
+        set_state(s, task, WFMPI_TASK_DONE);
+        release_children(s, task);
+        return 0;
+    case WFMPI_TASK_FAILED:
+        t->failures = attempts;
+        set_state(s, task, WFMPI_TASK_FAILED);
+        block_descendants(s, task);
+        return 0;
+    case WFMPI_TASK_RUNNING:
+    case WFMPI_TASK_READY: {
+        uint32_t used = state == WFMPI_TASK_RUNNING && attempts ? attempts - 1 : attempts;
+        t->failures = used < retries ? used : retries;
+        return 0;
+    }
+    case WFMPI_TASK_UNREADY:
+        return 0;
+    default:
+        return WFMPI_E_INPUT;
+    }
+}

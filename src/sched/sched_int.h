@@ -1,0 +1,140 @@
+/* Private to the sched module: the scheduler's state and the helpers that the
+ * module's files share.
+ *
+ * Layout, and why:
+ *  - Tasks are grouped into shape classes (cores, GPUs, memory, category), like
+ *    HTCondor's autoclusters. Each class has its own ready heap (util's
+ *    wfmpi_heap, keyed by priority, critical path, index) and the classes sit
+ *    in a small indexed heap ordered by their head task. The best class head is
+ *    the best READY task overall, so the global order is exact, and a class
+ *    that fits nowhere is set aside as a whole: one O(1) check skips every task
+ *    of that shape instead of popping and re-pushing them one by one.
+ *  - Nodes sit under a max segment tree (free cores, free GPUs, free memory).
+ *    Its root is the global bound that answers "fits nowhere right now" in O(1);
+ *    a descent finds the lowest-numbered node that fits in O(log nodes) in the
+ *    common case, and an update after an allocation is O(log nodes).
+ *  - Everything is allocated in create(): next() and complete() never allocate.
+ */
+#ifndef WFMPI_SCHED_INT_H
+#define WFMPI_SCHED_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "wfmpi/sched.h"
+
+/* Classes set aside per next() call before giving up (head-of-line bound). */
+#define SCHED_MAX_TRIES 64
+#define SCHED_NONE UINT32_MAX
+
+/* The ready-queue key, copied out of the plan so the heaps compare 16 bytes in
+ * one cache line instead of touching the large plan task records. */
+struct sched_key {
+    int32_t priority;
+    double cp_seconds;
+};
+
+struct sched_task {
+    uint64_t gpu_mask; /* GPUs held while RUNNING */
+    uint32_t waiting; /* parents not DONE yet */
+    uint32_t attempts; /* attempts started (the next one is attempts + 1) */
+    uint32_t failures; /* failed attempts: retries used */
+    uint32_t node; /* while RUNNING */
+    uint32_t rank; /* while RUNNING */
+    uint32_t cls; /* shape class */
+    uint8_t state; /* enum wfmpi_task_state */
+};
+
+struct sched_class {
+    uint32_t cores;
+    uint32_t gpus;
+    uint64_t memory_mb;
+    uint32_t category; /* index into s->cats + 1; 0 = not throttled */
+    uint32_t first_task; /* lowest task index of the class, for messages */
+    uint32_t n_tasks;
+    uint32_t pos; /* position in the class heap, SCHED_NONE when out */
+    struct wfmpi_heap ready;
+};
+
+struct sched_node {
+    uint64_t free_mem; /* UINT64_MAX when the node does not account memory */
+    uint64_t free_gpu_mask;
+    uint32_t free_cores;
+    uint32_t free_gpus;
+    uint32_t gpus;
+    uint32_t first_rank;
+    uint32_t n_ranks;
+    uint32_t gpu_base; /* first entry of this node in s->gpu_owner */
+};
+
+/* Maximum free resources over a subtree of nodes. */
+struct sched_seg {
+    uint64_t mem;
+    uint32_t cores;
+    uint32_t gpus;
+};
+
+struct sched_category {
+    uint32_t maxjobs; /* 0 = unlimited, as in DAGMan */
+    uint32_t running;
+};
+
+struct wfmpi_sched {
+    const struct wfmpi_plan_view *view;
+    uint32_t n_tasks;
+    int32_t default_retries;
+    uint32_t max_running;
+    bool sealed; /* ready heaps built; restore() no longer allowed */
+    bool draining;
+
+    struct sched_task *tasks;
+    struct sched_key *keys;
+    uint32_t *stack; /* n_tasks entries, for blocking descendants */
+
+    struct sched_class *classes;
+    uint32_t n_classes;
+    uint32_t *cheap; /* class heap: class ids, best head first */
+    uint32_t cheap_len;
+
+    struct sched_node *nodes;
+    uint32_t n_nodes;
+    struct sched_seg *seg; /* 2 * seg_base entries; leaves at seg_base + node */
+    uint32_t seg_base;
+    uint32_t *gpu_owner; /* launching rank per GPU, all nodes flattened */
+    uint32_t *rank_running; /* tasks running per rank */
+    uint32_t n_ranks;
+
+    struct sched_category *cats;
+    uint32_t n_cats;
+
+    uint32_t count[WFMPI_TASK_NSTATES];
+    uint32_t retried;
+};
+
+/* queue.c: ready order, shape classes and the class heap. */
+int sched_task_cmp(uint32_t a, uint32_t b, void *ctx);
+int sched_classes_build(struct wfmpi_sched *s, const uint32_t *cat_of_task);
+void sched_classes_free(struct wfmpi_sched *s);
+void sched_ready_push(struct wfmpi_sched *s, uint32_t task);
+/* Pop the head task of class c (which must be in the class heap). */
+uint32_t sched_ready_pop(struct wfmpi_sched *s, uint32_t c);
+void sched_cheap_insert(struct wfmpi_sched *s, uint32_t c);
+void sched_cheap_remove(struct wfmpi_sched *s, uint32_t c);
+
+/* place.c: nodes, the segment tree, GPU and rank choice. */
+int sched_nodes_init(struct wfmpi_sched *s, const struct wfmpi_sched_config *cfg,
+                     struct wfmpi_error *err);
+void sched_nodes_free(struct wfmpi_sched *s);
+/* Lowest-numbered node where class c fits now, or SCHED_NONE. */
+uint32_t sched_find_node(const struct wfmpi_sched *s, const struct sched_class *c);
+/* Take/give back the resources of a task on its node (and update the tree). */
+void sched_take(struct wfmpi_sched *s, uint32_t task, uint32_t node,
+                struct wfmpi_sched_dispatch *d);
+void sched_release(struct wfmpi_sched *s, uint32_t task);
+/* The k GPUs to use out of a node's free mask; see place.c for the policy. */
+uint64_t sched_pick_gpus(uint64_t free_mask, uint32_t k, uint32_t n_gpus);
+/* Explain why class c fits no node at all (create-time validation). */
+int sched_explain_misfit(const struct wfmpi_sched *s, const struct sched_class *c,
+                         const char *task_id, struct wfmpi_error *err);
+
+#endif /* WFMPI_SCHED_INT_H */

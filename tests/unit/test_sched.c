@@ -1,0 +1,842 @@
+/* Unit tests for the scheduler core, driven by a fake worker pool: a loop that
+ * takes dispatches, keeps what is "running", checks every resource invariant
+ * after every step, and completes attempts in a chosen order with a chosen
+ * outcome. Plans are made with the plan builder. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "wfmpi/plan.h"
+#include "wfmpi/sched.h"
+
+#include "../../src/sched/sched_int.h" /* sched_pick_gpus */
+
+/* ------------------------------------------------------------ plans */
+
+struct tdef {
+    const char *id;
+    uint32_t cores, gpus;
+    uint64_t mem;
+    int32_t priority;
+    int32_t retries;
+    double runtime;
+    const char *category;
+};
+
+struct pb {
+    struct wfmpi_plan_builder *b;
+};
+
+static struct pb pb_new(void)
+{
+    struct pb p = {wfmpi_plan_builder_create("t")};
+    assert_non_null(p.b);
+    return p;
+}
+
+static uint32_t pb_task(struct pb *p, struct tdef d)
+{
+    struct wfmpi_plan_task_spec s = {.id = d.id,
+                                     .exe = "/bin/true",
+                                     .cores = d.cores,
+                                     .gpus = d.gpus,
+                                     .memory_mb = d.mem,
+                                     .priority = d.priority,
+                                     .retries = d.retries,
+                                     .runtime_s = d.runtime,
+                                     .category = d.category};
+    struct wfmpi_error err = {0};
+    int64_t i = wfmpi_plan_builder_add_task(p->b, &s, &err);
+    if (i < 0)
+        fail_msg("add_task %s: %s", d.id, err.text);
+    return (uint32_t)i;
+}
+
+/* A plain 1-core task with no retries. */
+static uint32_t pb_simple(struct pb *p, const char *id)
+{
+    return pb_task(p, (struct tdef){.id = id, .cores = 1});
+}
+
+static void pb_edge(struct pb *p, uint32_t a, uint32_t b)
+{
+    assert_int_equal(wfmpi_plan_builder_add_edge(p->b, a, b, NULL), 0);
+}
+
+static struct wfmpi_plan *pb_finish(struct pb *p)
+{
+    struct wfmpi_error err = {0};
+    struct wfmpi_plan *plan = wfmpi_plan_builder_finish(p->b, NULL, NULL, &err);
+    if (!plan)
+        fail_msg("finish: %s", err.text);
+    return plan;
+}
+
+/* ------------------------------------------------------- fake pool */
+
+#define POOL_MAX_NODES 8
+#define POOL_MAX_RUN 4096
+
+enum pick { PICK_FIFO, PICK_LIFO, PICK_RANDOM };
+
+typedef enum wfmpi_sched_outcome judge_fn(uint32_t task, uint32_t attempt, void *ctx);
+
+struct pool {
+    struct wfmpi_sched *s;
+    const struct wfmpi_plan_view *v;
+    const struct wfmpi_sched_config *cfg;
+    struct wfmpi_sched_dispatch run[POOL_MAX_RUN];
+    uint32_t n_run;
+    uint32_t used_cores[POOL_MAX_NODES];
+    uint64_t used_mem[POOL_MAX_NODES];
+    uint64_t used_gpus[POOL_MAX_NODES];
+    uint32_t rank_running[64];
+    uint32_t order[POOL_MAX_RUN]; /* tasks in dispatch order */
+    uint32_t n_order;
+    uint32_t peak_running;
+    uint32_t seed;
+    judge_fn *judge;
+    void *judge_ctx;
+};
+
+static uint32_t rnd(struct pool *p)
+{
+    p->seed = p->seed * 1103515245u + 12345u;
+    return p->seed >> 8;
+}
+
+/* What a dispatch must satisfy, checked the moment it is handed out. */
+static void check_dispatch(struct pool *p, const struct wfmpi_sched_dispatch *d)
+{
+    const struct wfmpi_plan_task *t = &p->v->tasks[d->task];
+    assert_int_equal(wfmpi_sched_state(p->s, d->task), WFMPI_TASK_RUNNING);
+    assert_int_equal(wfmpi_sched_attempts(p->s, d->task), d->attempt);
+    for (uint32_t i = 0; i < t->parents.count; i++)
+        assert_int_equal(wfmpi_sched_state(p->s, p->v->edges_in[t->parents.first + i]),
+                         WFMPI_TASK_DONE);
+    assert_true(d->node < p->cfg->n_nodes);
+    const struct wfmpi_sched_node *n = &p->cfg->nodes[d->node];
+    assert_int_equal(d->cores, t->cores);
+    assert_int_equal(d->memory_mb, t->memory_mb);
+    assert_int_equal(__builtin_popcountll(d->gpu_mask), t->gpus);
+    uint64_t node_mask = n->gpus == 64 ? ~0ull : (1ull << n->gpus) - 1;
+    assert_int_equal(d->gpu_mask & ~node_mask, 0); /* all GPUs on this one node */
+    assert_int_equal(d->gpu_mask & p->used_gpus[d->node], 0); /* no GPU given twice */
+    p->used_gpus[d->node] |= d->gpu_mask;
+    p->used_cores[d->node] += d->cores;
+    assert_true(p->used_cores[d->node] <= n->cores);
+    if (n->memory_mb) {
+        p->used_mem[d->node] += d->memory_mb;
+        assert_true(p->used_mem[d->node] <= n->memory_mb);
+    }
+    assert_true(d->rank >= n->first_rank && d->rank < n->first_rank + n->n_ranks);
+    if (d->gpu_mask) {
+        uint32_t g = (uint32_t)__builtin_ctzll(d->gpu_mask);
+        uint32_t owner = n->gpu_owner ? n->gpu_owner[g] : n->first_rank + g % n->n_ranks;
+        assert_int_equal(d->rank, owner);
+    }
+    p->rank_running[d->rank]++;
+}
+
+static void pool_init(struct pool *p, const struct wfmpi_plan *plan,
+                      const struct wfmpi_sched_config *cfg)
+{
+    memset(p, 0, sizeof(*p));
+    struct wfmpi_error err = {0};
+    p->s = wfmpi_sched_create(plan, cfg, &err);
+    if (!p->s)
+        fail_msg("sched_create: %s", err.text);
+    p->v = wfmpi_plan_view(plan);
+    p->cfg = cfg;
+    p->seed = 42;
+}
+
+/* Take dispatches until the scheduler has nothing more that fits. */
+static uint32_t pool_fill(struct pool *p)
+{
+    uint32_t total = 0, n;
+    struct wfmpi_sched_dispatch d[7]; /* odd batch size on purpose */
+    while ((n = wfmpi_sched_next(p->s, d, 7)) > 0) {
+        for (uint32_t i = 0; i < n; i++) {
+            check_dispatch(p, &d[i]);
+            assert_true(p->n_run < POOL_MAX_RUN);
+            p->run[p->n_run++] = d[i];
+            if (p->n_order < POOL_MAX_RUN)
+                p->order[p->n_order++] = d[i].task;
+        }
+        total += n;
+        if (p->n_run > p->peak_running)
+            p->peak_running = p->n_run;
+    }
+    return total;
+}
+
+static void pool_complete_at(struct pool *p, uint32_t i, enum wfmpi_sched_outcome o)
+{
+    struct wfmpi_sched_dispatch d = p->run[i];
+    p->run[i] = p->run[--p->n_run];
+    p->used_cores[d.node] -= d.cores;
+    p->used_mem[d.node] -= p->cfg->nodes[d.node].memory_mb ? d.memory_mb : 0;
+    p->used_gpus[d.node] &= ~d.gpu_mask;
+    p->rank_running[d.rank]--;
+    assert_int_equal(wfmpi_sched_complete(p->s, d.task, d.attempt, o), 0);
+}
+
+static uint32_t pool_pick(struct pool *p, enum pick how)
+{
+    switch (how) {
+    case PICK_FIFO:
+        return 0;
+    case PICK_LIFO:
+        return p->n_run - 1;
+    default:
+        return rnd(p) % p->n_run;
+    }
+}
+
+/* Run to the end: fill, complete one, repeat. */
+static void pool_run(struct pool *p, enum pick how)
+{
+    for (;;) {
+        pool_fill(p);
+        if (p->n_run == 0)
+            break;
+        uint32_t i = pool_pick(p, how);
+        const struct wfmpi_sched_dispatch *d = &p->run[i];
+        enum wfmpi_sched_outcome o =
+            p->judge ? p->judge(d->task, d->attempt, p->judge_ctx) : WFMPI_SCHED_OK;
+        pool_complete_at(p, i, o);
+    }
+    assert_true(wfmpi_sched_finished(p->s));
+}
+
+static void pool_fini(struct pool *p)
+{
+    wfmpi_sched_destroy(p->s);
+}
+
+static uint32_t pos_of(const struct pool *p, uint32_t task)
+{
+    for (uint32_t i = 0; i < p->n_order; i++)
+        if (p->order[i] == task)
+            return i;
+    fail_msg("task %u never dispatched", task);
+    return 0;
+}
+
+/* ------------------------------------------------------------ pools */
+
+static struct wfmpi_sched_node one_node(uint32_t cores, uint32_t gpus)
+{
+    return (struct wfmpi_sched_node){.cores = cores, .gpus = gpus, .n_ranks = 1};
+}
+
+static struct wfmpi_sched_config config(const struct wfmpi_sched_node *nodes, uint32_t n)
+{
+    return (struct wfmpi_sched_config){.nodes = nodes, .n_nodes = n, .default_retries = 0};
+}
+
+/* ------------------------------------------------------------ tests */
+
+static void test_diamond(void **state)
+{
+    (void)state;
+    struct pb b = pb_new();
+    uint32_t a = pb_simple(&b, "a"), x = pb_simple(&b, "b"), y = pb_simple(&b, "c"),
+             d = pb_simple(&b, "d");
+    pb_edge(&b, a, x);
+    pb_edge(&b, a, y);
+    pb_edge(&b, x, d);
+    pb_edge(&b, y, d);
+    struct wfmpi_plan *plan = pb_finish(&b);
+    struct wfmpi_sched_node nodes[] = {one_node(4, 0)};
+    struct wfmpi_sched_config cfg = config(nodes, 1);
+    for (int how = PICK_FIFO; how <= PICK_RANDOM; how++) {
+        struct pool p;
+        pool_init(&p, plan, &cfg);
+        assert_false(wfmpi_sched_finished(p.s));
+        assert_int_equal(pool_fill(&p), 1); /* only the root */
+        pool_run(&p, (enum pick)how);
+        assert_int_equal(p.n_order, 4);
+        assert_int_equal(p.order[0], a);
+        assert_int_equal(p.order[3], d);
+        assert_true(pos_of(&p, x) < pos_of(&p, d) && pos_of(&p, y) < pos_of(&p, d));
+        struct wfmpi_sched_counts c;
+        wfmpi_sched_counts(p.s, &c);
+        assert_int_equal(c.state[WFMPI_TASK_DONE], 4);
+        assert_int_equal(c.running, 0);
+        pool_fini(&p);
+    }
+    wfmpi_plan_destroy(plan);
+}
+
+static void test_chain(void **state)
+{
+    (void)state;
+    struct pb b = pb_new();
+    char id[16];
+    uint32_t prev = 0;
+    for (uint32_t i = 0; i < 50; i++) {
+        snprintf(id, sizeof(id), "t%u", i);
+        uint32_t t = pb_simple(&b, id);
+        if (i)
+            pb_edge(&b, prev, t);
+        prev = t;
+    }
+    struct wfmpi_plan *plan = pb_finish(&b);
+    struct wfmpi_sched_node nodes[] = {one_node(16, 0)};
+    struct wfmpi_sched_config cfg = config(nodes, 1);
+    struct pool p;
+    pool_init(&p, plan, &cfg);
+    pool_run(&p, PICK_RANDOM);
+    assert_int_equal(p.peak_running, 1);
+    for (uint32_t i = 0; i < 50; i++)
+        assert_int_equal(p.order[i], i);
+    pool_fini(&p);
+    wfmpi_plan_destroy(plan);
+}
+
+static void test_fan_out_fan_in(void **state)
+{
+    (void)state;
+    struct pb b = pb_new();
+    char id[16];
+    uint32_t root = pb_simple(&b, "root"), sink = pb_simple(&b, "sink");
+    for (uint32_t i = 0; i < 1000; i++) {
+        snprintf(id, sizeof(id), "m%u", i);
+        uint32_t t = pb_task(&b, (struct tdef){.id = id, .cores = 1 + i % 3, .mem = 100});
+        pb_edge(&b, root, t);
+        pb_edge(&b, t, sink);
+    }
+    struct wfmpi_plan *plan = pb_finish(&b);
+    struct wfmpi_sched_node nodes[] = {{.cores = 8, .memory_mb = 500, .n_ranks = 2},
+                                       {.cores = 5, .first_rank = 2, .n_ranks = 1}};
+    struct wfmpi_sched_config cfg = config(nodes, 2);
+    struct pool p;
+    pool_init(&p, plan, &cfg);
+    pool_run(&p, PICK_RANDOM);
+    assert_int_equal(p.n_order, 1002);
+    assert_int_equal(p.order[0], root);
+    assert_int_equal(p.order[1001], sink);
+    assert_true(p.peak_running > 4); /* the middle really ran in parallel */
+    pool_fini(&p);
+    wfmpi_plan_destroy(plan);
+}
+
+/* One core: dispatch order is the queue order. Priority beats critical path,
+ * critical path beats index. */
+static void test_priority_and_critical_path(void **state)
+{
+    (void)state;
+    struct pb b = pb_new();
+    uint32_t a = pb_task(&b, (struct tdef){.id = "a", .cores = 1, .runtime = 1});
+    uint32_t hi = pb_task(&b, (struct tdef){.id = "hi", .cores = 1, .runtime = 1, .priority = 5});
+    uint32_t c = pb_task(&b, (struct tdef){.id = "c", .cores = 1, .runtime = 1});
+    uint32_t long_tail = pb_task(&b, (struct tdef){.id = "tail", .cores = 1, .runtime = 100});
+    uint32_t e = pb_task(&b, (struct tdef){.id = "e", .cores = 1, .runtime = 1});
+    /* A GPU task in another class with the same priority as hi but a longer
+     * path: the global order spans classes. */
+    uint32_t g =
+        pb_task(&b, (struct tdef){.id = "g", .cores = 1, .gpus = 1, .runtime = 50, .priority = 5});
+    pb_edge(&b, c, long_tail);
+    struct wfmpi_plan *plan = pb_finish(&b);
+    struct wfmpi_sched_node nodes[] = {one_node(1, 1)};
+    struct wfmpi_sched_config cfg = config(nodes, 1);
+    struct pool p;
+    pool_init(&p, plan, &cfg);
+    pool_run(&p, PICK_FIFO);
+    uint32_t want[] = {g, hi, c, long_tail, a, e};
+    /* tail becomes READY when c completes and then outranks a and e. */
+    for (uint32_t i = 0; i < 6; i++)
+        assert_int_equal(p.order[i], want[i]);
+    pool_fini(&p);
+    wfmpi_plan_destroy(plan);
+}
+
+static enum wfmpi_sched_outcome fail_first_two(uint32_t task, uint32_t attempt, void *ctx)
+{
+    (void)task;
+    (void)ctx;
+    return attempt <= 2 ? WFMPI_SCHED_FAILED : WFMPI_SCHED_OK;
+}
+
+static void test_retry(void **state)
+{
+    (void)state;
+    struct pb b = pb_new();
+    uint32_t t = pb_task(&b, (struct tdef){.id = "flaky", .cores = 1, .retries = 2});
+    uint32_t k = pb_simple(&b, "child");
+    uint32_t d = pb_task(&b, (struct tdef){.id = "dflt", .cores = 1, .retries = -1});
+    pb_edge(&b, t, k);
+    struct wfmpi_plan *plan = pb_finish(&b);
+    struct wfmpi_sched_node nodes[] = {one_node(1, 0)};
+    struct wfmpi_sched_config cfg = config(nodes, 1);
+    cfg.default_retries = 1; /* dflt: 2 attempts, both fail */
+    struct pool p;
+    pool_init(&p, plan, &cfg);
+    uint32_t attempts_seen[4] = {0}, n_seen = 0;
+    for (;;) {
+        pool_fill(&p);
+        if (!p.n_run)
+            break;
+        if (p.run[0].task == t)
+            attempts_seen[n_seen++] = p.run[0].attempt;
+        uint32_t task = p.run[0].task;
+        pool_complete_at(&p, 0,
+                         task == k ? WFMPI_SCHED_OK : fail_first_two(task, p.run[0].attempt, NULL));
+    }
+    assert_int_equal(n_seen, 3);
+    assert_int_equal(attempts_seen[0], 1);
+    assert_int_equal(attempts_seen[1], 2);
+    assert_int_equal(attempts_seen[2], 3);
+    assert_int_equal(wfmpi_sched_state(p.s, t), WFMPI_TASK_DONE);
+    assert_int_equal(wfmpi_sched_state(p.s, k), WFMPI_TASK_DONE);
+    assert_int_equal(wfmpi_sched_state(p.s, d), WFMPI_TASK_FAILED);
+    assert_int_equal(wfmpi_sched_attempts(p.s, d), 2);
+    struct wfmpi_sched_counts c;
+    wfmpi_sched_counts(p.s, &c);
+    assert_int_equal(c.retries, 3); /* 2 for flaky, 1 for dflt */
+    assert_true(wfmpi_sched_finished(p.s));
+    pool_fini(&p);
+    wfmpi_plan_destroy(plan);
+}
+
+static enum wfmpi_sched_outcome fail_named(uint32_t task, uint32_t attempt, void *ctx)
+{
+    (void)attempt;
+    return task == *(const uint32_t *)ctx ? WFMPI_SCHED_FAILED : WFMPI_SCHED_OK;
+}
+
+/* a fails for good: b, c, d, x are its descendants (x also has a good
+ * parent); e -> f is independent and completes. */
+static void test_failure_blocks_descendants(void **state)
+{
+    (void)state;
+    struct pb b = pb_new();
+    uint32_t a = pb_task(&b, (struct tdef){.id = "a", .cores = 1, .retries = 1});
+    uint32_t bb = pb_simple(&b, "b"), c = pb_simple(&b, "c"), d = pb_simple(&b, "d");
+    uint32_t e = pb_simple(&b, "e"), f = pb_simple(&b, "f"), x = pb_simple(&b, "x");
+    pb_edge(&b, a, bb);
+    pb_edge(&b, bb, c);
+    pb_edge(&b, a, d);
+    pb_edge(&b, e, f);
+    pb_edge(&b, e, x);
+    pb_edge(&b, d, x);
+    struct wfmpi_plan *plan = pb_finish(&b);
+    struct wfmpi_sched_node nodes[] = {one_node(2, 0)};
+    struct wfmpi_sched_config cfg = config(nodes, 1);
+    struct pool p;
+    pool_init(&p, plan, &cfg);
+    p.judge = fail_named;
+    p.judge_ctx = &a;
+    pool_run(&p, PICK_RANDOM);
+    assert_int_equal(wfmpi_sched_state(p.s, a), WFMPI_TASK_FAILED);
+    assert_int_equal(wfmpi_sched_attempts(p.s, a), 2);
+    uint32_t blocked[] = {bb, c, d, x};
+    for (uint32_t i = 0; i < 4; i++)
+        assert_int_equal(wfmpi_sched_state(p.s, blocked[i]), WFMPI_TASK_BLOCKED);
+    assert_int_equal(wfmpi_sched_state(p.s, e), WFMPI_TASK_DONE);
+    assert_int_equal(wfmpi_sched_state(p.s, f), WFMPI_TASK_DONE);
+    struct wfmpi_sched_counts cn;
+    wfmpi_sched_counts(p.s, &cn);
+    assert_int_equal(cn.state[WFMPI_TASK_BLOCKED], 4);
+    assert_int_equal(cn.state[WFMPI_TASK_FAILED], 1);
+    assert_int_equal(cn.state[WFMPI_TASK_DONE], 2);
+    assert_int_equal(cn.retries, 1);
+    pool_fini(&p);
+    wfmpi_plan_destroy(plan);
+}
+
+static void test_interrupted_uses_no_retry(void **state)
+{
+    (void)state;
+    struct pb b = pb_new();
+    uint32_t t = pb_task(&b, (struct tdef){.id = "t", .cores = 1, .retries = 0});
+    struct wfmpi_plan *plan = pb_finish(&b);
+    struct wfmpi_sched_node nodes[] = {one_node(1, 0)};
+    struct wfmpi_sched_config cfg = config(nodes, 1);
+    struct pool p;
+    pool_init(&p, plan, &cfg);
+    for (uint32_t i = 1; i <= 3; i++) {
+        assert_int_equal(pool_fill(&p), 1);
+        assert_int_equal(p.run[0].attempt, i);
+        pool_complete_at(&p, 0, WFMPI_SCHED_INTERRUPTED);
+        assert_int_equal(wfmpi_sched_state(p.s, t), WFMPI_TASK_READY);
+    }
+    assert_int_equal(pool_fill(&p), 1);
+    assert_int_equal(p.run[0].attempt, 4);
+    pool_complete_at(&p, 0, WFMPI_SCHED_FAILED); /* retries 0: the one real failure */
+    assert_int_equal(wfmpi_sched_state(p.s, t), WFMPI_TASK_FAILED);
+    struct wfmpi_sched_counts c;
+    wfmpi_sched_counts(p.s, &c);
+    assert_int_equal(c.retries, 0);
+    assert_true(wfmpi_sched_finished(p.s));
+    pool_fini(&p);
+    wfmpi_plan_destroy(plan);
+}
+
+/* Random shapes on heterogeneous nodes, random completion order; the pool
+ * checks cores, memory, GPU bits, one-node placement and owners after every
+ * dispatch. */
+static void test_resources_never_oversubscribed(void **state)
+{
+    (void)state;
+    struct pb b = pb_new();
+    char id[16];
+    uint32_t seed = 7, n = 3000;
+    for (uint32_t i = 0; i < n; i++) {
+        seed = seed * 1103515245u + 12345u;
+        uint32_t r = seed >> 8;
+        snprintf(id, sizeof(id), "t%u", i);
+        struct tdef d = {.id = id,
+                         .cores = 1 + r % 8,
+                         .gpus = (r >> 4) % 5 == 4 ? 0 : (r >> 4) % 5,
+                         .mem = (r >> 8) % 4 * 1000,
+                         .priority = (int32_t)((r >> 12) % 3),
+                         .runtime = (r >> 14) % 100};
+        if (d.gpus > 2 && (r >> 20) % 2)
+            d.gpus = 0;
+        uint32_t t = pb_task(&b, d);
+        if (i > 10 && (r >> 22) % 4 == 0)
+            pb_edge(&b, (r >> 3) % t, t);
+    }
+    struct wfmpi_plan *plan = pb_finish(&b);
+    static const uint32_t owners[] = {5, 5, 4, 4};
+    struct wfmpi_sched_node nodes[] = {
+        {.cores = 16, .gpus = 4, .memory_mb = 8000, .first_rank = 0, .n_ranks = 4},
+        {.cores = 8, .gpus = 4, .memory_mb = 0, .first_rank = 4, .n_ranks = 2, .gpu_owner = owners},
+        {.cores = 12, .gpus = 3, .memory_mb = 4000, .first_rank = 6, .n_ranks = 3},
+        {.cores = 24, .gpus = 0, .memory_mb = 16000, .first_rank = 9, .n_ranks = 1},
+    };
+    struct wfmpi_sched_config cfg = config(nodes, 4);
+    struct pool p;
+    pool_init(&p, plan, &cfg);
+    pool_run(&p, PICK_RANDOM);
+    assert_int_equal(p.n_order, n < POOL_MAX_RUN ? n : POOL_MAX_RUN);
+    struct wfmpi_sched_counts c;
+    wfmpi_sched_counts(p.s, &c);
+    assert_int_equal(c.state[WFMPI_TASK_DONE], n);
+    pool_fini(&p);
+    wfmpi_plan_destroy(plan);
+}
+
+static void test_gpu_owner_and_cpu_spread(void **state)
+{
+    (void)state;
+    struct pb b = pb_new();
+    uint32_t g2 = pb_task(&b, (struct tdef){.id = "g2", .cores = 1, .gpus = 2, .priority = 9});
+    uint32_t g1 = pb_task(&b, (struct tdef){.id = "g1", .cores = 1, .gpus = 1, .priority = 8});
+    uint32_t c1 = pb_task(&b, (struct tdef){.id = "c1", .cores = 1, .priority = 1});
+    uint32_t c2 = pb_task(&b, (struct tdef){.id = "c2", .cores = 1, .priority = 1});
+    struct wfmpi_plan *plan = pb_finish(&b);
+    static const uint32_t owners[] = {3, 3, 2, 2};
+    struct wfmpi_sched_node nodes[] = {
+        {.cores = 8, .gpus = 4, .first_rank = 2, .n_ranks = 2, .gpu_owner = owners}};
+    struct wfmpi_sched_config cfg = config(nodes, 1);
+    struct pool p;
+    pool_init(&p, plan, &cfg);
+    assert_int_equal(pool_fill(&p), 4);
+    for (uint32_t i = 0; i < 4; i++) {
+        const struct wfmpi_sched_dispatch *d = &p.run[i];
+        if (d->task == g2) {
+            assert_int_equal(d->gpu_mask, 0x3); /* lowest contiguous pair */
+            assert_int_equal(d->rank, 3);
+        } else if (d->task == g1) {
+            assert_int_equal(d->gpu_mask, 0x4);
+            assert_int_equal(d->rank, 2);
+        }
+    }
+    /* Both GPU ranks run one task each, so the CPU tasks went one per rank. */
+    assert_int_equal(p.rank_running[2], 2);
+    assert_int_equal(p.rank_running[3], 2);
+    (void)c1;
+    (void)c2;
+    pool_fini(&p);
+    wfmpi_plan_destroy(plan);
+}
+
+static void test_pick_gpus(void **state)
+{
+    (void)state;
+    assert_int_equal(sched_pick_gpus(0xf, 2, 4), 0x3);
+    assert_int_equal(sched_pick_gpus(0xd, 2, 4), 0xc); /* 1101: run at 2-3 */
+    assert_int_equal(sched_pick_gpus(0xa, 2, 4), 0xa); /* 1010: no run, lowest bits */
+    assert_int_equal(sched_pick_gpus(0xf0, 3, 8), 0x70);
+    assert_int_equal(sched_pick_gpus(~0ull, 64, 64), ~0ull);
+    assert_int_equal(sched_pick_gpus(0xff, 0, 8), 0);
+}
+
+static void test_throttles(void **state)
+{
+    (void)state;
+    struct pb b = pb_new();
+    char id[16];
+    for (uint32_t i = 0; i < 60; i++) {
+        snprintf(id, sizeof(id), "t%u", i);
+        pb_task(&b, (struct tdef){.id = id, .cores = 1, .category = i % 3 == 0 ? "io" : NULL});
+    }
+    assert_int_equal(wfmpi_plan_builder_add_category(b.b, "io", 2), 0);
+    struct wfmpi_plan *plan = pb_finish(&b);
+    struct wfmpi_sched_node nodes[] = {one_node(64, 0)};
+    struct wfmpi_sched_config cfg = config(nodes, 1);
+    cfg.max_running = 5;
+    struct pool p;
+    pool_init(&p, plan, &cfg);
+    const struct wfmpi_plan_view *v = p.v;
+    uint32_t io_name = v->categories[0].name;
+    uint32_t peak_io = 0;
+    for (;;) {
+        pool_fill(&p);
+        if (!p.n_run)
+            break;
+        assert_true(p.n_run <= 5);
+        uint32_t io = 0;
+        for (uint32_t i = 0; i < p.n_run; i++)
+            io += v->tasks[p.run[i].task].category == io_name;
+        assert_true(io <= 2);
+        peak_io = io > peak_io ? io : peak_io;
+        pool_complete_at(&p, rnd(&p) % p.n_run, WFMPI_SCHED_OK);
+    }
+    assert_int_equal(p.peak_running, 5);
+    assert_int_equal(peak_io, 2);
+    assert_int_equal(p.n_order, 60);
+    pool_fini(&p);
+    wfmpi_plan_destroy(plan);
+}
+
+static void expect_reject(const struct tdef *d, const char *msg)
+{
+    struct pb b = pb_new();
+    pb_simple(&b, "small");
+    pb_task(&b, *d);
+    struct wfmpi_plan *plan = pb_finish(&b);
+    struct wfmpi_sched_node nodes[] = {{.cores = 16, .gpus = 4, .memory_mb = 1000, .n_ranks = 1},
+                                       {.cores = 64, .gpus = 0, .memory_mb = 0, .n_ranks = 1}};
+    struct wfmpi_sched_config cfg = config(nodes, 2);
+    struct wfmpi_error err = {0};
+    assert_null(wfmpi_sched_create(plan, &cfg, &err));
+    assert_int_equal(err.code, WFMPI_E_INPUT);
+    assert_string_equal(err.text, msg);
+    wfmpi_plan_destroy(plan);
+}
+
+static void test_too_big_rejected(void **state)
+{
+    (void)state;
+    expect_reject(&(struct tdef){.id = "x", .cores = 1, .gpus = 8},
+                  "task 'x' asks for 8 GPUs but the largest node has 4");
+    expect_reject(&(struct tdef){.id = "y", .cores = 65},
+                  "task 'y' asks for 65 cores but the largest node has 64");
+    /* 32 cores + 1 GPU: each fits some node, both together none. */
+    expect_reject(&(struct tdef){.id = "z", .cores = 32, .gpus = 1},
+                  "task 'z' asks for 32 cores, 1 GPUs and 0 MB together, which no single node has");
+    /* Memory is only limited on node 0; node 1 does not account it. */
+    struct pb b = pb_new();
+    pb_task(&b, (struct tdef){.id = "m", .cores = 1, .mem = 5000});
+    struct wfmpi_plan *plan = pb_finish(&b);
+    struct wfmpi_sched_node nodes[] = {{.cores = 16, .gpus = 4, .memory_mb = 1000, .n_ranks = 1}};
+    struct wfmpi_sched_config cfg = config(nodes, 1);
+    struct wfmpi_error err = {0};
+    assert_null(wfmpi_sched_create(plan, &cfg, &err));
+    assert_string_equal(err.text,
+                        "task 'm' asks for 5000 MB of memory but the largest node has 1000");
+    nodes[0].memory_mb = 0;
+    struct wfmpi_sched *s = wfmpi_sched_create(plan, &cfg, &err);
+    assert_non_null(s);
+    wfmpi_sched_destroy(s);
+    /* Bad pools. */
+    cfg.n_nodes = 0;
+    assert_null(wfmpi_sched_create(plan, &cfg, &err));
+    assert_int_equal(err.code, WFMPI_E_INPUT);
+    wfmpi_plan_destroy(plan);
+}
+
+static void test_bad_completion_refused(void **state)
+{
+    (void)state;
+    struct pb b = pb_new();
+    uint32_t a = pb_simple(&b, "a"), c = pb_simple(&b, "c");
+    pb_edge(&b, a, c);
+    struct wfmpi_plan *plan = pb_finish(&b);
+    struct wfmpi_sched_node nodes[] = {one_node(2, 0)};
+    struct wfmpi_sched_config cfg = config(nodes, 1);
+    struct pool p;
+    pool_init(&p, plan, &cfg);
+    assert_int_equal(pool_fill(&p), 1);
+    struct wfmpi_sched_dispatch d = p.run[0];
+    assert_int_equal(wfmpi_sched_complete(p.s, d.task, d.attempt + 1, WFMPI_SCHED_OK),
+                     WFMPI_E_INPUT);
+    assert_int_equal(wfmpi_sched_complete(p.s, 99, 1, WFMPI_SCHED_OK), WFMPI_E_INPUT);
+    assert_int_equal(wfmpi_sched_complete(p.s, c, 1, WFMPI_SCHED_OK), WFMPI_E_INPUT);
+    assert_int_equal(wfmpi_sched_state(p.s, a), WFMPI_TASK_RUNNING);
+    pool_complete_at(&p, 0, WFMPI_SCHED_OK);
+    struct wfmpi_sched_counts before, after;
+    wfmpi_sched_counts(p.s, &before);
+    assert_int_equal(wfmpi_sched_complete(p.s, d.task, d.attempt, WFMPI_SCHED_FAILED),
+                     WFMPI_E_INPUT); /* duplicate */
+    wfmpi_sched_counts(p.s, &after);
+    assert_memory_equal(&before, &after, sizeof(before));
+    assert_int_equal(wfmpi_sched_state(p.s, a), WFMPI_TASK_DONE);
+    assert_int_equal(wfmpi_sched_state(p.s, c), WFMPI_TASK_READY);
+    /* The core is free again: exactly one task can run (c). */
+    assert_int_equal(pool_fill(&p), 1);
+    pool_run(&p, PICK_FIFO);
+    pool_fini(&p);
+    wfmpi_plan_destroy(plan);
+}
+
+static void test_drain(void **state)
+{
+    (void)state;
+    struct pb b = pb_new();
+    char id[16];
+    for (uint32_t i = 0; i < 10; i++) {
+        snprintf(id, sizeof(id), "t%u", i);
+        pb_simple(&b, id);
+    }
+    struct wfmpi_plan *plan = pb_finish(&b);
+    struct wfmpi_sched_node nodes[] = {one_node(3, 0)};
+    struct wfmpi_sched_config cfg = config(nodes, 1);
+    struct pool p;
+    pool_init(&p, plan, &cfg);
+    assert_int_equal(pool_fill(&p), 3);
+    pool_complete_at(&p, 0, WFMPI_SCHED_OK);
+    wfmpi_sched_drain(p.s);
+    assert_true(wfmpi_sched_draining(p.s));
+    assert_int_equal(pool_fill(&p), 0);
+    assert_false(wfmpi_sched_finished(p.s));
+    pool_complete_at(&p, 0, WFMPI_SCHED_OK);
+    assert_false(wfmpi_sched_finished(p.s));
+    pool_complete_at(&p, 0, WFMPI_SCHED_INTERRUPTED);
+    assert_true(wfmpi_sched_finished(p.s));
+    struct wfmpi_sched_counts c;
+    wfmpi_sched_counts(p.s, &c);
+    assert_int_equal(c.state[WFMPI_TASK_DONE], 2);
+    assert_int_equal(c.state[WFMPI_TASK_READY], 8);
+    pool_fini(&p);
+    wfmpi_plan_destroy(plan);
+}
+
+/* a -> b -> c, a -> d, f -> g, h: a DONE, b was RUNNING (attempt 1), f
+ * FAILED, h DONE. Only b (attempt 2), then c and d run; g is BLOCKED. */
+static void test_restore(void **state)
+{
+    (void)state;
+    struct pb b = pb_new();
+    uint32_t a = pb_simple(&b, "a"), bb = pb_simple(&b, "b"), c = pb_simple(&b, "c"),
+             d = pb_simple(&b, "d"), f = pb_simple(&b, "f"), g = pb_simple(&b, "g"),
+             h = pb_simple(&b, "h");
+    pb_edge(&b, a, bb);
+    pb_edge(&b, bb, c);
+    pb_edge(&b, a, d);
+    pb_edge(&b, f, g);
+    struct wfmpi_plan *plan = pb_finish(&b);
+    struct wfmpi_sched_node nodes[] = {one_node(4, 0)};
+    struct wfmpi_sched_config cfg = config(nodes, 1);
+    struct pool p;
+    pool_init(&p, plan, &cfg);
+    assert_int_equal(wfmpi_sched_restore(p.s, a, WFMPI_TASK_DONE, 1), 0);
+    assert_int_equal(wfmpi_sched_restore(p.s, bb, WFMPI_TASK_RUNNING, 1), 0);
+    assert_int_equal(wfmpi_sched_restore(p.s, f, WFMPI_TASK_FAILED, 2), 0);
+    assert_int_equal(wfmpi_sched_restore(p.s, h, WFMPI_TASK_DONE, 1), 0);
+    assert_int_equal(wfmpi_sched_restore(p.s, h, WFMPI_TASK_DONE, 1), WFMPI_E_INPUT);
+    assert_int_equal(wfmpi_sched_restore(p.s, g, WFMPI_TASK_DONE, 1), WFMPI_E_INPUT);
+    assert_int_equal(wfmpi_sched_state(p.s, g), WFMPI_TASK_BLOCKED);
+    assert_int_equal(wfmpi_sched_state(p.s, bb), WFMPI_TASK_READY);
+    assert_int_equal(wfmpi_sched_state(p.s, d), WFMPI_TASK_READY);
+    assert_false(wfmpi_sched_finished(p.s));
+    assert_int_equal(pool_fill(&p), 2);
+    assert_int_equal(wfmpi_sched_restore(p.s, c, WFMPI_TASK_DONE, 1), WFMPI_E_INPUT);
+    for (uint32_t i = 0; i < p.n_run; i++)
+        if (p.run[i].task == bb)
+            assert_int_equal(p.run[i].attempt, 2);
+    pool_run(&p, PICK_FIFO);
+    assert_int_equal(p.n_order, 3);
+    assert_int_equal(wfmpi_sched_state(p.s, c), WFMPI_TASK_DONE);
+    assert_int_equal(wfmpi_sched_state(p.s, g), WFMPI_TASK_BLOCKED);
+    assert_int_equal(wfmpi_sched_state(p.s, f), WFMPI_TASK_FAILED);
+    pool_fini(&p);
+
+    /* Everything DONE: finished before any next(). */
+    pool_init(&p, plan, &cfg);
+    for (uint32_t t = 0; t < 7; t++)
+        assert_int_equal(wfmpi_sched_restore(p.s, t, WFMPI_TASK_DONE, 1), 0);
+    assert_true(wfmpi_sched_finished(p.s));
+    assert_int_equal(pool_fill(&p), 0);
+    pool_fini(&p);
+    wfmpi_plan_destroy(plan);
+}
+
+/* A big task that does not fit now must not stop smaller ones behind it
+ * (no head-of-line blocking), and must run once its node frees up. */
+static void test_no_head_of_line_blocking(void **state)
+{
+    (void)state;
+    struct pb b = pb_new();
+    uint32_t small =
+        pb_task(&b, (struct tdef){.id = "small", .cores = 1, .gpus = 1, .priority = 10});
+    uint32_t big = pb_task(&b, (struct tdef){.id = "big", .cores = 1, .gpus = 4, .priority = 5});
+    uint32_t cpu = pb_task(&b, (struct tdef){.id = "cpu", .cores = 1, .priority = 0});
+    struct wfmpi_plan *plan = pb_finish(&b);
+    struct wfmpi_sched_node nodes[] = {one_node(4, 4)};
+    struct wfmpi_sched_config cfg = config(nodes, 1);
+    struct pool p;
+    pool_init(&p, plan, &cfg);
+    assert_int_equal(pool_fill(&p), 2); /* small, then big is set aside, cpu runs */
+    assert_int_equal(p.order[0], small);
+    assert_int_equal(p.order[1], cpu);
+    assert_int_equal(wfmpi_sched_state(p.s, big), WFMPI_TASK_READY);
+    pool_complete_at(&p, 0, WFMPI_SCHED_OK);
+    assert_int_equal(pool_fill(&p), 1);
+    assert_int_equal(p.order[2], big);
+    pool_run(&p, PICK_FIFO);
+    pool_fini(&p);
+    wfmpi_plan_destroy(plan);
+}
+
+static void test_empty_plan(void **state)
+{
+    (void)state;
+    struct pb b = pb_new();
+    struct wfmpi_plan *plan = pb_finish(&b);
+    struct wfmpi_sched_node nodes[] = {one_node(1, 0)};
+    struct wfmpi_sched_config cfg = config(nodes, 1);
+    struct pool p;
+    pool_init(&p, plan, &cfg);
+    assert_true(wfmpi_sched_finished(p.s));
+    assert_int_equal(pool_fill(&p), 0);
+    pool_fini(&p);
+    wfmpi_sched_destroy(NULL);
+    assert_string_equal(wfmpi_task_state_name(WFMPI_TASK_BLOCKED), "BLOCKED");
+    wfmpi_plan_destroy(plan);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_diamond),
+        cmocka_unit_test(test_chain),
+        cmocka_unit_test(test_fan_out_fan_in),
+        cmocka_unit_test(test_priority_and_critical_path),
+        cmocka_unit_test(test_retry),
+        cmocka_unit_test(test_failure_blocks_descendants),
+        cmocka_unit_test(test_interrupted_uses_no_retry),
+        cmocka_unit_test(test_resources_never_oversubscribed),
+        cmocka_unit_test(test_gpu_owner_and_cpu_spread),
+        cmocka_unit_test(test_pick_gpus),
+        cmocka_unit_test(test_throttles),
+        cmocka_unit_test(test_too_big_rejected),
+        cmocka_unit_test(test_bad_completion_refused),
+        cmocka_unit_test(test_drain),
+        cmocka_unit_test(test_restore),
+        cmocka_unit_test(test_no_head_of_line_blocking),
+        cmocka_unit_test(test_empty_plan),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
