@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "wfmpi/plan.h"
+#include "wfmpi/wf.h"
 #include "wfmpi/util.h"
 
 struct wfmpi_plan {
@@ -70,5 +71,167 @@ static inline double plan_task_weight(const struct wfmpi_plan_task *t)
 {
     return t->runtime_s > 0 ? t->runtime_s : 1.0;
 }
+
+/* ---------------------------------------------------------------- map
+ * uint32 -> uint32 open-addressing map for string ids (key 0 is "empty",
+ * which string ids never are). Used to index lfns, names and replicas. */
+struct plan_map {
+    uint32_t *keys;
+    uint32_t *vals;
+    size_t cap; /* power of two or 0 */
+    size_t n;
+};
+
+void plan_map_fini(struct plan_map *m);
+/* Value for key, or `dflt` when absent. */
+uint32_t plan_map_get(const struct plan_map *m, uint32_t key, uint32_t dflt);
+/* Insert or overwrite; 0 or -ENOMEM. */
+int plan_map_put(struct plan_map *m, uint32_t key, uint32_t val);
+
+/* ------------------------------------------------------------ planner
+ * The YAML planner (planner.c) resolves a loaded workflow (wf.h) and feeds
+ * the builder; profiles.c turns profiles into resources and environment,
+ * resolve.c finds executables, replicas and inputs. */
+
+#define PLAN_MAX_NESTING 16 /* sub-workflow depth */
+
+/* Quantities that profiles set. */
+enum plan_qty {
+    PQ_CORES,
+    PQ_GPUS,
+    PQ_MEMORY,
+    PQ_RUNTIME,
+    PQ_MAXWALL,
+    PQ_CKPT,
+    PQ_RETRY,
+    PQ_PRIORITY,
+    PQ_CATEGORY,
+    PQ_SUCCESS,
+    PQ_FAILURE,
+    PQ_N
+};
+
+/* Resources and environment after some profile levels have been applied.
+ * env is a small list of (key, value) string ids; later levels replace. */
+struct plan_res {
+    double num[PQ_N];
+    uint32_t str[PQ_N];
+    uint8_t set[PQ_N];
+};
+
+struct plan_env {
+    uint32_t *kv; /* key, value, key, value, ... */
+    size_t n, cap; /* pairs */
+};
+
+struct plan_keyspec {
+    uint32_t ns, key;
+    uint8_t qty, rank, kind;
+};
+
+/* One resolved (ns, name, version) of a workflow: executable and the
+ * profile layers that do not depend on the job (workflow < site <
+ * transformation < transformation-site), so each job only adds its own. */
+struct plan_tr {
+    uint32_t ns, name, version;
+    uint32_t next; /* next entry with the same name, UINT32_MAX = end */
+    uint32_t label; /* "ns::name:version" */
+    uint32_t exe, site, container;
+    struct plan_res res;
+    uint32_t env_first, env_n; /* into wfc->benv (pairs) */
+};
+
+struct plan_input {
+    uint32_t site; /* execution site this resolution was made for */
+    uint32_t pfn, sha256;
+};
+
+/* Inputs the parent's sub-workflow job hands to an inlined workflow. */
+struct plan_provided {
+    uint32_t lfn, pfn, sha256;
+};
+
+struct planner {
+    const struct wfmpi_plan_options *opt;
+    struct wfmpi_strtab *st;
+    struct wfmpi_plan_builder *b;
+    struct wfmpi_error *err;
+    struct plan_keyspec keys[24];
+    size_t n_keys;
+    uint32_t ns_env, ns_dagman, s_local, s_condorpool;
+    char self_exe[4096];
+    char *stack[PLAN_MAX_NESTING + 2]; /* realpaths of the workflows being planned */
+    int depth;
+    struct wfmpi_wf_pos *task_pos; /* position of each task's job */
+    size_t n_task_pos, cap_task_pos;
+    /* Copies of the workflow file names (id, malloc'd text): a cycle is found
+     * by finish, after the string table went with the builder. */
+    struct plan_fname {
+        uint32_t id;
+        char *name;
+    } * fnames;
+    size_t n_fnames, cap_fnames;
+    /* Per-job scratch, reused so planning does not allocate per job. */
+    struct plan_env env;
+    char *sbuf;
+    size_t sbuf_len, sbuf_cap;
+    size_t *soff; /* offsets of strings in sbuf */
+    size_t n_soff, cap_soff;
+    const char **ptrs;
+    size_t cap_ptrs;
+    struct wfmpi_plan_file *files;
+    size_t n_files, cap_files;
+};
+
+/* One workflow being planned (the main one, or an inlined sub-workflow). */
+struct plan_wfc {
+    struct planner *P;
+    struct wfmpi_wf *wf;
+    const struct wfmpi_wf_view *v;
+    char *dir; /* directory of the workflow file */
+    const char *prefix; /* id prefix: "" or "<parent-id>/" */
+    const struct plan_provided *provided;
+    size_t n_provided;
+    struct plan_map producer; /* lfn -> job index */
+    struct plan_map tc_by_name; /* name -> first transformation index */
+    uint32_t *tc_next;
+    struct plan_map rc_by_lfn; /* lfn -> first replica index */
+    uint32_t *rc_next;
+    struct plan_map tr_by_name; /* name -> first plan_tr index */
+    struct plan_tr *tr;
+    size_t n_tr, cap_tr;
+    struct plan_env benv; /* base environments of tr entries, back to back */
+    struct plan_map input_by_lfn; /* lfn -> index into inputs */
+    struct plan_input *inputs;
+    size_t n_inputs, cap_inputs;
+};
+
+/* Error "file:line:col: message" at pos. Returns code. */
+int plan_pos_error(struct planner *P, struct wfmpi_wf_pos pos, int code, const char *fmt, ...)
+    WFMPI_PRINTF(4, 5);
+const char *plan_s(const struct planner *P, uint32_t id);
+
+/* profiles.c */
+int plan_keys_init(struct planner *P);
+/* Apply one level of profiles (a range of view.profiles_all) to res/env. */
+int plan_apply_profiles(struct planner *P, const struct wfmpi_wf_view *v, struct wfmpi_wf_range r,
+                        struct plan_res *res, struct plan_env *env);
+int plan_env_set(struct plan_env *e, uint32_t key, uint32_t val);
+/* Workflow-level dagman "<category>.maxjobs" profiles -> builder categories. */
+int plan_categories(struct planner *P, const struct wfmpi_wf_view *v);
+
+/* resolve.c */
+int plan_wfc_index(struct plan_wfc *w);
+/* Resolve job j's transformation; *out is an index into w->tr. */
+int plan_resolve_tr(struct plan_wfc *w, const struct wfmpi_wf_job *job, uint32_t *out);
+/* Resolve a workflow input for a job running at `site`. */
+int plan_resolve_input(struct plan_wfc *w, uint32_t lfn, uint32_t site, struct wfmpi_wf_pos pos,
+                       uint32_t *pfn, uint32_t *sha256);
+/* Path of a sub-workflow file: replica catalog, else beside the workflow.
+ * Writes into buf; WFMPI_E_INPUT at pos when neither exists. */
+int plan_locate_subwf(struct plan_wfc *w, uint32_t file, struct wfmpi_wf_pos pos, char *buf,
+                      size_t size);
+/* "file://" URLs become paths; anything else is returned unchanged. */
+const char *plan_url_path(const char *pfn);
 
 #endif /* WFMPI_PLAN_INT_H */
