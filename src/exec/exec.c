@@ -57,6 +57,8 @@ static int task_alloc(struct wfmpi_exec *ex, uint32_t *out)
             return -ENOMEM;
         memset(ex->tasks + old, 0, (ex->cap_tasks - old) * sizeof(*ex->tasks));
         for (size_t i = ex->cap_tasks; i-- > old;) {
+            ex->tasks[i].pidfd = -1;
+            ex->tasks[i].dirfd = AT_FDCWD;
             ex->tasks[i].next = ex->free_head;
             ex->free_head = (uint32_t)i;
         }
@@ -303,9 +305,9 @@ void wfmpi_exec_destroy(struct wfmpi_exec *ex)
         struct exec_task *t = &ex->tasks[i];
         if (t->state == EXEC_RUNNING || t->state == EXEC_DRAINING)
             kill_and_reap(t);
-        if (t->pidfd >= 0)
+        if (t->state == EXEC_RUNNING)
             close(t->pidfd);
-        if (t->dirfd != AT_FDCWD && t->state != EXEC_FREE)
+        if (t->dirfd != AT_FDCWD)
             close(t->dirfd);
         free(t->strs);
     }
@@ -382,8 +384,9 @@ static void leader_exited(struct wfmpi_exec *ex, uint32_t i)
     /* Confirm without reaping, so the group is signalled only once the
      * leader is surely a zombie. ECHILD: someone else reaped it. */
     siginfo_t si = {0};
-    if (waitid(P_PID, (id_t)t->pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == 0)
-        return;
+    int rc = waitid(P_PID, (id_t)t->pid, &si, WEXITED | WNOHANG | WNOWAIT);
+    if ((rc == 0 && si.si_pid == 0) || (rc < 0 && errno != ECHILD))
+        return; /* not yet (or EINTR): the pidfd stays readable, try again */
     /* The zombie leader pins the pgid: this SIGKILL reaches our stragglers
      * and nobody else. */
     kill(-t->pid, SIGKILL);

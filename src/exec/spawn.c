@@ -198,7 +198,7 @@ static int open_stdio(struct exec_task *t, const struct wfmpi_exec_spec *spec,
         return spawn_fail(t, errno, "cannot open stdout '%s': %s", out, strerror(errno));
     /* One file for both streams must be one open file description, or the
      * two streams would overwrite each other at separate offsets. */
-    fds->err = t->same_out_err ? dup(fds->out) : open_output(t->dirfd, err);
+    fds->err = t->same_out_err ? fcntl(fds->out, F_DUPFD_CLOEXEC, 3) : open_output(t->dirfd, err);
     if (fds->err < 0)
         return spawn_fail(t, errno, "cannot open stderr '%s': %s", err, strerror(errno));
     return 0;
@@ -280,6 +280,11 @@ static int spawn_bound(struct wfmpi_exec *ex, struct exec_task *t,
     int rc = posix_spawnp(&pid, spec->exe, fa, &ex->attr, ex->argv, ex->envp);
     if (bind)
         sched_setaffinity(0, ex->cpu_size, ex->cpu_saved);
+    /* A failed fchdir in the child comes back as posix_spawn's errno like a
+     * failed exec; name the directory when it is the cause. */
+    if (rc && t->dirfd != AT_FDCWD && faccessat(t->dirfd, ".", X_OK, AT_EACCESS) < 0)
+        return spawn_fail(t, errno, "cannot enter work directory '%s': %s", spec->work_dir,
+                          strerror(errno));
     if (rc)
         return spawn_fail(t, rc, "cannot execute '%s': %s", spec->exe, strerror(rc));
     t->pid = pid;

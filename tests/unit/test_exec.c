@@ -268,6 +268,17 @@ static void test_not_executable(void **state)
     assert_non_null(strstr(r.detail, "Permission denied"));
 }
 
+static void test_not_a_program(void **state)
+{
+    struct fixture *f = *state;
+    spit(at(f, "text"), "echo no shebang here\n", 0755); /* no shell fallback */
+    const char *argv[] = {"text"};
+    struct wfmpi_exec_spec s = {.exe = at(f, "text"), .argv = argv, .argc = 1};
+    struct wfmpi_exec_result r = run(f, &s);
+    assert_int_equal(r.reason, WFMPI_EXEC_SPAWN);
+    assert_int_equal(r.spawn_errno, ENOEXEC);
+}
+
 static void test_bad_stdin_and_work_dir(void **state)
 {
     struct fixture *f = *state;
@@ -597,6 +608,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_stragglers_killed_before_report, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_executable, setup, teardown),
         cmocka_unit_test_setup_teardown(test_not_executable, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_not_a_program, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_stdin_and_work_dir, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stdio_redirection, setup, teardown),
         cmocka_unit_test_setup_teardown(test_environment, setup, teardown),
