@@ -50,15 +50,17 @@ const char *wfmpi_exec_reason_name(enum wfmpi_exec_reason r);
 /* What to run. Pointers are borrowed for the duration of wfmpi_exec_start()
  * only; the executor copies what it keeps. */
 struct wfmpi_exec_spec {
-    const char *exe; /* path; a name without '/' is searched in PATH */
+    const char *exe; /* path; a name without '/' is searched in the rank's PATH
+                      * (posix_spawnp); a relative path is relative to work_dir */
     const char *const *argv; /* argv[0..argc), argv[0] is the program name */
     uint32_t argc;
     const char *const *env; /* "KEY=VALUE" added to/overriding the environment */
     uint32_t n_env;
     const char *work_dir; /* chdir before exec; NULL = current */
     const char *stdin_path; /* NULL = /dev/null; relative to work_dir */
-    const char *stdout_path; /* required; relative to work_dir unless absolute */
-    const char *stderr_path; /* required */
+    const char *stdout_path; /* relative to work_dir unless absolute; created 0644,
+                              * truncated, parent directories made; NULL = /dev/null */
+    const char *stderr_path; /* same; equal to stdout_path = one shared file */
     const char *const *outputs; /* required output files, relative to work_dir */
     uint32_t n_outputs;
     const char *successmsg; /* NULL = none */
@@ -66,7 +68,8 @@ struct wfmpi_exec_spec {
     double timeout_s; /* 0 = none */
     double kill_grace_s; /* SIGTERM -> SIGKILL delay; 0 = default 10 s */
     double checkpoint_signal_s; /* send SIGTERM at this age (pegasus.checkpoint.time); 0 = none */
-    const char *cpuset; /* hwloc list "0-3,8" to bind to; NULL = inherit */
+    const char *cpuset; /* hwloc list "0-3,8" to bind to; NULL = inherit; invalid =
+                         * SPAWN result with spawn_errno EINVAL */
 };
 
 struct wfmpi_exec_result {
@@ -75,7 +78,7 @@ struct wfmpi_exec_result {
     int exit_code; /* when the process exited */
     int signal; /* when killed by a signal */
     int spawn_errno; /* for WFMPI_EXEC_SPAWN */
-    double start_wall, end_wall; /* epoch seconds */
+    double start_wall, end_wall; /* epoch seconds; end = its process group is gone */
     double utime, stime; /* seconds, from wait4 */
     long maxrss_kb;
     char detail[WFMPI_EXEC_DETAIL_MAX]; /* e.g. "exit code 3", "missing output f.d" */
@@ -83,9 +86,15 @@ struct wfmpi_exec_result {
 
 struct wfmpi_exec;
 
-/* Create an executor. Installs a SIGCHLD handler (process-wide, once). */
+/* Create an executor. Installs no signal handler: children are watched through
+ * pidfds (Linux >= 5.3) and only pids it started are reaped. It makes the
+ * process a child subreaper (prctl, process-wide) so descendants a task leaves
+ * behind can be killed and reaped with its process group; a process that a
+ * task moves into another process group or session escapes (accepted).
+ * Fails (NULL, err set) when SIGCHLD is ignored (exit statuses would be
+ * lost) or pidfds are unavailable. The caller owns the result. */
 struct wfmpi_exec *wfmpi_exec_create(struct wfmpi_error *err);
-/* Kills (SIGKILL) and reaps anything still running. */
+/* Kills (SIGKILL) and reaps anything still running. Accepts NULL. */
 void wfmpi_exec_destroy(struct wfmpi_exec *ex);
 
 /* Start a task. Returns 0 when it is running; a spawn failure is NOT an error
@@ -104,10 +113,14 @@ void wfmpi_exec_signal_all(struct wfmpi_exec *ex, int sig);
 /* Mark every running task interrupted: SIGTERM now, SIGKILL after grace_s;
  * their results come back with reason WFMPI_EXEC_INTERRUPTED. */
 void wfmpi_exec_interrupt_all(struct wfmpi_exec *ex, double grace_s);
+/* Tasks started whose result poll() has not returned yet (running, draining
+ * their process group, or waiting to be returned). */
 uint32_t wfmpi_exec_running(const struct wfmpi_exec *ex);
 
-/* A file descriptor that becomes readable when a child changes state, so a
- * driver can sleep in poll() on it together with other descriptors. */
+/* A file descriptor (an epoll set; owned by ex) that becomes readable when a
+ * child exits, a deadline (timeout, kill, checkpoint signal) is due, or a
+ * result waits to be returned, so a driver can sleep in poll() on it together
+ * with other descriptors and then call wfmpi_exec_poll(ex, ..., 0). */
 int wfmpi_exec_fd(const struct wfmpi_exec *ex);
 
 #endif /* WFMPI_EXEC_H */
