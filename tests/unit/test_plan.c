@@ -4,6 +4,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -300,6 +301,315 @@ static void test_builder_large_chain(void **state)
     wfmpi_plan_destroy(p);
 }
 
+/* ------------------------------------------------------------ YAML planner */
+
+static char tmpdir[256];
+
+static int make_tmpdir(void **state)
+{
+    (void)state;
+    snprintf(tmpdir, sizeof(tmpdir), "/tmp/wfmpi-test-plan-XXXXXX");
+    return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int remove_tmpdir(void **state)
+{
+    (void)state;
+    char cmd[512];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+/* Write tmpdir/name; returns the path (static buffer, one at a time). */
+static const char *write_file(const char *name, const char *text)
+{
+    static char path[512];
+    snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+    return path;
+}
+
+static struct wfmpi_plan *plan_text(const char *name, const char *text,
+                                    const struct wfmpi_plan_options *opt, struct wfmpi_error *err)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s", write_file(name, text));
+    struct wfmpi_plan_options none = {.no_default_catalogs = 1};
+    return wfmpi_plan_create(path, opt ? opt : &none, err);
+}
+
+static struct wfmpi_plan *plan_ok(const char *name, const char *text,
+                                  const struct wfmpi_plan_options *opt)
+{
+    struct wfmpi_error err = {0};
+    struct wfmpi_plan *p = plan_text(name, text, opt, &err);
+    if (!p)
+        fail_msg("planning %s: %s", name, err.text);
+    return p;
+}
+
+static void plan_fails(const char *name, const char *text, const char *substr)
+{
+    struct wfmpi_error err = {0};
+    struct wfmpi_plan *p = plan_text(name, text, NULL, &err);
+    if (p)
+        fail_msg("%s planned but should fail with '%s'", name, substr);
+    if (!strstr(err.text, substr))
+        fail_msg("%s: error '%s' lacks '%s'", name, err.text, substr);
+    assert_int_equal(err.code, WFMPI_E_INPUT);
+}
+
+static int64_t task_index(const struct wfmpi_plan *p, const char *id)
+{
+    const struct wfmpi_plan_view *v = wfmpi_plan_view(p);
+    for (uint32_t i = 0; i < v->n_tasks; i++) {
+        if (strcmp(wfmpi_plan_str(p, v->tasks[i].id), id) == 0)
+            return i;
+    }
+    fail_msg("no task %s", id);
+    return -1;
+}
+
+static const struct wfmpi_plan_task *task(const struct wfmpi_plan *p, const char *id)
+{
+    return &wfmpi_plan_view(p)->tasks[task_index(p, id)];
+}
+
+static const char *argv_at(const struct wfmpi_plan *p, const struct wfmpi_plan_task *t, uint32_t k)
+{
+    assert_true(k < t->argv.count);
+    return wfmpi_plan_str(p, wfmpi_plan_view(p)->strs[t->argv.first + k]);
+}
+
+static bool has_env(const struct wfmpi_plan *p, const struct wfmpi_plan_task *t, const char *kv)
+{
+    const struct wfmpi_plan_view *v = wfmpi_plan_view(p);
+    for (uint32_t k = 0; k < t->env.count; k++) {
+        if (strcmp(wfmpi_plan_str(p, v->strs[t->env.first + k]), kv) == 0)
+            return true;
+    }
+    return false;
+}
+
+#define HDR "pegasus: '5.0'\nname: t\n"
+#define TC                                                                                         \
+    "transformationCatalog:\n  transformations:\n"                                                 \
+    "  - name: tool\n    profiles:\n      env: {A: tc, B: tc}\n      pegasus: {cores: '2'}\n"      \
+    "    sites:\n    - name: other\n      pfn: /bin/false\n"                                       \
+    "    - name: local\n      pfn: file:///bin/echo\n"                                             \
+    "      profiles:\n        env: {B: tcsite, C: tcsite}\n"                                       \
+    "        condor: {request_memory: 2 GB}\n"
+
+static void test_yaml_resources_env_argv(void **state)
+{
+    (void)state;
+    const char *y = HDR TC "profiles:\n  env: {A: wf, W: wf}\n"
+                           "jobs:\n"
+                           "- type: job\n  name: tool\n  id: j1\n"
+                           "  arguments: ['-a  b', 'c', 1, '']\n"
+                           "  profiles:\n    env: {C: job}\n"
+                           "    pegasus: {memory: '512', pmc_request_memory: '9', gpus: '1',\n"
+                           "      runtime: '30', maxwalltime: '2', checkpoint.time: '1'}\n"
+                           "    condor: {request_cpus: '8'}\n"
+                           "    dagman: {retry: '3', priority: '-2', category: big}\n";
+    struct wfmpi_plan *p = plan_ok("res.yml", y, NULL);
+    const struct wfmpi_plan_task *t = task(p, "j1");
+    /* file:// pfn of the preferred "local" site entry becomes a path */
+    assert_string_equal(wfmpi_plan_str(p, t->exe), "/bin/echo");
+    assert_string_equal(wfmpi_plan_str(p, t->site), "local");
+    /* "-a  b" splits on whitespace; the empty argument vanishes */
+    assert_int_equal(t->argv.count, 5);
+    assert_string_equal(argv_at(p, t, 0), "/bin/echo");
+    assert_string_equal(argv_at(p, t, 1), "-a");
+    assert_string_equal(argv_at(p, t, 2), "b");
+    assert_string_equal(argv_at(p, t, 3), "c");
+    assert_string_equal(argv_at(p, t, 4), "1");
+    /* env precedence: workflow < tc < tc-site < job */
+    assert_true(has_env(p, t, "A=tc"));
+    assert_true(has_env(p, t, "B=tcsite"));
+    assert_true(has_env(p, t, "C=job"));
+    assert_true(has_env(p, t, "W=wf"));
+    assert_int_equal(t->env.count, 4);
+    /* job condor.request_cpus beats the transformation's pegasus.cores (a
+     * stronger level); pegasus.memory beats pmc at the same level */
+    assert_int_equal(t->cores, 8);
+    assert_int_equal(t->gpus, 1);
+    assert_int_equal(t->memory_mb, 512);
+    assert_true(t->runtime_s == 30.0);
+    assert_true(t->maxwalltime_s == 120.0);
+    assert_true(t->checkpoint_time_s == 60.0);
+    assert_int_equal(t->retries, 3);
+    assert_int_equal(t->priority, -2);
+    assert_string_equal(wfmpi_plan_str(p, t->category), "big");
+    wfmpi_plan_destroy(p);
+
+    /* Same level: pegasus.* over pmc_* over condor.*, whatever the order. */
+    y = HDR TC "jobs:\n- type: job\n  name: tool\n  id: j1\n  arguments: []\n"
+               "  profiles:\n    condor: {request_cpus: '8', request_memory: 100MB}\n"
+               "    pegasus: {pmc_request_cpus: '4', cores: '3'}\n";
+    p = plan_ok("rank.yml", y, NULL);
+    t = task(p, "j1");
+    assert_int_equal(t->cores, 3);
+    assert_int_equal(t->memory_mb, 100); /* job level beats the tc-site "2 GB" */
+    wfmpi_plan_destroy(p);
+    y = HDR TC "jobs:\n- type: job\n  name: tool\n  id: j1\n  arguments: []\n";
+    p = plan_ok("tcmem.yml", y, NULL);
+    t = task(p, "j1");
+    assert_int_equal(t->cores, 2);
+    assert_int_equal(t->memory_mb, 2048);
+    assert_int_equal(t->retries, -1);
+    wfmpi_plan_destroy(p);
+}
+
+static void test_yaml_bad_profiles(void **state)
+{
+    (void)state;
+    plan_fails("nan.yml",
+               HDR TC "jobs:\n- type: job\n  name: tool\n  id: j1\n  arguments: []\n"
+                      "  profiles:\n    pegasus: {cores: 'lots'}\n",
+               "nan.yml:23:22: profile pegasus.cores: 'lots' is not a number");
+    plan_fails("neg.yml",
+               HDR TC "jobs:\n- type: job\n  name: tool\n  id: j1\n  arguments: []\n"
+                      "  profiles:\n    pegasus: {cores: '-4'}\n",
+               "negative value '-4'");
+}
+
+static void test_yaml_file_edges(void **state)
+{
+    (void)state;
+    /* a -> b through f1 (and an explicit edge: counted once), b -> c
+     * through f2 and stdout; a checkpoint file makes no edge. */
+    const char *y = HDR TC "jobs:\n"
+                           "- {type: job, name: tool, id: a, arguments: [],\n"
+                           "   uses: [{lfn: f1, type: output}, {lfn: ck, type: checkpoint}]}\n"
+                           "- {type: job, name: tool, id: b, arguments: [], stdout: so,\n"
+                           "   uses: [{lfn: f1, type: input}, {lfn: f2, type: output}]}\n"
+                           "- {type: job, name: tool, id: c, arguments: [], stdin: so,\n"
+                           "   uses: [{lfn: f2, type: input}, {lfn: ck, type: input}]}\n"
+                           "jobDependencies:\n- {id: a, children: [b, b]}\n";
+    write_file("ck", "x\n"); /* c reads the checkpoint file: exists in the input dir */
+    struct wfmpi_plan *p = plan_ok("edges.yml", y, NULL);
+    struct wfmpi_plan_stats s;
+    wfmpi_plan_stats(p, &s);
+    assert_int_equal(s.tasks, 3);
+    assert_int_equal(s.edges, 2);
+    assert_int_equal(s.depth, 3);
+    assert_int_equal(task(p, "c")->parents.count, 1);
+    assert_string_equal(wfmpi_plan_str(p, task(p, "c")->stdin_path), "so");
+    wfmpi_plan_destroy(p);
+    plan_fails("twoprod.yml",
+               HDR TC "jobs:\n"
+                      "- {type: job, name: tool, id: a, arguments: [], uses: [{lfn: f, type: "
+                      "output}]}\n"
+                      "- {type: job, name: tool, id: b, arguments: [], uses: [{lfn: f, type: "
+                      "output}]}\n",
+               "produced by two jobs: 'a'");
+    plan_fails("cycle.yml",
+               HDR TC "jobs:\n"
+                      "- {type: job, name: tool, id: a, arguments: []}\n"
+                      "- {type: job, name: tool, id: b, arguments: []}\n"
+                      "- {type: job, name: tool, id: c, arguments: []}\n"
+                      "jobDependencies:\n- {id: a, children: [b]}\n- {id: b, children: [c]}\n"
+                      "- {id: c, children: [a]}\n",
+               "dependency cycle: ");
+}
+
+static void test_yaml_inputs(void **state)
+{
+    (void)state;
+    const char *y = HDR TC "replicaCatalog:\n  replicas:\n"
+                           "  - lfn: r1\n    pfns:\n    - {site: far, pfn: /far/r1}\n"
+                           "    - {site: local, pfn: /local/r1}\n    checksum: {sha256: abc}\n"
+                           "jobs:\n- {type: job, name: tool, id: a, arguments: [],\n"
+                           "   uses: [{lfn: r1, type: input}, {lfn: ondisk, type: input}]}\n";
+    struct wfmpi_error err = {0};
+    struct wfmpi_plan *p = plan_text("inputs.yml", y, NULL, &err);
+    assert_null(p);
+    assert_non_null(strstr(err.text, "input file 'ondisk' has no producer and no replica"));
+    assert_non_null(strstr(err.text, "inputs.yml:26:41: "));
+    /* present in the input dir: accepted, pfn is its path */
+    char dir[300];
+    snprintf(dir, sizeof(dir), "%s/in", tmpdir);
+    mkdir(dir, 0777);
+    write_file("in/ondisk", "data\n");
+    struct wfmpi_plan_options opt = {.input_dir = dir, .no_default_catalogs = 1};
+    p = plan_ok("inputs.yml", y, &opt);
+    const struct wfmpi_plan_view *v = wfmpi_plan_view(p);
+    const struct wfmpi_plan_task *t = task(p, "a");
+    assert_int_equal(t->files.count, 2);
+    const struct wfmpi_plan_file *f = &v->files[t->files.first];
+    assert_string_equal(wfmpi_plan_str(p, f->pfn), "/local/r1"); /* local before far */
+    assert_string_equal(wfmpi_plan_str(p, f->sha256), "abc");
+    char want[400];
+    snprintf(want, sizeof(want), "%s/ondisk", dir);
+    assert_string_equal(wfmpi_plan_str(p, f[1].pfn), want);
+    wfmpi_plan_destroy(p);
+}
+
+static void test_yaml_path_fallback(void **state)
+{
+    (void)state;
+    /* "sh" is not in the catalog: found on PATH (with a warning). */
+    const char *y = HDR "jobs:\n- {type: job, name: sh, id: a, arguments: ['-c', 'true']}\n";
+    struct wfmpi_plan *p = plan_ok("path.yml", y, NULL);
+    const char *exe = wfmpi_plan_str(p, task(p, "a")->exe);
+    assert_true(strlen(exe) > 3 && strcmp(exe + strlen(exe) - 3, "/sh") == 0);
+    wfmpi_plan_destroy(p);
+    plan_fails("nopath.yml",
+               HDR "jobs:\n- {type: job, name: no-such-tool-xyz, id: a, arguments: []}\n",
+               "transformation 'no-such-tool-xyz' not found in the transformation catalog or on "
+               "PATH");
+}
+
+static void test_yaml_subworkflow(void **state)
+{
+    (void)state;
+    /* inner: x -> y. outer: pre -> sub -> post, so pre -> sub/x and
+     * sub/y -> post; 4 tasks, 3 edges. */
+    write_file("inner.yml", HDR "jobs:\n- {type: job, name: sh, id: x, arguments: []}\n"
+                                "- {type: job, name: sh, id: y, arguments: []}\n"
+                                "jobDependencies:\n- {id: x, children: [y]}\n");
+    const char *y = HDR "jobs:\n- {type: job, name: sh, id: pre, arguments: []}\n"
+                        "- {type: pegasusWorkflow, file: inner.yml, id: sub, arguments: []}\n"
+                        "- {type: job, name: sh, id: post, arguments: []}\n"
+                        "jobDependencies:\n- {id: pre, children: [sub]}\n"
+                        "- {id: sub, children: [post]}\n";
+    struct wfmpi_plan *p = plan_ok("outer.yml", y, NULL);
+    struct wfmpi_plan_stats s;
+    wfmpi_plan_stats(p, &s);
+    assert_int_equal(s.tasks, 4);
+    assert_int_equal(s.edges, 3);
+    assert_int_equal(s.depth, 4);
+    const struct wfmpi_plan_view *v = wfmpi_plan_view(p);
+    const struct wfmpi_plan_task *x = task(p, "sub/x"), *post = task(p, "post");
+    assert_int_equal(v->edges_in[x->parents.first], task_index(p, "pre"));
+    assert_int_equal(v->edges_in[post->parents.first], task_index(p, "sub/y"));
+    wfmpi_plan_destroy(p);
+    /* A workflow including itself. */
+    plan_fails("self.yml",
+               HDR "jobs:\n- {type: pegasusWorkflow, file: self.yml, id: s, arguments: []}\n",
+               "includes itself");
+    plan_fails("missing.yml",
+               HDR "jobs:\n- {type: pegasusWorkflow, file: nope.yml, id: s, arguments: []}\n",
+               "sub-workflow file 'nope.yml' not found");
+    /* Dynamic: the file is written by a job, so it stays one wfmpi task. */
+    y = HDR "jobs:\n- {type: job, name: sh, id: gen, arguments: [],\n"
+            "   uses: [{lfn: dyn.yml, type: output}]}\n"
+            "- {type: pegasusWorkflow, file: dyn.yml, id: d, arguments: [],\n"
+            "   uses: [{lfn: dyn.yml, type: input, forPlanning: true}]}\n"
+            "jobDependencies:\n- {id: gen, children: [d]}\n";
+    p = plan_ok("dyn.yml.outer", y, NULL);
+    const struct wfmpi_plan_task *d = task(p, "d");
+    assert_int_equal(d->argv.count, 5);
+    assert_string_equal(argv_at(p, d, 1), "run");
+    assert_string_equal(argv_at(p, d, 2), "dyn.yml");
+    assert_string_equal(argv_at(p, d, 4), "d.run");
+    wfmpi_plan_destroy(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -311,6 +621,12 @@ int main(void)
         cmocka_unit_test(test_builder_hash),
         cmocka_unit_test(test_builder_fields_and_adopt),
         cmocka_unit_test(test_builder_large_chain),
+        cmocka_unit_test(test_yaml_resources_env_argv),
+        cmocka_unit_test(test_yaml_bad_profiles),
+        cmocka_unit_test(test_yaml_file_edges),
+        cmocka_unit_test(test_yaml_inputs),
+        cmocka_unit_test(test_yaml_path_fallback),
+        cmocka_unit_test(test_yaml_subworkflow),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, make_tmpdir, remove_tmpdir);
 }
