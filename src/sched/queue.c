@@ -7,14 +7,45 @@
 
 /* Higher priority first, then the longer critical path, then the lower task
  * index (so equal tasks run in plan order and runs are reproducible). */
-int sched_task_cmp(uint32_t a, uint32_t b, void *ctx)
+static int key_cmp(const void *pa, const void *pb)
 {
-    const struct sched_key *k = ctx;
-    if (k[a].priority != k[b].priority)
-        return k[a].priority > k[b].priority ? -1 : 1;
-    if (k[a].cp_seconds != k[b].cp_seconds)
-        return k[a].cp_seconds > k[b].cp_seconds ? -1 : 1;
+    const struct sched_key *a = pa, *b = pb;
+    if (a->priority != b->priority)
+        return a->priority > b->priority ? -1 : 1;
+    if (a->cp_seconds != b->cp_seconds)
+        return a->cp_seconds > b->cp_seconds ? -1 : 1;
+    return a->task < b->task ? -1 : a->task > b->task;
+}
+
+/* Heap items are queue ranks: smaller rank = earlier in the order. */
+static int rank_cmp(uint32_t a, uint32_t b, void *ctx)
+{
+    (void)ctx;
     return a < b ? -1 : a > b;
+}
+
+int sched_order_build(struct wfmpi_sched *s)
+{
+    size_t n = s->n_tasks ? s->n_tasks : 1;
+    struct sched_key *keys = malloc(n * sizeof(*keys));
+    s->order = malloc(n * sizeof(*s->order));
+    if (!keys || !s->order) {
+        free(keys);
+        return -ENOMEM;
+    }
+    for (uint32_t t = 0; t < s->n_tasks; t++) {
+        double cp = s->view->tasks[t].cp_seconds;
+        /* A NaN would make the order inconsistent; the planner never makes
+         * one, but an ordering bug here would be silent. */
+        keys[t] = (struct sched_key){s->view->tasks[t].priority, t, cp == cp ? cp : 0};
+    }
+    qsort(keys, s->n_tasks, sizeof(*keys), key_cmp);
+    for (uint32_t r = 0; r < s->n_tasks; r++) {
+        s->order[r] = keys[r].task;
+        s->tasks[keys[r].task].qrank = r;
+    }
+    free(keys);
+    return 0;
 }
 
 /* ------------------------------------------------------------ classes */
@@ -58,7 +89,7 @@ static int class_of(struct wfmpi_sched *s, uint32_t *table, size_t mask, size_t 
     c->category = cat;
     c->first_task = t;
     c->pos = SCHED_NONE;
-    wfmpi_heap_init(&c->ready, sched_task_cmp, s->keys);
+    wfmpi_heap_init(&c->ready, rank_cmp, NULL);
     table[i] = s->n_classes;
     return (int)s->n_classes++;
 }
@@ -107,7 +138,7 @@ void sched_classes_free(struct wfmpi_sched *s)
 
 static int class_cmp(const struct wfmpi_sched *s, uint32_t a, uint32_t b)
 {
-    return sched_task_cmp(s->classes[a].ready.items[0], s->classes[b].ready.items[0], s->keys);
+    return rank_cmp(s->classes[a].ready.items[0], s->classes[b].ready.items[0], NULL);
 }
 
 static void cheap_set(struct wfmpi_sched *s, uint32_t pos, uint32_t c)
@@ -172,21 +203,22 @@ void sched_ready_push(struct wfmpi_sched *s, uint32_t task)
     struct sched_class *cl = &s->classes[c];
     /* Cannot fail: the heap was reserved for every task of the class and a
      * task is in it at most once. */
-    (void)wfmpi_heap_push(&cl->ready, task);
+    uint32_t rank = s->tasks[task].qrank;
+    (void)wfmpi_heap_push(&cl->ready, rank);
     if (cl->pos == SCHED_NONE)
         sched_cheap_insert(s, c);
-    else if (cl->ready.items[0] == task)
+    else if (cl->ready.items[0] == rank)
         cheap_sift_up(s, cl->pos); /* the class got a better head */
 }
 
 uint32_t sched_ready_pop(struct wfmpi_sched *s, uint32_t c)
 {
     struct sched_class *cl = &s->classes[c];
-    uint32_t task = SCHED_NONE;
-    (void)wfmpi_heap_pop(&cl->ready, &task);
+    uint32_t rank = 0;
+    (void)wfmpi_heap_pop(&cl->ready, &rank);
     if (wfmpi_heap_len(&cl->ready) == 0)
         sched_cheap_remove(s, c);
     else
         cheap_sift_down(s, cl->pos); /* the class's head got worse */
-    return task;
+    return s->order[rank];
 }

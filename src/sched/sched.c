@@ -57,11 +57,10 @@ static int alloc_tasks(struct wfmpi_sched *s)
 {
     size_t n = s->n_tasks ? s->n_tasks : 1;
     s->tasks = calloc(n, sizeof(*s->tasks));
-    s->keys = calloc(n, sizeof(*s->keys));
     s->stack = calloc(n, sizeof(*s->stack));
     s->cats = calloc(s->view->n_categories ? s->view->n_categories : 1, sizeof(*s->cats));
     s->n_cats = s->view->n_categories;
-    return s->tasks && s->keys && s->stack && s->cats ? 0 : -ENOMEM;
+    return s->tasks && s->stack && s->cats ? 0 : -ENOMEM;
 }
 
 /* Roots are READY; the ready heaps are filled later, at the first next(), so
@@ -71,8 +70,9 @@ static void init_tasks(struct wfmpi_sched *s)
     for (uint32_t i = 0; i < s->n_tasks; i++) {
         const struct wfmpi_plan_task *pt = &s->view->tasks[i];
         struct sched_task *t = &s->tasks[i];
-        s->keys[i] = (struct sched_key){pt->priority, pt->cp_seconds};
         t->waiting = pt->parents.count;
+        t->kids_first = pt->children.first;
+        t->kids_count = pt->children.count;
         t->state = t->waiting ? WFMPI_TASK_UNREADY : WFMPI_TASK_READY;
         s->count[t->state]++;
     }
@@ -98,7 +98,7 @@ static int build(struct wfmpi_sched *s, const struct wfmpi_plan *plan,
     int rc = sched_nodes_init(s, cfg, err);
     if (rc < 0)
         return rc;
-    if (alloc_tasks(s) < 0)
+    if (alloc_tasks(s) < 0 || sched_order_build(s) < 0)
         return wfmpi_error_set(err, -ENOMEM, "out of memory for %u tasks", s->n_tasks);
     init_tasks(s);
     uint32_t *cat_of_task = map_categories(s);
@@ -142,7 +142,7 @@ void wfmpi_sched_destroy(struct wfmpi_sched *s)
     sched_classes_free(s);
     sched_nodes_free(s);
     free(s->tasks);
-    free(s->keys);
+    free(s->order);
     free(s->stack);
     free(s->cats);
     free(s);
@@ -229,9 +229,9 @@ static void make_ready(struct wfmpi_sched *s, uint32_t task)
 
 static void release_children(struct wfmpi_sched *s, uint32_t task)
 {
-    const struct wfmpi_plan_task *pt = &s->view->tasks[task];
-    const uint32_t *kids = s->view->edges_out + pt->children.first;
-    for (uint32_t i = 0; i < pt->children.count; i++) {
+    const struct sched_task *t = &s->tasks[task];
+    const uint32_t *kids = s->view->edges_out + t->kids_first;
+    for (uint32_t i = 0; i < t->kids_count; i++) {
         struct sched_task *k = &s->tasks[kids[i]];
         if (--k->waiting == 0 && k->state == WFMPI_TASK_UNREADY)
             make_ready(s, kids[i]);
@@ -246,9 +246,9 @@ static void block_descendants(struct wfmpi_sched *s, uint32_t task)
     uint32_t top = 0;
     s->stack[top++] = task;
     while (top > 0) {
-        const struct wfmpi_plan_task *pt = &s->view->tasks[s->stack[--top]];
-        const uint32_t *kids = s->view->edges_out + pt->children.first;
-        for (uint32_t i = 0; i < pt->children.count; i++) {
+        const struct sched_task *t = &s->tasks[s->stack[--top]];
+        const uint32_t *kids = s->view->edges_out + t->kids_first;
+        for (uint32_t i = 0; i < t->kids_count; i++) {
             uint8_t st = s->tasks[kids[i]].state;
             if (st != WFMPI_TASK_UNREADY && st != WFMPI_TASK_READY)
                 continue;
