@@ -141,10 +141,10 @@ void exec_judge(struct wfmpi_exec *ex, struct exec_task *t)
 
     if (t->stop == EXEC_STOP_TIMEOUT) {
         r->reason = WFMPI_EXEC_TIMEOUT;
-        exec_detail(r, "timeout after %.1f s (then %s)", t->timeout_s, how);
+        exec_detail(r, "timeout after %.1f s, then %s", t->timeout_s, how);
     } else if (t->stop == EXEC_STOP_INTERRUPT) {
         r->reason = WFMPI_EXEC_INTERRUPTED;
-        exec_detail(r, "interrupted (then %s)", how);
+        exec_detail(r, "interrupted, then %s", how);
     } else if (r->signal) {
         r->reason = WFMPI_EXEC_SIGNAL;
         exec_detail(r, "%s", how);
