@@ -800,6 +800,65 @@ static void test_no_head_of_line_blocking(void **state)
     wfmpi_plan_destroy(plan);
 }
 
+static enum wfmpi_sched_outcome random_outcome(uint32_t task, uint32_t attempt, void *ctx)
+{
+    (void)task;
+    (void)attempt;
+    uint32_t r = rnd(ctx) % 100;
+    return r < 10 ? WFMPI_SCHED_FAILED : r < 15 ? WFMPI_SCHED_INTERRUPTED : WFMPI_SCHED_OK;
+}
+
+/* Random DAG, random outcomes: the end state is consistent (make -k). */
+static void test_random_outcomes_consistent(void **state)
+{
+    (void)state;
+    struct pb b = pb_new();
+    char id[16];
+    uint32_t seed = 99, n = 2000;
+    for (uint32_t i = 0; i < n; i++) {
+        seed = seed * 1103515245u + 12345u;
+        snprintf(id, sizeof(id), "t%u", i);
+        uint32_t t = pb_task(&b, (struct tdef){.id = id,
+                                               .cores = 1 + (seed >> 8) % 4,
+                                               .gpus = (seed >> 12) % 3,
+                                               .retries = (int32_t)((seed >> 16) % 3) - 1});
+        for (uint32_t k = 0; t > 0 && k < (seed >> 20) % 3; k++)
+            pb_edge(&b, (seed >> (k + 3)) % t, t);
+    }
+    struct wfmpi_plan *plan = pb_finish(&b);
+    struct wfmpi_sched_node nodes[] = {{.cores = 16, .gpus = 4, .n_ranks = 2},
+                                       {.cores = 8, .gpus = 2, .first_rank = 2, .n_ranks = 1}};
+    struct wfmpi_sched_config cfg = config(nodes, 2);
+    cfg.default_retries = 1;
+    struct pool p;
+    pool_init(&p, plan, &cfg);
+    p.judge = random_outcome;
+    p.judge_ctx = &p;
+    pool_run(&p, PICK_RANDOM);
+    struct wfmpi_sched_counts c;
+    wfmpi_sched_counts(p.s, &c);
+    assert_int_equal(
+        c.state[WFMPI_TASK_DONE] + c.state[WFMPI_TASK_FAILED] + c.state[WFMPI_TASK_BLOCKED], n);
+    assert_true(c.state[WFMPI_TASK_FAILED] > 0 && c.state[WFMPI_TASK_DONE] > n / 2);
+    for (uint32_t t = 0; t < n; t++) {
+        const struct wfmpi_plan_task *pt = &p.v->tasks[t];
+        enum wfmpi_task_state st = wfmpi_sched_state(p.s, t);
+        bool bad_parent = false;
+        for (uint32_t i = 0; i < pt->parents.count; i++)
+            bad_parent |=
+                wfmpi_sched_state(p.s, p.v->edges_in[pt->parents.first + i]) != WFMPI_TASK_DONE;
+        assert_true(st == WFMPI_TASK_BLOCKED ? bad_parent : !bad_parent);
+        if (st == WFMPI_TASK_BLOCKED)
+            assert_int_equal(wfmpi_sched_attempts(p.s, t), 0);
+        if (st == WFMPI_TASK_FAILED) {
+            uint32_t retries = pt->retries < 0 ? 1 : (uint32_t)pt->retries;
+            assert_true(wfmpi_sched_attempts(p.s, t) >= retries + 1);
+        }
+    }
+    pool_fini(&p);
+    wfmpi_plan_destroy(plan);
+}
+
 static void test_empty_plan(void **state)
 {
     (void)state;
@@ -836,6 +895,7 @@ int main(void)
         cmocka_unit_test(test_drain),
         cmocka_unit_test(test_restore),
         cmocka_unit_test(test_no_head_of_line_blocking),
+        cmocka_unit_test(test_random_outcomes_consistent),
         cmocka_unit_test(test_empty_plan),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
