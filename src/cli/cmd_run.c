@@ -239,9 +239,9 @@ static void on_end(void *ctx, const struct wfmpi_sched_dispatch *d, int rank,
 {
     struct run_ctx *c = ctx;
     if (wfmpi_log_enabled(WFMPI_LOG_INFO))
-        wfmpi_info("end %s attempt %u rank %d node %u %.3fs %s%s%s", task_id(c, d->task),
-                   d->attempt, rank, d->node, r->end_wall - r->start_wall,
-                   wfmpi_exec_reason_name(r->reason), r->detail[0] ? ": " : "", r->detail);
+        wfmpi_info("end %s attempt %u rank %d node %u %.3fs %s", task_id(c, d->task), d->attempt,
+                   rank, d->node, r->end_wall - r->start_wall,
+                   r->detail[0] ? r->detail : wfmpi_exec_reason_name(r->reason));
     if (r->reason == WFMPI_EXEC_OK || r->reason == WFMPI_EXEC_INTERRUPTED)
         return;
     /* Failures are rare; keep their full records for the summary. */
@@ -337,6 +337,25 @@ static int exit_code_for(const struct wfmpi_sched *s)
     return WFMPI_EXIT_OK;
 }
 
+static double cpu_seconds(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec +
+           ((double)ru.ru_utime.tv_usec + (double)ru.ru_stime.tv_usec) * 1e-6;
+}
+
+/* The figures bench/ reads: the master's own cost, separate from planning. */
+static void log_master_cost(const struct wfmpi_plan_view *v, double wall, double cpu)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    wfmpi_info("master loop: %u tasks in %.3f s wall (%.0f tasks/s), %.3f s CPU (%.2f us/task), "
+               "peak RSS %ld MB",
+               v->n_tasks, wall, wall > 0 ? v->n_tasks / wall : 0, cpu,
+               v->n_tasks ? cpu * 1e6 / v->n_tasks : 0, ru.ru_maxrss / 1024);
+}
+
 /* Plan and build the scheduler; on failure every rank must hear about it. */
 static int master_prepare(struct wfmpi_mpi *m, const struct run_opts *o, struct wfmpi_plan **plan,
                           struct wfmpi_sched **s, struct wfmpi_error *err)
@@ -404,25 +423,6 @@ static int run_master(struct wfmpi_mpi *m, const struct run_opts *o)
     wfmpi_sched_destroy(s);
     wfmpi_plan_destroy(plan);
     return code;
-}
-
-static double cpu_seconds(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec +
-           ((double)ru.ru_utime.tv_usec + (double)ru.ru_stime.tv_usec) * 1e-6;
-}
-
-/* The figures bench/ reads: the master's own cost, separate from planning. */
-static void log_master_cost(const struct wfmpi_plan_view *v, double wall, double cpu)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    wfmpi_info("master loop: %u tasks in %.3f s wall (%.0f tasks/s), %.3f s CPU (%.2f us/task), "
-               "peak RSS %ld MB",
-               v->n_tasks, wall, wall > 0 ? v->n_tasks / wall : 0, cpu,
-               v->n_tasks ? cpu * 1e6 / v->n_tasks : 0, ru.ru_maxrss / 1024);
 }
 
 static int run_worker(struct wfmpi_mpi *m)

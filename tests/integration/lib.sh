@@ -18,11 +18,14 @@ RUNDATA="$WFMPI_TEST_DATA/run"
 fail() { echo "FAIL: $*" >&2; exit 1; }
 pass() { echo "ok - $*"; }
 
-# wfmpi_mpi N ARGS...: run wfmpi on N ranks; sets RC, output in $TMP/out, $TMP/err.
+# wfmpi_mpi [-C DIR] N ARGS...: run wfmpi on N ranks (in DIR); sets RC,
+# output in $TMP/out and $TMP/err.
 wfmpi_mpi() {
+  local dir=.
+  if [ "$1" = -C ]; then dir=$2; shift 2; fi
   local n=$1; shift
   set +e
-  "$MPIEXEC" -n "$n" --oversubscribe "$WFMPI" "$@" >"$TMP/out" 2>"$TMP/err"
+  (cd "$dir" && exec "$MPIEXEC" -n "$n" --oversubscribe "$WFMPI" "$@") >"$TMP/out" 2>"$TMP/err"
   RC=$?
   set -e
 }

@@ -11,7 +11,7 @@ run_shape() { # SHAPE N RANKS [--files]
   python3 "$RUNDATA/gen_dag.py" "$shape" "$n" "$RUNDATA/task.sh" "$d/wf.yml" "$d/edges" \
     --sleep 0.05 $extra
   local expected=$(grep -c '^  - type: job' "$d/wf.yml")
-  (cd "$d" && wfmpi_mpi "$ranks" wf.yml --progress 1)
+  wfmpi_mpi -C "$d" "$ranks" wf.yml --progress 1
   expect_rc 0 "$shape on $ranks ranks"
   python3 "$RUNDATA/check_order.py" "$d/ledger.txt" "$d/edges" "$expected" ||
     fail "$shape on $ranks ranks: order violated"
@@ -41,19 +41,19 @@ profiles:
   env: {FROM_WF: wf}
 transformationCatalog:
   transformations:
-  - name: sh
-    sites: [{name: local, pfn: /bin/sh, type: installed}]
+  - name: envdump
+    sites: [{name: local, pfn: $RUNDATA/envdump.sh, type: installed}]
 jobs:
   - id: e1
-    name: sh
-    arguments: ["-c", "env > env.\$WFMPI_TASK_ID; pwd > pwd.\$WFMPI_TASK_ID"]
+    name: envdump
+    arguments: []
     uses: []
     profiles:
       pegasus: {cores: 1}
       env: {FROM_JOB: job}
 YML
 mkdir -p "$d/work"
-(cd "$d" && wfmpi_mpi 2 wf.yml --work-dir work)
+wfmpi_mpi -C "$d" 2 wf.yml --work-dir work
 expect_rc 0 "env task"
 for v in WFMPI_TASK_ID=e1 WFMPI_ATTEMPT=1 OMP_NUM_THREADS=1 FROM_WF=wf FROM_JOB=job; do
   grep -qx "$v" "$d/work/env.e1" || fail "task env lacks $v"

@@ -22,7 +22,7 @@ YML
 
 in_dir() { # DIR RANKS ARGS...: run wfmpi inside DIR
   local d=$1; shift
-  (cd "$d" && wfmpi_mpi "$@")
+  wfmpi_mpi -C "$d" "$@"
 }
 
 # -- retries: fail twice then succeed with dagman.retry 2; default --retries 1
@@ -73,11 +73,11 @@ d=$TMP/judge; mkdir -p "$d"
   - {id: noout, name: task, arguments: [], uses: [{lfn: never.txt, type: output}],
      profiles: {dagman: {retry: 0}}}
   - {id: optout, name: task, arguments: [], uses: [{lfn: maybe.txt, type: output, optional: true}]}
-  - {id: okmsg, name: task, arguments: [--say, "all good here"], uses: [],
-     profiles: {pegasus: {exitcode.successmsg: "all good"}}}
-  - {id: nomsg, name: task, arguments: [--say, "something else"], uses: [],
-     profiles: {pegasus: {exitcode.successmsg: "all good"}, dagman: {retry: 0}}}
-  - {id: errmsg, name: task, arguments: [--say, "ERROR: disk full"], uses: [],
+  - {id: okmsg, name: task, arguments: [--say, all_good_here], uses: [],
+     profiles: {pegasus: {exitcode.successmsg: all_good}}}
+  - {id: nomsg, name: task, arguments: [--say, something_else], uses: [],
+     profiles: {pegasus: {exitcode.successmsg: all_good}, dagman: {retry: 0}}}
+  - {id: errmsg, name: task, arguments: [--say, ERROR_disk_full], uses: [],
      profiles: {pegasus: {exitcode.failuremsg: "ERROR"}, dagman: {retry: 0}}}
   - {id: noexe, name: missing, arguments: [], uses: [], profiles: {dagman: {retry: 0}}}
 YML
