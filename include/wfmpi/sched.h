@@ -39,7 +39,9 @@ const char *wfmpi_task_state_name(enum wfmpi_task_state s);
 
 /* A node of the pool: its resources and its ranks [first_rank, first_rank +
  * n_ranks). GPUs are numbered 0..gpus-1 within the node; gpu_owner[g] is the
- * rank that owns GPU g (the one that launches tasks using it). */
+ * rank that owns GPU g (the one that launches tasks using it) and must be one
+ * of the node's ranks; NULL means GPU g belongs to first_rank + g % n_ranks.
+ * n_ranks must be >= 1. The array and gpu_owner are copied by create(). */
 struct wfmpi_sched_node {
     uint32_t cores;
     uint32_t gpus;
@@ -82,7 +84,11 @@ struct wfmpi_sched;
 
 /* Build the scheduler for a plan on a pool. Every task must fit at least one
  * node (cores, GPUs, memory), else WFMPI_E_INPUT naming the task and what it
- * asked for against the largest node. The plan must outlive the scheduler. */
+ * asked for against the largest node ("task 'x' asks for 8 GPUs but the
+ * largest node has 4"). A bad pool (no nodes, > 64 GPUs on a node, no ranks,
+ * a GPU owner outside its node) is WFMPI_E_INPUT too; -ENOMEM otherwise.
+ * All memory the run needs is allocated here. Category throttles come from
+ * the plan (maxjobs 0 = unlimited). The plan must outlive the scheduler. */
 struct wfmpi_sched *wfmpi_sched_create(const struct wfmpi_plan *plan,
                                        const struct wfmpi_sched_config *cfg,
                                        struct wfmpi_error *err);
@@ -90,7 +96,12 @@ void wfmpi_sched_destroy(struct wfmpi_sched *s);
 
 /* Fill out[0..max) with READY tasks placed on free resources, mark them
  * RUNNING and take their resources. Returns how many (0 when nothing fits or
- * the scheduler is draining). */
+ * the scheduler is draining). Tasks come out in ready order, except that a
+ * task that fits nowhere right now (or whose category is full) is skipped
+ * for this call so smaller ones behind it can start (greedy backfill: a big
+ * task can wait while small ones keep its node busy). A task goes to the
+ * lowest-numbered node that fits; GPU tasks to the owner of their first GPU,
+ * CPU tasks to the node's rank with the fewest running tasks. */
 uint32_t wfmpi_sched_next(struct wfmpi_sched *s, struct wfmpi_sched_dispatch *out, uint32_t max);
 
 /* Report the end of an attempt; frees its resources and moves states on.
@@ -113,7 +124,12 @@ uint32_t wfmpi_sched_attempts(const struct wfmpi_sched *s, uint32_t task);
 
 /* Restore a task's state before the first next() (resume from checkpoint):
  * DONE and FAILED stick (and block descendants of FAILED); RUNNING and READY
- * become READY when their parents are DONE. attempts = attempts already used. */
+ * become READY when their parents are DONE. attempts = attempts already used:
+ * the next attempt is numbered attempts + 1, and earlier attempts count as
+ * retries used (a RUNNING one was cut off, so it does not), but a restored
+ * READY/RUNNING task always gets at least one more attempt. WFMPI_E_INPUT
+ * after the first next(), for a task restored twice, or for one already
+ * BLOCKED by a FAILED ancestor. */
 int wfmpi_sched_restore(struct wfmpi_sched *s, uint32_t task, enum wfmpi_task_state state,
                         uint32_t attempts);
 
