@@ -145,10 +145,14 @@ static int find_cycle(const struct wfmpi_plan *p, const uint32_t *indeg, uint32_
         }
         v = next;
     }
-    uint32_t from = step[v] - 1, k = len - from;
-    for (uint32_t i = 0; i < k; i++) /* reverse walk[from..len) into place */
+    uint32_t from = step[v] - 1, k = len - from, lo = 0;
+    for (uint32_t i = 0; i < k; i++) { /* reverse walk[from..len) into place */
         step[i] = walk[len - 1 - i];
-    memcpy(walk, step, k * sizeof(*walk));
+        lo = step[i] < step[lo] ? i : lo;
+    }
+    /* Start at the lowest task index: the same cycle always reads the same. */
+    for (uint32_t i = 0; i < k; i++)
+        walk[i] = step[(lo + i) % k];
     free(step);
     *cycle = walk;
     *n_cycle = k;
