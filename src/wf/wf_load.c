@@ -1,0 +1,248 @@
+/* Public entry points: load a workflow (file or buffer) and its catalogs. */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "wf_int.h"
+
+static struct wfmpi_wf *wf_create(const struct wfmpi_wf_options *opt)
+{
+    struct wfmpi_wf *wf = calloc(1, sizeof(*wf));
+    if (!wf)
+        return NULL;
+    if (opt && opt->strtab) {
+        wf->strtab = opt->strtab;
+    } else {
+        wf->strtab = wfmpi_strtab_create();
+        wf->own_strtab = true;
+        if (!wf->strtab) {
+            free(wf);
+            return NULL;
+        }
+    }
+    return wf;
+}
+
+void wfmpi_wf_destroy(struct wfmpi_wf *wf)
+{
+    if (!wf)
+        return;
+    void *arrays[] = {wf->jobs,     wf->pdeps,           wf->deps,         wf->args,
+                      wf->uses,     wf->profiles,        wf->hooks,        wf->strs,
+                      wf->replicas, wf->transformations, wf->tc_sites,     wf->containers,
+                      wf->sites,    wf->directories,     wf->file_servers, wf->job_index,
+                      wf->text};
+    for (size_t i = 0; i < sizeof(arrays) / sizeof(arrays[0]); i++)
+        free(arrays[i]);
+    if (wf->own_strtab)
+        wfmpi_strtab_destroy(wf->strtab);
+    free(wf);
+}
+
+/* Parse one YAML text into wf as a document of the given kind. */
+static int parse_text(struct wfmpi_wf *wf, const char *path, const char *data, size_t len,
+                      enum wf_doc doc, struct wfmpi_error *err)
+{
+    uint32_t file = wfmpi_strtab_intern_cstr(wf->strtab, path);
+    if (!file)
+        return wfmpi_error_set(err, -ENOMEM, "%s: out of memory", path);
+    struct wf_reader r;
+    /* The interned copy of the path outlives the reader (messages use it). */
+    int rc = wf_reader_init(&r, wfmpi_strtab_str(wf->strtab, file), file, data, len, err);
+    if (rc == 0) {
+        struct wf_ctx c = {wf, &r, err};
+        rc = wf_parse_document(&c, doc);
+    }
+    wf_reader_fini(&r);
+    return rc;
+}
+
+static int read_error(struct wfmpi_error *err, const char *path, int rc)
+{
+    if (rc == WFMPI_E_LIMIT)
+        return wfmpi_error_set(err, rc, "%s:1:1: file larger than %zu bytes", path,
+                               WFMPI_WF_MAX_FILE_BYTES);
+    return wfmpi_error_set(err, rc, "%s: %s", path, wfmpi_strerror(rc));
+}
+
+static int load_catalog(struct wfmpi_wf *wf, const char *path, enum wf_doc doc,
+                        struct wfmpi_error *err)
+{
+    char *text;
+    size_t len;
+    int rc = wfmpi_read_file(path, WFMPI_WF_MAX_FILE_BYTES, &text, &len);
+    if (rc < 0)
+        return read_error(err, path, rc);
+    rc = parse_text(wf, path, text, len, doc, err);
+    free(text);
+    return rc;
+}
+
+/* The catalog to load for one kind: the option when given (it must exist),
+ * else Pegasus's default name beside the workflow when that file exists. */
+static int catalog_path(const char *wf_path, const char *given, const char *def,
+                        const struct wfmpi_wf_options *opt, char *buf, size_t size)
+{
+    if (given) {
+        if (snprintf(buf, size, "%s", given) >= (int)size)
+            return -ENAMETOOLONG;
+        return 1;
+    }
+    if (opt && opt->no_default_catalogs)
+        return 0;
+    const char *slash = strrchr(wf_path, '/');
+    int dir_len = slash ? (int)(slash - wf_path + 1) : 0;
+    if (snprintf(buf, size, "%.*s%s", dir_len, wf_path, def) >= (int)size)
+        return -ENAMETOOLONG;
+    struct stat st;
+    return stat(buf, &st) == 0 && S_ISREG(st.st_mode) ? 1 : 0;
+}
+
+static int load_catalogs(struct wfmpi_wf *wf, const char *wf_path,
+                         const struct wfmpi_wf_options *opt, struct wfmpi_error *err)
+{
+    const struct {
+        const char *given, *def;
+        enum wf_doc doc;
+    } cats[] = {
+        {opt ? opt->rc_file : NULL, "replicas.yml", WF_DOC_RC},
+        {opt ? opt->tc_file : NULL, "transformations.yml", WF_DOC_TC},
+        {opt ? opt->sc_file : NULL, "sites.yml", WF_DOC_SC},
+    };
+    char path[4096];
+    for (size_t i = 0; i < sizeof(cats) / sizeof(cats[0]); i++) {
+        int rc = catalog_path(wf_path, cats[i].given, cats[i].def, opt, path, sizeof(path));
+        if (rc < 0)
+            return wfmpi_error_set(err, rc, "%s: %s", cats[i].given ? cats[i].given : wf_path,
+                                   wfmpi_strerror(rc));
+        if (rc == 0)
+            continue;
+        if ((rc = load_catalog(wf, path, cats[i].doc, err)) < 0)
+            return rc;
+    }
+    return 0;
+}
+
+static void publish_view(struct wfmpi_wf *wf)
+{
+    struct wfmpi_wf_view *v = &wf->view;
+    v->jobs = wf->jobs;
+    v->deps = wf->deps;
+    v->args = wf->args;
+    v->uses = wf->uses;
+    v->profiles_all = wf->profiles;
+    v->hooks_all = wf->hooks;
+    v->strs = wf->strs;
+    v->replicas = wf->replicas;
+    v->transformations = wf->transformations;
+    v->tc_sites = wf->tc_sites;
+    v->containers = wf->containers;
+    v->sites = wf->sites;
+    v->directories = wf->directories;
+    v->file_servers = wf->file_servers;
+}
+
+/* Everything after the main text is in wf->text: parse, catalogs, edges. */
+static struct wfmpi_wf *load_main(struct wfmpi_wf *wf, const char *path,
+                                  const struct wfmpi_wf_options *opt, struct wfmpi_error *err)
+{
+    int rc = parse_text(wf, path, wf->text, wf->text_len, WF_DOC_WORKFLOW, err);
+    if (rc == 0)
+        rc = load_catalogs(wf, path, opt, err);
+    if (rc == 0)
+        rc = wf_resolve_deps(wf, err);
+    if (rc < 0) {
+        wfmpi_wf_destroy(wf);
+        return NULL;
+    }
+    wf->view.path = wfmpi_strtab_find(wf->strtab, path, strlen(path));
+    /* The job index is only needed while loading. */
+    free(wf->job_index);
+    wf->job_index = NULL;
+    wf->job_index_len = wf->job_index_cap = 0;
+    publish_view(wf);
+    return wf;
+}
+
+struct wfmpi_wf *wfmpi_wf_load(const char *path, const struct wfmpi_wf_options *opt,
+                               struct wfmpi_error *err)
+{
+    struct wfmpi_error local;
+    if (!err)
+        err = &local;
+    wfmpi_error_clear(err);
+    char *text;
+    size_t len;
+    int rc = wfmpi_read_file(path, WFMPI_WF_MAX_FILE_BYTES, &text, &len);
+    if (rc < 0) {
+        read_error(err, path, rc);
+        return NULL;
+    }
+    struct wfmpi_wf *wf = wf_create(opt);
+    if (!wf) {
+        free(text);
+        wfmpi_error_set(err, -ENOMEM, "%s: out of memory", path);
+        return NULL;
+    }
+    wf->text = text;
+    wf->text_len = len;
+    return load_main(wf, path, opt, err);
+}
+
+struct wfmpi_wf *wfmpi_wf_load_buffer(const char *name, const char *data, size_t len,
+                                      const struct wfmpi_wf_options *opt, struct wfmpi_error *err)
+{
+    struct wfmpi_error local;
+    if (!err)
+        err = &local;
+    wfmpi_error_clear(err);
+    if (len > WFMPI_WF_MAX_FILE_BYTES) {
+        wfmpi_error_set(err, WFMPI_E_LIMIT, "%s:1:1: input larger than %zu bytes", name,
+                        WFMPI_WF_MAX_FILE_BYTES);
+        return NULL;
+    }
+    struct wfmpi_wf *wf = wf_create(opt);
+    if (wf)
+        wf->text = malloc(len + 1);
+    if (!wf || !wf->text) {
+        wfmpi_wf_destroy(wf);
+        wfmpi_error_set(err, -ENOMEM, "%s: out of memory", name);
+        return NULL;
+    }
+    if (len)
+        memcpy(wf->text, data, len);
+    wf->text[len] = '\0';
+    wf->text_len = len;
+    return load_main(wf, name, opt, err);
+}
+
+const struct wfmpi_wf_view *wfmpi_wf_view(const struct wfmpi_wf *wf)
+{
+    return &wf->view;
+}
+
+struct wfmpi_strtab *wfmpi_wf_strtab(const struct wfmpi_wf *wf)
+{
+    return wf->strtab;
+}
+
+const char *wfmpi_wf_str(const struct wfmpi_wf *wf, uint32_t id)
+{
+    const char *s = id ? wfmpi_strtab_str(wf->strtab, id) : NULL;
+    return s ? s : "";
+}
+
+const char *wfmpi_wf_text(const struct wfmpi_wf *wf, size_t *len)
+{
+    if (len)
+        *len = wf->text_len;
+    return wf->text;
+}
+
+const char *wfmpi_wf_pos_str(const struct wfmpi_wf *wf, struct wfmpi_wf_pos pos, char *buf,
+                             size_t size)
+{
+    if (size)
+        snprintf(buf, size, "%s:%u:%u", wfmpi_wf_str(wf, pos.file), pos.line, pos.col);
+    return buf;
+}

@@ -1,0 +1,522 @@
+/* Unit tests for the workflow loader: every real workflow in tests/data,
+ * specific fields, the hostile-input limits, and the bad-input corpus
+ * (tests/data/bad/loader.expected). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "wfmpi/wf.h"
+
+#define WFS WFMPI_TEST_DATA "/workflows"
+#define PT WFS "/pegasus-tests/"
+#define AX WFS "/access-examples/"
+
+static struct wfmpi_wf *load_ok(const char *path)
+{
+    struct wfmpi_error err = {0};
+    struct wfmpi_wf *wf = wfmpi_wf_load(path, NULL, &err);
+    if (!wf)
+        fail_msg("%s: %s", path, err.text);
+    return wf;
+}
+
+static struct wfmpi_wf *buf_ok(const char *text)
+{
+    struct wfmpi_error err = {0};
+    struct wfmpi_wf_options opt = {.no_default_catalogs = 1};
+    struct wfmpi_wf *wf = wfmpi_wf_load_buffer("buf.yml", text, strlen(text), &opt, &err);
+    if (!wf)
+        fail_msg("%s", err.text);
+    return wf;
+}
+
+/* Load text that must fail; returns the code, message into err. */
+static int buf_fail(const char *text, size_t len, struct wfmpi_error *err)
+{
+    struct wfmpi_wf_options opt = {.no_default_catalogs = 1};
+    struct wfmpi_wf *wf = wfmpi_wf_load_buffer("buf.yml", text, len, &opt, err);
+    if (wf) {
+        wfmpi_wf_destroy(wf);
+        fail_msg("loaded although it should not: %.200s", text);
+    }
+    return err->code;
+}
+
+static const struct wfmpi_wf_job *job_by_id(const struct wfmpi_wf *wf, const char *id)
+{
+    const struct wfmpi_wf_view *v = wfmpi_wf_view(wf);
+    for (uint32_t i = 0; i < v->n_jobs; i++)
+        if (!strcmp(wfmpi_wf_str(wf, v->jobs[i].id), id))
+            return &v->jobs[i];
+    fail_msg("no job %s", id);
+    return NULL;
+}
+
+static const char *arg(const struct wfmpi_wf *wf, const struct wfmpi_wf_job *j, uint32_t i)
+{
+    assert_true(i < j->args.count);
+    return wfmpi_wf_str(wf, wfmpi_wf_view(wf)->args[j->args.first + i]);
+}
+
+/* Value of ns.key in a range of profiles, NULL when absent. */
+static const char *prof(const struct wfmpi_wf *wf, struct wfmpi_wf_range r, const char *ns,
+                        const char *key)
+{
+    const struct wfmpi_wf_view *v = wfmpi_wf_view(wf);
+    for (uint32_t i = r.first; i < r.first + r.count; i++) {
+        const struct wfmpi_wf_profile *p = &v->profiles_all[i];
+        if (!strcmp(wfmpi_wf_str(wf, p->ns), ns) && !strcmp(wfmpi_wf_str(wf, p->key), key))
+            return wfmpi_wf_str(wf, p->value);
+    }
+    return NULL;
+}
+
+/* ------------------------------------------------------- real workflows */
+
+struct expect_counts {
+    const char *path;
+    uint32_t jobs, deps;
+};
+
+static void test_real_workflow_counts(void **state)
+{
+    (void)state;
+    static const struct expect_counts cases[] = {
+        {PT "01-etc-diamond-inline-catalogs-hooks.yml", 4, 4},
+        {PT "02-junit-diamond-untyped-jobs.yml", 4, 4},
+        {PT "03-flowstyle-diamond-unicode-metadata.yml", 4, 4},
+        {PT "04-shell-inner-20jobs-runtime-profiles.yml", 20, 16},
+        {PT "05-analyzer-hierarchical/workflow.yml", 3, 2},
+        {PT "05-analyzer-hierarchical/inner_diamond_workflow.yml", 4, 4},
+        {PT "06-analyzer-single-job-stdout.yml", 1, 0},
+        {PT "07-pmc-profiles-48jobs.yml", 48, 80},
+        {PT "08-pmc-only-40jobs-file-flow.yml", 40, 20},
+        {PT "09-checkpoint-file-and-time.yml", 1, 0},
+        {PT "10-dynamic-hierarchy/workflow.yml", 4, 3},
+        {PT "10-dynamic-hierarchy/inner_sleep_workflow.yml", 2, 1},
+        {PT "10-dynamic-hierarchy/inner_diamond_workflow.yml", 4, 4},
+        {PT "11-local-hierarchy/workflow.yml", 2, 1},
+        {PT "11-local-hierarchy/blackdiamond.yml", 4, 4},
+        {PT "11-local-hierarchy/sleep.yml", 2, 1},
+        {PT "12-runtime-clustering-20jobs.yml", 20, 16},
+        {PT "13-synthetic-80jobs-3levels.yml", 80, 70},
+        {PT "14-unicode-diamond.yml", 4, 4},
+        {PT "15-metadata-int-size.yml", 4, 4},
+        {AX "llm-rag/workflow.yml", 6, 0},
+        {AX "lung-segmentation/workflow.yml", 7, 10},
+        {AX "mask-detection/workflow.yml", 8, 9},
+        {AX "orcasound/workflow.yml", 20, 27},
+        {AX "montage/workflow.yml", 259, 618},
+        {AX "rosetta/workflow.yml", 30, 0},
+        {AX "variant-calling/workflow.yml", 13, 12},
+        {AX "alphafold/workflow.yml", 8, 11},
+        {AX "crophealth-training/workflow.yml", 2, 1},
+        {AX "crophealth-inference/workflow.yml", 10, 0},
+        {AX "pytorch-gpu/workflow.yml", 1, 0},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct wfmpi_wf *wf = load_ok(cases[i].path);
+        const struct wfmpi_wf_view *v = wfmpi_wf_view(wf);
+        if (v->n_jobs != cases[i].jobs || v->n_deps != cases[i].deps)
+            fail_msg("%s: %u jobs %u deps", cases[i].path, v->n_jobs, v->n_deps);
+        assert_string_equal(wfmpi_wf_str(wf, v->path), cases[i].path);
+        wfmpi_wf_destroy(wf);
+    }
+}
+
+static void test_01_inline_catalogs(void **state)
+{
+    (void)state;
+    struct wfmpi_wf *wf = load_ok(PT "01-etc-diamond-inline-catalogs-hooks.yml");
+    const struct wfmpi_wf_view *v = wfmpi_wf_view(wf);
+    assert_string_equal(wfmpi_wf_str(wf, v->name), "diamond");
+    assert_string_equal(wfmpi_wf_str(wf, v->pegasus_version), "5.0");
+    const struct wfmpi_wf_job *j = job_by_id(wf, "ID000001");
+    assert_int_equal(j->args.count, 11);
+    assert_string_equal(arg(wf, j, 9), "1");
+    assert_string_equal(arg(wf, j, 10), "1.1");
+    assert_string_equal(wfmpi_wf_str(wf, j->stdin_lfn), "stdin_file.txt");
+    assert_string_equal(wfmpi_wf_str(wf, j->name), "preprocess");
+    assert_string_equal(wfmpi_wf_str(wf, j->ns), "diamond");
+    assert_string_equal(wfmpi_wf_str(wf, j->version), "2.0");
+    assert_int_equal(j->uses.count, 4);
+    const struct wfmpi_wf_use *u = &v->uses[j->uses.first + 1];
+    assert_string_equal(wfmpi_wf_str(wf, u->lfn), "f.b2");
+    assert_int_equal(u->link, WFMPI_WF_LINK_OUTPUT);
+    assert_int_equal(u->flags, WFMPI_WF_USE_STAGE_OUT);
+    u = &v->uses[j->uses.first + 2];
+    assert_string_equal(prof(wf, u->metadata, "", "size"), "2048");
+    u = &v->uses[j->uses.first + 3];
+    assert_int_equal(u->flags, WFMPI_WF_USE_STAGE_OUT | WFMPI_WF_USE_REGISTER_REPLICA);
+    /* Positions: the job mapping and its id value. */
+    assert_int_equal(j->pos.line, 87);
+    assert_int_equal(j->pos.col, 5);
+    assert_int_equal(j->id_pos.line, 88);
+    assert_int_equal(j->id_pos.col, 9);
+    char buf[256];
+    assert_string_equal(wfmpi_wf_pos_str(wf, j->id_pos, buf, sizeof(buf)),
+                        PT "01-etc-diamond-inline-catalogs-hooks.yml:88:9");
+    /* Workflow-level profile, metadata and hook. */
+    assert_string_equal(prof(wf, v->profiles, "env", "JAVA_HOME"), "/opt/java/1.6");
+    assert_string_equal(prof(wf, v->metadata, "", "createdBy"), "ryan");
+    assert_int_equal(v->hooks.count, 1);
+    assert_string_equal(wfmpi_wf_str(wf, v->hooks_all[v->hooks.first].on), "error");
+    /* Transformation catalog: keg on site isi runs in container centos-pegasus. */
+    assert_int_equal(v->n_transformations, 2);
+    const struct wfmpi_wf_transformation *t = &v->transformations[0];
+    assert_string_equal(wfmpi_wf_str(wf, t->name), "keg");
+    assert_string_equal(wfmpi_wf_str(wf, t->ns), "example");
+    assert_int_equal(t->requires.count, 1);
+    assert_string_equal(wfmpi_wf_str(wf, v->strs[t->requires.first]), "anotherTr");
+    assert_int_equal(t->sites.count, 1);
+    const struct wfmpi_wf_tc_site *s = &v->tc_sites[t->sites.first];
+    assert_string_equal(wfmpi_wf_str(wf, s->name), "isi");
+    assert_string_equal(wfmpi_wf_str(wf, s->pfn), "/path/to/keg");
+    assert_string_equal(wfmpi_wf_str(wf, s->container), "centos-pegasus");
+    assert_string_equal(wfmpi_wf_str(wf, s->os_version), "4");
+    assert_int_equal(s->type, WFMPI_WF_TC_INSTALLED);
+    assert_string_equal(prof(wf, s->profiles, "condor", "FOO"), "bar");
+    assert_string_equal(prof(wf, t->profiles, "env", "APP_HOME"), "/tmp/myscratch");
+    assert_int_equal(v->n_containers, 1);
+    assert_string_equal(wfmpi_wf_str(wf, v->containers[0].type), "docker");
+    assert_int_equal(v->containers[0].mounts.count, 1);
+    assert_int_equal(v->n_replicas, 1);
+    assert_string_equal(wfmpi_wf_str(wf, v->replicas[0].site), "local");
+    assert_int_equal(v->n_sites, 0); /* $ref ignored */
+    /* Dependencies come before jobs in this file. */
+    const struct wfmpi_wf_dep *d = &v->deps[0];
+    assert_string_equal(wfmpi_wf_str(wf, v->jobs[d->parent].id), "ID000001");
+    assert_string_equal(wfmpi_wf_str(wf, v->jobs[d->child].id), "ID000002");
+    size_t len;
+    assert_non_null(wfmpi_wf_text(wf, &len));
+    assert_true(len > 3000);
+    wfmpi_wf_destroy(wf);
+}
+
+static void test_02_untyped_jobs(void **state)
+{
+    (void)state;
+    struct wfmpi_wf *wf = load_ok(PT "02-junit-diamond-untyped-jobs.yml");
+    const struct wfmpi_wf_view *v = wfmpi_wf_view(wf);
+    for (uint32_t i = 0; i < v->n_jobs; i++)
+        assert_int_equal(v->jobs[i].type, WFMPI_WF_JOB);
+    wfmpi_wf_destroy(wf);
+}
+
+static void test_03_flow_style_cjk(void **state)
+{
+    (void)state;
+    struct wfmpi_wf *wf = load_ok(PT "03-flowstyle-diamond-unicode-metadata.yml");
+    const struct wfmpi_wf_view *v = wfmpi_wf_view(wf);
+    assert_string_equal(wfmpi_wf_str(wf, v->pegasus_version), "5.0.4");
+    const struct wfmpi_wf_job *j = job_by_id(wf, "ID0000001");
+    assert_int_equal(j->uses.count, 3);
+    const struct wfmpi_wf_use *u = &v->uses[j->uses.first + 1];
+    assert_string_equal(wfmpi_wf_str(wf, u->lfn), "f.a");
+    assert_string_equal(prof(wf, u->metadata, "", "㐦"), "㒦");
+    u = &v->uses[j->uses.first];
+    assert_int_equal(u->flags, WFMPI_WF_USE_STAGE_OUT | WFMPI_WF_USE_REGISTER_REPLICA);
+    assert_int_equal(u->pos.line, 12);
+    assert_int_equal(u->pos.col, 11);
+    wfmpi_wf_destroy(wf);
+}
+
+static void test_05_subworkflow(void **state)
+{
+    (void)state;
+    struct wfmpi_wf *wf = load_ok(PT "05-analyzer-hierarchical/workflow.yml");
+    const struct wfmpi_wf_job *j = job_by_id(wf, "diamond_subworkflow");
+    assert_int_equal(j->type, WFMPI_WF_PEGASUS_WORKFLOW);
+    assert_string_equal(wfmpi_wf_str(wf, j->file), "inner_diamond_workflow.yml");
+    const struct wfmpi_wf_use *u = &wfmpi_wf_view(wf)->uses[j->uses.first + 1];
+    assert_true(u->flags & WFMPI_WF_USE_FOR_PLANNING);
+    assert_string_equal(wfmpi_wf_str(wf, job_by_id(wf, "ID0000002")->stdout_lfn), "count.txt");
+    wfmpi_wf_destroy(wf);
+}
+
+static void test_07_pmc_profiles(void **state)
+{
+    (void)state;
+    struct wfmpi_wf *wf = load_ok(PT "07-pmc-profiles-48jobs.yml");
+    const struct wfmpi_wf_job *j = job_by_id(wf, "ID0000001");
+    assert_string_equal(prof(wf, j->profiles, "pegasus", "pmc_request_memory"), "1");
+    assert_string_equal(prof(wf, j->profiles, "pegasus", "pmc_request_cpus"), "2");
+    assert_string_equal(prof(wf, j->profiles, "pegasus", "pmc_priority"), "1");
+    assert_string_equal(prof(wf, j->profiles, "pegasus", "pmc_task_arguments"), "--tries 3");
+    assert_string_equal(prof(wf, j->profiles, "pegasus", "label"), "dag_0");
+    wfmpi_wf_destroy(wf);
+}
+
+static void test_09_checkpoint(void **state)
+{
+    (void)state;
+    struct wfmpi_wf *wf = load_ok(PT "09-checkpoint-file-and-time.yml");
+    const struct wfmpi_wf_view *v = wfmpi_wf_view(wf);
+    const struct wfmpi_wf_job *j = &v->jobs[0];
+    bool found = false;
+    for (uint32_t i = 0; i < j->uses.count; i++)
+        found |= v->uses[j->uses.first + i].link == WFMPI_WF_LINK_CHECKPOINT;
+    assert_true(found);
+    assert_string_equal(prof(wf, j->profiles, "pegasus", "maxwalltime"), "2");
+    wfmpi_wf_destroy(wf);
+}
+
+static void test_14_utf8_names(void **state)
+{
+    (void)state;
+    struct wfmpi_wf *wf = load_ok(PT "14-unicode-diamond.yml");
+    const struct wfmpi_wf_view *v = wfmpi_wf_view(wf);
+    assert_string_equal(wfmpi_wf_str(wf, v->name), "blÅckƊiamond㒀㑖");
+    const struct wfmpi_wf_job *j = job_by_id(wf, "ID0000001");
+    assert_string_equal(wfmpi_wf_str(wf, j->ns), "pέgasuζ");
+    assert_string_equal(wfmpi_wf_str(wf, j->name), "pЯёprocess");
+    assert_string_equal(wfmpi_wf_str(wf, v->uses[j->uses.first].lfn), "f.å");
+    wfmpi_wf_destroy(wf);
+}
+
+static void test_15_int_size(void **state)
+{
+    (void)state;
+    struct wfmpi_wf *wf = load_ok(PT "15-metadata-int-size.yml");
+    const struct wfmpi_wf_view *v = wfmpi_wf_view(wf);
+    const struct wfmpi_wf_job *j = job_by_id(wf, "ID0000001");
+    const struct wfmpi_wf_use *u = &v->uses[j->uses.first];
+    assert_int_equal(u->size, 1024);
+    assert_string_equal(prof(wf, u->metadata, "", "raw_input"), "true");
+    assert_string_equal(prof(wf, j->metadata, "", "time"), "60");
+    assert_string_equal(prof(wf, v->metadata, "", "label"), "keg-diamond");
+    wfmpi_wf_destroy(wf);
+}
+
+/* Catalog files beside the workflow are found by Pegasus's default names. */
+static void test_access_catalog_files(void **state)
+{
+    (void)state;
+    struct wfmpi_wf *wf = load_ok(AX "alphafold/workflow.yml");
+    const struct wfmpi_wf_view *v = wfmpi_wf_view(wf);
+    assert_int_equal(v->n_transformations, 8);
+    assert_int_equal(v->n_sites, 3);
+    assert_int_equal(v->n_containers, 1);
+    const struct wfmpi_wf_container *c = &v->containers[0];
+    assert_string_equal(wfmpi_wf_str(wf, c->type), "singularity");
+    assert_string_equal(wfmpi_wf_str(wf, c->image_site), "psc");
+    assert_int_equal(c->bypass, 1);
+    assert_true(v->n_replicas > 0);
+    const struct wfmpi_wf_site *s = &v->sites[0];
+    assert_string_equal(wfmpi_wf_str(wf, s->name), "local");
+    assert_int_equal(s->directories.count, 2);
+    const struct wfmpi_wf_directory *d = &v->directories[s->directories.first];
+    assert_string_equal(wfmpi_wf_str(wf, d->type), "sharedScratch");
+    assert_int_equal(d->shared_file_system, 1);
+    assert_int_equal(d->file_servers.count, 1);
+    assert_string_equal(wfmpi_wf_str(wf, v->file_servers[d->file_servers.first].operation), "all");
+    char buf[512];
+    wfmpi_wf_pos_str(wf, v->transformations[0].pos, buf, sizeof(buf));
+    assert_non_null(strstr(buf, "alphafold/transformations.yml:"));
+    wfmpi_wf_destroy(wf);
+
+    /* no_default_catalogs, and explicit catalog files. */
+    struct wfmpi_error err = {0};
+    struct wfmpi_wf_options opt = {.no_default_catalogs = 1};
+    wf = wfmpi_wf_load(AX "alphafold/workflow.yml", &opt, &err);
+    assert_non_null(wf);
+    assert_int_equal(wfmpi_wf_view(wf)->n_transformations, 0);
+    wfmpi_wf_destroy(wf);
+    opt.tc_file = AX "pytorch-gpu/transformations.yml";
+    wf = wfmpi_wf_load(AX "alphafold/workflow.yml", &opt, &err);
+    assert_non_null(wf);
+    assert_int_equal(wfmpi_wf_view(wf)->n_transformations, 1);
+    wfmpi_wf_destroy(wf);
+    opt.tc_file = AX "nonexistent/transformations.yml";
+    assert_null(wfmpi_wf_load(AX "alphafold/workflow.yml", &opt, &err));
+    assert_int_equal(err.code, -ENOENT);
+    assert_non_null(strstr(err.text, "nonexistent/transformations.yml"));
+}
+
+static void test_variant_calling_inline_sc(void **state)
+{
+    (void)state;
+    struct wfmpi_wf *wf = load_ok(AX "variant-calling/workflow.yml");
+    const struct wfmpi_wf_view *v = wfmpi_wf_view(wf);
+    assert_int_equal(v->n_sites, 2);
+    assert_string_equal(wfmpi_wf_str(wf, v->sites[0].name), "osn");
+    assert_string_equal(prof(wf, v->sites[1].profiles, "pegasus", "pegasus_lite_env_source"),
+                        "/tmp/scratch/home/ACCESS-Pegasus-Examples/Bioinformatics/tools/"
+                        "job-env-setup.sh");
+    wfmpi_wf_destroy(wf);
+}
+
+static void test_16_100k_jobs(void **state)
+{
+    (void)state;
+    char tmp[] = "/tmp/wfmpi-test-16-XXXXXX";
+    int fd = mkstemp(tmp);
+    assert_true(fd >= 0);
+    close(fd);
+    char cmd[512];
+    snprintf(cmd, sizeof(cmd), "gzip -dc '%s' > '%s'", PT "16-100k-independent-jobs.yml.gz", tmp);
+    assert_int_equal(system(cmd), 0);
+    double t0 = wfmpi_mono();
+    struct wfmpi_wf *wf = load_ok(tmp);
+    double dt = wfmpi_mono() - t0;
+    unlink(tmp);
+    const struct wfmpi_wf_view *v = wfmpi_wf_view(wf);
+    assert_int_equal(v->n_jobs, 100000);
+    assert_int_equal(v->n_deps, 0);
+    assert_int_equal(v->n_uses, 100000);
+    assert_string_equal(wfmpi_wf_str(wf, v->jobs[99999].id), "ID0100000");
+    print_message("    100k jobs loaded in %.2f s\n", dt);
+    wfmpi_wf_destroy(wf);
+}
+
+/* ------------------------------------------------------------ accepted */
+
+static void test_accepts_quirks(void **state)
+{
+    (void)state;
+    struct wfmpi_wf *wf = buf_ok("pegasus: 5.0\n"
+                                 "name: q\n"
+                                 "x-anything: {a: [1, 2]}\n"
+                                 "tool: &d true-tool\n"
+                                 "siteCatalog:\n"
+                                 "jobs:\n"
+                                 "- {id: a, name: true-tool, arguments: [1, 2.50, -x, '']}\n"
+                                 "- id: b\n"
+                                 "  name: *d\n"
+                                 "  uses: [{type: input, lfn: f, size: '7', optional: yes}]\n"
+                                 "jobDependencies: [{id: a, children: [b, b]}]\n");
+    (void)wf;
+    wfmpi_wf_destroy(wf);
+}
+
+/* ---------------------------------------------------------------- limits */
+
+static void test_limit_billion_laughs(void **state)
+{
+    (void)state;
+    const char *text = "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+                       "b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+                       "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\n"
+                       "d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
+                       "e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\n"
+                       "f: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\n"
+                       "g: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f, *f]\n"
+                       "h: &h [*g, *g, *g, *g, *g, *g, *g, *g, *g, *g]\n"
+                       "i: &i [*h, *h, *h, *h, *h, *h, *h, *h, *h, *h]\n";
+    struct wfmpi_error err = {0};
+    double t0 = wfmpi_mono();
+    assert_int_equal(buf_fail(text, strlen(text), &err), WFMPI_E_LIMIT);
+    assert_true(wfmpi_mono() - t0 < 2.0);
+    assert_non_null(strstr(err.text, "buf.yml:"));
+    assert_non_null(strstr(err.text, "aliases"));
+}
+
+static void test_limit_deep_nesting(void **state)
+{
+    (void)state;
+    const size_t n = 1000000;
+    char *text = malloc(2 * n + 16);
+    assert_non_null(text);
+    memset(text, '[', n);
+    memset(text + n, ']', n);
+    struct wfmpi_error err = {0};
+    double t0 = wfmpi_mono();
+    assert_int_equal(buf_fail(text, 2 * n, &err), WFMPI_E_LIMIT);
+    assert_true(wfmpi_mono() - t0 < 2.0);
+    assert_non_null(strstr(err.text, "buf.yml:1:65:"));
+    /* Block style mappings, 10^4 deep (10^6 would be 10^12 bytes of indent). */
+    memcpy(text, "{a: ", 4);
+    size_t len = 0;
+    for (size_t i = 0; i < n / 4; i++, len += 4)
+        memcpy(text + len, "{a: ", 4);
+    assert_int_equal(buf_fail(text, len, &err), WFMPI_E_LIMIT);
+    free(text);
+}
+
+static void test_limit_giant_scalar(void **state)
+{
+    (void)state;
+    const size_t n = (size_t)20 << 20;
+    const char *head = "pegasus: '5.0'\nname: ";
+    char *text = malloc(strlen(head) + n + 1);
+    assert_non_null(text);
+    strcpy(text, head);
+    memset(text + strlen(head), 'a', n);
+    struct wfmpi_error err = {0};
+    double t0 = wfmpi_mono();
+    assert_int_equal(buf_fail(text, strlen(head) + n, &err), WFMPI_E_LIMIT);
+    assert_true(wfmpi_mono() - t0 < 5.0);
+    assert_non_null(strstr(err.text, "buf.yml:"));
+    /* Quoted, and the same bound in a sequence item. */
+    memcpy(text + strlen(head), "\"", 1);
+    assert_int_equal(buf_fail(text, strlen(head) + n, &err), WFMPI_E_LIMIT);
+    free(text);
+}
+
+/* ------------------------------------------------------------ bad corpus */
+
+static void test_bad_corpus(void **state)
+{
+    (void)state;
+    FILE *f = fopen(WFMPI_TEST_DATA "/bad/loader.expected", "r");
+    assert_non_null(f);
+    char line[1024];
+    int n = 0;
+    while (fgets(line, sizeof(line), f)) {
+        if (line[0] == '#' || line[0] == '\n')
+            continue;
+        line[strcspn(line, "\n")] = '\0';
+        char *file = strtok(line, "\t"), *pos = strtok(NULL, "\t"), *sub = strtok(NULL, "\t");
+        assert_non_null(file);
+        assert_non_null(pos);
+        assert_non_null(sub);
+        char path[1024], prefix[1100];
+        snprintf(path, sizeof(path), "%s/bad/%s", WFMPI_TEST_DATA, file);
+        snprintf(prefix, sizeof(prefix), "%s:%s:", path, pos);
+        struct wfmpi_error err = {0};
+        struct wfmpi_wf_options opt = {.no_default_catalogs = 1};
+        struct wfmpi_wf *wf = wfmpi_wf_load(path, &opt, &err);
+        if (wf) {
+            wfmpi_wf_destroy(wf);
+            fail_msg("%s loaded", file);
+        }
+        if (err.code != WFMPI_E_INPUT && err.code != WFMPI_E_LIMIT)
+            fail_msg("%s: code %d: %s", file, err.code, err.text);
+        if (strncmp(err.text, prefix, strlen(prefix)) != 0 || !strstr(err.text, sub))
+            fail_msg("%s: got \"%s\", want prefix \"%s\" and \"%s\"", file, err.text, prefix, sub);
+        n++;
+    }
+    fclose(f);
+    assert_true(n >= 32);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_real_workflow_counts),
+        cmocka_unit_test(test_01_inline_catalogs),
+        cmocka_unit_test(test_02_untyped_jobs),
+        cmocka_unit_test(test_03_flow_style_cjk),
+        cmocka_unit_test(test_05_subworkflow),
+        cmocka_unit_test(test_07_pmc_profiles),
+        cmocka_unit_test(test_09_checkpoint),
+        cmocka_unit_test(test_14_utf8_names),
+        cmocka_unit_test(test_15_int_size),
+        cmocka_unit_test(test_access_catalog_files),
+        cmocka_unit_test(test_variant_calling_inline_sc),
+        cmocka_unit_test(test_16_100k_jobs),
+        cmocka_unit_test(test_accepts_quirks),
+        cmocka_unit_test(test_limit_billion_laughs),
+        cmocka_unit_test(test_limit_deep_nesting),
+        cmocka_unit_test(test_limit_giant_scalar),
+        cmocka_unit_test(test_bad_corpus),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
