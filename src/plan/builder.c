@@ -37,7 +37,7 @@ void wfmpi_plan_builder_destroy(struct wfmpi_plan_builder *b)
         return;
     wfmpi_plan_destroy(b->p);
     free(b->pairs);
-    free(b->id_slots);
+    free(b->id_bits);
     free(b);
 }
 
@@ -74,42 +74,22 @@ static uint32_t intern_opt(struct wfmpi_plan *p, const char *s, int *oom)
     return id;
 }
 
-static uint32_t id_hash(uint32_t id)
+/* Mark string id `id` as a task id; WFMPI_E_INPUT if it already is one. */
+static int id_index_insert(struct wfmpi_plan_builder *b, uint32_t id)
 {
-    return id * 2654435761u;
-}
-
-/* Insert task `idx` under string id `id`; WFMPI_E_INPUT if the id is taken. */
-static int id_index_insert(struct wfmpi_plan_builder *b, uint32_t id, uint32_t idx)
-{
-    if ((b->p->n_tasks + 1) * 2 > b->n_id_slots) {
-        size_t n = b->n_id_slots ? b->n_id_slots * 2 : 1024;
-        uint32_t *slots = calloc(n, sizeof(*slots));
-        if (!slots)
+    size_t word = id / 64;
+    if (word >= b->n_id_words) {
+        size_t cap = b->n_id_words, need = word + 1;
+        if (wfmpi_grow((void **)&b->id_bits, &cap, need, sizeof(*b->id_bits)))
             return -ENOMEM;
-        for (size_t i = 0; i < b->n_id_slots; i++) {
-            uint32_t t = b->id_slots[i];
-            if (!t)
-                continue;
-            size_t j = id_hash(b->p->tasks[t - 1].id) & (n - 1);
-            while (slots[j])
-                j = (j + 1) & (n - 1);
-            slots[j] = t;
-        }
-        free(b->id_slots);
-        b->id_slots = slots;
-        b->n_id_slots = n;
+        memset(b->id_bits + b->n_id_words, 0, (cap - b->n_id_words) * sizeof(*b->id_bits));
+        b->n_id_words = cap;
     }
-    size_t mask = b->n_id_slots - 1;
-    for (size_t j = id_hash(id) & mask;; j = (j + 1) & mask) {
-        uint32_t t = b->id_slots[j];
-        if (!t) {
-            b->id_slots[j] = idx + 1;
-            return 0;
-        }
-        if (b->p->tasks[t - 1].id == id)
-            return WFMPI_E_INPUT;
-    }
+    uint64_t bit = (uint64_t)1 << (id % 64);
+    if (b->id_bits[word] & bit)
+        return WFMPI_E_INPUT;
+    b->id_bits[word] |= bit;
+    return 0;
 }
 
 /* Append n strings to p->strs as interned ids; the range they occupy. */
@@ -203,7 +183,7 @@ int64_t wfmpi_plan_builder_add_task(struct wfmpi_plan_builder *b,
         rc = push_files(p, spec->files, spec->n_files, &t->files);
     if (rc)
         return wfmpi_error_set(err, rc, "task %s: %s", spec->id, wfmpi_strerror(rc));
-    rc = id_index_insert(b, t->id, (uint32_t)p->n_tasks);
+    rc = id_index_insert(b, t->id);
     if (rc == WFMPI_E_INPUT)
         return wfmpi_error_set(err, rc, "duplicate task id '%s'", spec->id);
     if (rc)
@@ -265,6 +245,20 @@ int wfmpi_plan_builder_set_source(struct wfmpi_plan_builder *b, const char *path
     p->text = copy;
     p->text_len = text ? len : 0;
     p->path = pid;
+    return 0;
+}
+
+int plan_builder_reserve(struct wfmpi_plan_builder *b, size_t tasks, size_t strs, size_t files,
+                         size_t edges)
+{
+    struct wfmpi_plan *p = b->p;
+    if (wfmpi_grow((void **)&p->tasks, &p->cap_tasks, p->n_tasks + tasks, sizeof(*p->tasks)) ||
+        wfmpi_grow((void **)&p->strs, &p->cap_strs, p->n_strs + strs, sizeof(*p->strs)) ||
+        (files &&
+         wfmpi_grow((void **)&p->files, &p->cap_files, p->n_files + files, sizeof(*p->files))) ||
+        (edges &&
+         wfmpi_grow((void **)&b->pairs, &b->cap_pairs, b->n_pairs + edges, sizeof(*b->pairs))))
+        return -ENOMEM;
     return 0;
 }
 

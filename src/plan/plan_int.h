@@ -45,11 +45,19 @@ struct wfmpi_plan_builder {
     /* parent << 32 | child, in the order added; duplicates allowed. */
     uint64_t *pairs;
     size_t n_pairs, cap_pairs;
-    /* Open-addressing index: task id string -> task index + 1 (0 = empty). */
-    uint32_t *id_slots;
-    size_t n_id_slots;
+    /* Bit per string id: set when that string is a task's id. String ids are
+     * dense (1..count), so this finds duplicates with one cache line per
+     * task instead of a hash table of tasks. */
+    uint64_t *id_bits;
+    size_t n_id_words;
     int interned; /* anything interned yet (adopt_strtab must come first) */
 };
+
+/* Size the builder's arrays up front when the caller knows the totals (the
+ * YAML planner does), so a million-task plan is not copied by doublings.
+ * Purely an optimisation: 0 or -ENOMEM, and adding more still works. */
+int plan_builder_reserve(struct wfmpi_plan_builder *b, size_t tasks, size_t strs, size_t files,
+                         size_t edges);
 
 /* graph.c: finish's graph work over a plan whose tasks are complete.
  * plan_graph_build sorts and de-duplicates `pairs` (consumed) into CSR; the
@@ -171,6 +179,7 @@ struct planner {
         char *name;
     } * fnames;
     size_t n_fnames, cap_fnames;
+    double load_s; /* time spent in the loader, for the info log */
     /* Per-job scratch, reused so planning does not allocate per job. */
     struct plan_env env;
     char *sbuf;

@@ -622,7 +622,9 @@ static int push_stack(struct planner *P, const char *path, struct wfmpi_wf_pos a
 static int load(struct planner *P, struct wf_run *r, const char *path,
                 const struct wfmpi_wf_options *lopt)
 {
+    double t0 = wfmpi_mono();
     r->w.wf = wfmpi_wf_load(path, lopt, P->err);
+    P->load_s += wfmpi_mono() - t0;
     if (!r->w.wf)
         return P->err->code ? P->err->code : WFMPI_E_INPUT;
     r->w.v = wfmpi_wf_view(r->w.wf);
@@ -657,6 +659,19 @@ static int ensure_builder(struct planner *P, struct wf_run *r, const char *path)
     return 0;
 }
 
+/* Room for this workflow's tasks, argv words, files and edges, and their
+ * positions. Estimates (argv words may split further, stdio adds files), so
+ * the arrays can still grow, but rarely. */
+static int reserve(struct planner *P, const struct wfmpi_wf_view *v)
+{
+    size_t words = (size_t)v->n_args + v->n_jobs;
+    if (plan_builder_reserve(P->b, v->n_jobs, words, v->n_uses, (size_t)v->n_deps + v->n_uses) ||
+        wfmpi_grow((void **)&P->task_pos, &P->cap_task_pos, P->n_task_pos + v->n_jobs,
+                   sizeof(*P->task_pos)))
+        return oom(P);
+    return 0;
+}
+
 static int plan_workflow(struct planner *P, const char *path, const char *prefix,
                          const struct wfmpi_wf_options *lopt, const struct plan_provided *provided,
                          size_t n_provided, struct wfmpi_wf_pos at, uint32_t **roots,
@@ -675,6 +690,8 @@ static int plan_workflow(struct planner *P, const char *path, const char *prefix
     rc = load(P, &r, path, lopt);
     if (!rc)
         rc = ensure_builder(P, &r, path);
+    if (!rc)
+        rc = reserve(P, r.w.v);
     if (!rc)
         rc = plan_categories(P, r.w.v);
     if (!rc)
@@ -757,6 +774,7 @@ struct wfmpi_plan *wfmpi_plan_create(const char *path, const struct wfmpi_plan_o
         lopt.no_default_catalogs = opt->no_default_catalogs;
     }
     struct wfmpi_wf_pos none = {0, 0, 0};
+    double t0 = wfmpi_mono();
     int rc = plan_workflow(&P, path, "", &lopt, NULL, 0, none, NULL, NULL, NULL, NULL);
     struct wfmpi_plan *plan = NULL;
     if (!rc) {
@@ -767,6 +785,10 @@ struct wfmpi_plan *wfmpi_plan_create(const char *path, const struct wfmpi_plan_o
             cycle_error(&P, cyc, n);
         free(cyc);
     }
+    if (plan)
+        wfmpi_info("planned %u tasks, %u edges in %.2f s (loading %.2f s), %zu MB",
+                   wfmpi_plan_view(plan)->n_tasks, wfmpi_plan_view(plan)->n_edges,
+                   wfmpi_mono() - t0, P.load_s, wfmpi_plan_bytes(plan) >> 20);
     if (P.b)
         wfmpi_plan_builder_destroy(P.b); /* owns (and frees) the string table */
     else if (!plan && rc)
