@@ -77,6 +77,8 @@ struct wf_reader {
     size_t len, off;
     size_t fed_since_event; /* bytes handed to libyaml since the last event */
     bool too_long; /* the read handler refused: a giant token */
+    bool drop_behind; /* data is a page-aligned file mapping: drop what was parsed */
+    size_t dropped; /* bytes of data already dropped */
     int depth;
     yaml_event_t ev;
     bool have_ev;
@@ -116,8 +118,9 @@ struct wf_pending_dep {
 struct wfmpi_wf {
     struct wfmpi_strtab *strtab;
     bool own_strtab;
-    char *text;
+    char *text; /* malloc'd (buffers) or mapped (files, text_mapped) */
     size_t text_len;
+    bool text_mapped;
     struct wfmpi_wf_view view;
 
     /* Growable arrays behind the view (cap = allocated elements). */

@@ -1,7 +1,10 @@
 /* Public entry points: load a workflow (file or buffer) and its catalogs. */
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "wf_int.h"
 
@@ -30,32 +33,26 @@ void wfmpi_wf_destroy(struct wfmpi_wf *wf)
     void *arrays[] = {wf->jobs,     wf->pdeps,           wf->deps,         wf->args,
                       wf->uses,     wf->profiles,        wf->hooks,        wf->strs,
                       wf->replicas, wf->transformations, wf->tc_sites,     wf->containers,
-                      wf->sites,    wf->directories,     wf->file_servers, wf->job_index,
-                      wf->text};
+                      wf->sites,    wf->directories,     wf->file_servers, wf->job_index};
     for (size_t i = 0; i < sizeof(arrays) / sizeof(arrays[0]); i++)
         free(arrays[i]);
+    if (wf->text_mapped)
+        munmap(wf->text, wf->text_len);
+    else
+        free(wf->text);
     if (wf->own_strtab)
         wfmpi_strtab_destroy(wf->strtab);
     free(wf);
 }
 
-/* Parse one YAML text into wf as a document of the given kind. */
-static int parse_text(struct wfmpi_wf *wf, const char *path, const char *data, size_t len,
-                      enum wf_doc doc, struct wfmpi_error *err)
-{
-    uint32_t file = wfmpi_strtab_intern_cstr(wf->strtab, path);
-    if (!file)
-        return wfmpi_error_set(err, -ENOMEM, "%s: out of memory", path);
-    struct wf_reader r;
-    /* The interned copy of the path outlives the reader (messages use it). */
-    int rc = wf_reader_init(&r, wfmpi_strtab_str(wf->strtab, file), file, data, len, err);
-    if (rc == 0) {
-        struct wf_ctx c = {wf, &r, err};
-        rc = wf_parse_document(&c, doc);
-    }
-    wf_reader_fini(&r);
-    return rc;
-}
+/* A file's text, mapped rather than read: the parser streams through it and
+ * drops what it has parsed (wf_yaml.c), so a huge workflow costs the model's
+ * memory, not the model's plus the file's. An empty file gets a heap "". */
+struct file_text {
+    char *data;
+    size_t len;
+    bool mapped;
+};
 
 static int read_error(struct wfmpi_error *err, const char *path, int rc)
 {
@@ -65,16 +62,72 @@ static int read_error(struct wfmpi_error *err, const char *path, int rc)
     return wfmpi_error_set(err, rc, "%s: %s", path, wfmpi_strerror(rc));
 }
 
+static int map_file(const char *path, struct file_text *t, struct wfmpi_error *err)
+{
+    memset(t, 0, sizeof(*t));
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return read_error(err, path, -errno);
+    struct stat st;
+    int rc = fstat(fd, &st) < 0 ? -errno : 0;
+    if (rc == 0 && !S_ISREG(st.st_mode))
+        rc = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+    if (rc == 0 && (uint64_t)st.st_size > WFMPI_WF_MAX_FILE_BYTES)
+        rc = WFMPI_E_LIMIT;
+    if (rc == 0 && st.st_size > 0) {
+        void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (p == MAP_FAILED) {
+            rc = -errno;
+        } else {
+            madvise(p, (size_t)st.st_size, MADV_SEQUENTIAL);
+            t->data = p;
+            t->len = (size_t)st.st_size;
+            t->mapped = true;
+        }
+    } else if (rc == 0 && !(t->data = calloc(1, 1))) {
+        rc = -ENOMEM;
+    }
+    close(fd);
+    return rc < 0 ? read_error(err, path, rc) : 0;
+}
+
+static void unmap_file(struct file_text *t)
+{
+    if (t->mapped)
+        munmap(t->data, t->len);
+    else
+        free(t->data);
+    memset(t, 0, sizeof(*t));
+}
+
+/* Parse one YAML text into wf as a document of the given kind. */
+static int parse_text(struct wfmpi_wf *wf, const char *path, const char *data, size_t len,
+                      bool mapped, enum wf_doc doc, struct wfmpi_error *err)
+{
+    uint32_t file = wfmpi_strtab_intern_cstr(wf->strtab, path);
+    if (!file)
+        return wfmpi_error_set(err, -ENOMEM, "%s: out of memory", path);
+    struct wf_reader r;
+    /* The interned copy of the path outlives the reader (messages use it). */
+    int rc = wf_reader_init(&r, wfmpi_strtab_str(wf->strtab, file), file, data, len, err);
+    r.drop_behind = mapped;
+    if (rc == 0) {
+        struct wf_ctx c = {wf, &r, err};
+        rc = wf_parse_document(&c, doc);
+    }
+    wf_reader_fini(&r);
+    return rc;
+}
+
 static int load_catalog(struct wfmpi_wf *wf, const char *path, enum wf_doc doc,
                         struct wfmpi_error *err)
 {
-    char *text;
-    size_t len;
-    int rc = wfmpi_read_file(path, WFMPI_WF_MAX_FILE_BYTES, &text, &len);
+    struct file_text t;
+    int rc = map_file(path, &t, err);
     if (rc < 0)
-        return read_error(err, path, rc);
-    rc = parse_text(wf, path, text, len, doc, err);
-    free(text);
+        return rc;
+    rc = parse_text(wf, path, t.data, t.len, t.mapped, doc, err);
+    unmap_file(&t);
     return rc;
 }
 
@@ -146,7 +199,7 @@ static void publish_view(struct wfmpi_wf *wf)
 static struct wfmpi_wf *load_main(struct wfmpi_wf *wf, const char *path,
                                   const struct wfmpi_wf_options *opt, struct wfmpi_error *err)
 {
-    int rc = parse_text(wf, path, wf->text, wf->text_len, WF_DOC_WORKFLOW, err);
+    int rc = parse_text(wf, path, wf->text, wf->text_len, wf->text_mapped, WF_DOC_WORKFLOW, err);
     if (rc == 0)
         rc = load_catalogs(wf, path, opt, err);
     if (rc == 0)
@@ -171,21 +224,18 @@ struct wfmpi_wf *wfmpi_wf_load(const char *path, const struct wfmpi_wf_options *
     if (!err)
         err = &local;
     wfmpi_error_clear(err);
-    char *text;
-    size_t len;
-    int rc = wfmpi_read_file(path, WFMPI_WF_MAX_FILE_BYTES, &text, &len);
-    if (rc < 0) {
-        read_error(err, path, rc);
+    struct file_text t;
+    if (map_file(path, &t, err) < 0)
         return NULL;
-    }
     struct wfmpi_wf *wf = wf_create(opt);
     if (!wf) {
-        free(text);
+        unmap_file(&t);
         wfmpi_error_set(err, -ENOMEM, "%s: out of memory", path);
         return NULL;
     }
-    wf->text = text;
-    wf->text_len = len;
+    wf->text = t.data;
+    wf->text_len = t.len;
+    wf->text_mapped = t.mapped;
     return load_main(wf, path, opt, err);
 }
 

@@ -8,12 +8,32 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "wf_int.h"
 
 /* libyaml reads ahead at most its raw + working buffers (~64 KiB) beyond the
  * token it is scanning; allow that much more before calling a token giant. */
 #define WF_READ_SLACK ((size_t)256 * 1024)
+
+/* A mapped workflow is released from memory in steps of this many bytes
+ * behind the parser, so a 300 MB file never has 300 MB resident while the
+ * model is being built (the pages come back from the page cache if the text
+ * is read again, e.g. for the checkpoint). */
+#define WF_DROP_STEP ((size_t)32 << 20)
+
+static void drop_parsed(struct wf_reader *r)
+{
+    /* Keep the last step resident: libyaml may still be reading it. */
+    if (!r->drop_behind || r->off < r->dropped + 2 * WF_DROP_STEP)
+        return;
+    size_t upto = (r->off - WF_DROP_STEP) & ~(WF_DROP_STEP - 1);
+    if (upto <= r->dropped)
+        return;
+    void *start = (void *)(uintptr_t)(r->data + r->dropped);
+    if (madvise(start, upto - r->dropped, MADV_DONTNEED) == 0)
+        r->dropped = upto;
+}
 
 static int read_handler(void *data, unsigned char *buffer, size_t size, size_t *size_read)
 {
@@ -29,6 +49,7 @@ static int read_handler(void *data, unsigned char *buffer, size_t size, size_t *
     r->off += n;
     r->fed_since_event += n;
     *size_read = n;
+    drop_parsed(r);
     return 1;
 }
 
