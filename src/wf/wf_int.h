@@ -18,7 +18,7 @@
 
 /* Nodes one item (or one anchored subtree) may hold: a bound on the memory a
  * hostile document can make one tree take (a node is ~48 bytes). */
-#define WF_MAX_TREE_NODES ((size_t)1 << 23)
+#define WF_MAX_TREE_NODES ((size_t)1 << 22)
 
 /* ------------------------------------------------------------------ pool */
 

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -460,6 +461,94 @@ static void test_limit_giant_scalar(void **state)
     free(text);
 }
 
+static void test_limit_file_size(void **state)
+{
+    (void)state;
+    /* A sparse file: the size is refused before anything is read. */
+    char tmp[] = "/tmp/wfmpi-test-big-XXXXXX";
+    int fd = mkstemp(tmp);
+    assert_true(fd >= 0);
+    assert_int_equal(ftruncate(fd, (off_t)WFMPI_WF_MAX_FILE_BYTES + 1), 0);
+    close(fd);
+    struct wfmpi_error err = {0};
+    assert_null(wfmpi_wf_load(tmp, NULL, &err));
+    unlink(tmp);
+    assert_int_equal(err.code, WFMPI_E_LIMIT);
+    char prefix[64];
+    snprintf(prefix, sizeof(prefix), "%s:1:1:", tmp);
+    assert_int_equal(strncmp(err.text, prefix, strlen(prefix)), 0);
+}
+
+static void test_io_errors(void **state)
+{
+    (void)state;
+    struct wfmpi_error err = {0};
+    assert_null(wfmpi_wf_load(WFMPI_TEST_DATA "/no/such/workflow.yml", NULL, &err));
+    assert_int_equal(err.code, -ENOENT);
+    assert_non_null(strstr(err.text, WFMPI_TEST_DATA "/no/such/workflow.yml"));
+    assert_null(wfmpi_wf_load(WFMPI_TEST_DATA, NULL, &err));
+    assert_int_equal(err.code, -EISDIR);
+    /* A NULL error pointer is allowed. */
+    assert_null(wfmpi_wf_load(WFMPI_TEST_DATA "/no/such/workflow.yml", NULL, NULL));
+}
+
+/* Errors inside a catalog file name that file and position. */
+static void test_catalog_file_errors(void **state)
+{
+    (void)state;
+    char tmp[] = "/tmp/wfmpi-test-rc-XXXXXX";
+    int fd = mkstemp(tmp);
+    assert_true(fd >= 0);
+    const char *rc = "pegasus: 5.0\nreplicas:\n  - lfn: f.a\n    pfns:\n      - site: local\n";
+    assert_int_equal(write(fd, rc, strlen(rc)), (ssize_t)strlen(rc));
+    close(fd);
+    struct wfmpi_error err = {0};
+    struct wfmpi_wf_options opt = {.rc_file = tmp};
+    assert_null(wfmpi_wf_load(PT "06-analyzer-single-job-stdout.yml", &opt, &err));
+    char prefix[128];
+    snprintf(prefix, sizeof(prefix), "%s:5:9: missing required key 'pfn' in a pfns entry", tmp);
+    assert_string_equal(err.text, prefix);
+    /* A catalog without its own pegasus key is fine; a wrong one is not. */
+    fd = open(tmp, O_WRONLY | O_TRUNC);
+    rc = "replicas: [{lfn: f.a, pfns: [{site: local, pfn: /x}]}]\n";
+    assert_int_equal(write(fd, rc, strlen(rc)), (ssize_t)strlen(rc));
+    close(fd);
+    struct wfmpi_wf *wf = wfmpi_wf_load(PT "06-analyzer-single-job-stdout.yml", &opt, &err);
+    assert_non_null(wf);
+    assert_int_equal(wfmpi_wf_view(wf)->n_replicas, 1);
+    wfmpi_wf_destroy(wf);
+    fd = open(tmp, O_WRONLY | O_TRUNC);
+    rc = "pegasus: 4.1\nreplicas: []\n";
+    assert_int_equal(write(fd, rc, strlen(rc)), (ssize_t)strlen(rc));
+    close(fd);
+    assert_null(wfmpi_wf_load(PT "06-analyzer-single-job-stdout.yml", &opt, &err));
+    assert_int_equal(err.code, WFMPI_E_INPUT);
+    assert_non_null(strstr(err.text, "1:10: unsupported pegasus version '4.1'"));
+    unlink(tmp);
+}
+
+/* Streamed collections written under an anchor or as an alias are walked as
+ * trees: the same model comes out. */
+static void test_anchored_collections(void **state)
+{
+    (void)state;
+    struct wfmpi_wf *wf = buf_ok("pegasus: '5.0'\n"
+                                 "name: anchors\n"
+                                 "jobs: &jobs\n"
+                                 "  - &j1 {id: a, name: t, profiles: &p {env: {A: '1'}}}\n"
+                                 "  - {id: b, name: t, profiles: *p}\n"
+                                 "x-copy: *jobs\n"
+                                 "transformationCatalog: &tc\n"
+                                 "  transformations: [{name: t, sites: [{name: l, pfn: /t}]}]\n"
+                                 "jobDependencies: [{id: a, children: [b]}]\n");
+    const struct wfmpi_wf_view *v = wfmpi_wf_view(wf);
+    assert_int_equal(v->n_jobs, 2);
+    assert_int_equal(v->n_deps, 1);
+    assert_int_equal(v->n_transformations, 1);
+    assert_string_equal(prof(wf, job_by_id(wf, "b")->profiles, "env", "A"), "1");
+    wfmpi_wf_destroy(wf);
+}
+
 /* ------------------------------------------------------------ bad corpus */
 
 static void test_bad_corpus(void **state)
@@ -516,6 +605,10 @@ int main(void)
         cmocka_unit_test(test_limit_billion_laughs),
         cmocka_unit_test(test_limit_deep_nesting),
         cmocka_unit_test(test_limit_giant_scalar),
+        cmocka_unit_test(test_limit_file_size),
+        cmocka_unit_test(test_io_errors),
+        cmocka_unit_test(test_catalog_file_errors),
+        cmocka_unit_test(test_anchored_collections),
         cmocka_unit_test(test_bad_corpus),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
