@@ -63,6 +63,7 @@ static inline const struct wf_node *wf_deref(const struct wf_node *n)
 }
 
 bool wf_is_null(const struct wf_node *n);
+bool wf_is_merge_key(const struct wf_node *n);
 /* "a mapping", "a sequence", "null", "a string" -- for messages. */
 const char *wf_kind_name(const struct wf_node *n);
 

@@ -300,6 +300,8 @@ static int stream_key(struct wf_ctx *c, const struct table *t, bool *seen, uint3
     const struct wf_node *kt = wf_deref(key);
     if (kt->kind != WF_NODE_SCALAR)
         return wf_fail(c, key, "expected a scalar mapping key, found %s", wf_kind_name(key));
+    if (wf_is_merge_key(kt))
+        return wf_fail(c, key, "YAML merge keys ('<<') are not supported: write the keys out");
     key->text = kt->text;
     key->len = kt->len;
     const struct key_spec *k = find_key(t, key->text);

@@ -347,6 +347,9 @@ static int resolve_key(struct wf_reader *r, struct wf_node *k)
     if (t->kind != WF_NODE_SCALAR)
         return wf_reader_fail(r, k->line, k->col, WFMPI_E_INPUT,
                               "expected a scalar mapping key, found %s", wf_kind_name(t));
+    if (wf_is_merge_key(t))
+        return wf_reader_fail(r, k->line, k->col, WFMPI_E_INPUT,
+                              "YAML merge keys ('<<') are not supported: write the keys out");
     if (t != k) {
         k->kind = WF_NODE_SCALAR;
         k->text = t->text;
@@ -434,6 +437,13 @@ int wf_build(struct wf_reader *r, struct wf_node **out)
 }
 
 /* ----------------------------------------------------------- node helpers */
+
+/* YAML 1.1 merge keys would silently change meaning if read as plain keys,
+ * so they are refused rather than ignored. */
+bool wf_is_merge_key(const struct wf_node *n)
+{
+    return n->kind == WF_NODE_SCALAR && n->plain && n->len == 2 && !memcmp(n->text, "<<", 2);
+}
 
 bool wf_is_null(const struct wf_node *n)
 {
