@@ -1,0 +1,340 @@
+/* Unit tests for the topo module on the hwloc XML topologies of
+ * tests/data/topo: discovery (GPUs deduplicated by bus id, their locality),
+ * what the launcher gave (CUDA_VISIBLE_DEVICES, SLURM_*_GPUS), the pure
+ * assignment of GPUs and cores to the ranks of a node, task core picking and
+ * cpuset lists. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "wfmpi/topo.h"
+
+static struct wfmpi_topo *load(const char *file)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/topo/%s", WFMPI_TEST_DATA, file);
+    struct wfmpi_topo *t = malloc(sizeof(*t));
+    assert_non_null(t);
+    struct wfmpi_error err = {0};
+    int rc = wfmpi_topo_load_xml(t, path, &err);
+    if (rc != 0)
+        fail_msg("%s: %s", path, err.text);
+    return t;
+}
+
+static void given_all(const struct wfmpi_topo *t, struct wfmpi_topo_given *g)
+{
+    wfmpi_topo_all_cpus(t, &g->cpus);
+    g->gpus = t->n_gpus >= 64 ? ~0ull : (1ull << t->n_gpus) - 1;
+}
+
+/* One expected share: GPU mask and cpuset list. */
+struct share {
+    uint64_t gpus;
+    const char *cpus;
+};
+
+static void check_shares(const struct wfmpi_topo *t, const struct wfmpi_topo_given *g, uint32_t n,
+                         const struct share *want, const char *what)
+{
+    for (uint32_t r = 0; r < n; r++) {
+        struct wfmpi_topo_rank out;
+        assert_int_equal(wfmpi_topo_assign(t, g, n, r, &out), 0);
+        char list[1024];
+        assert_true(wfmpi_topo_cpuset_format(&out.cpus, list, sizeof(list)) >= 0);
+        if (out.gpus != want[r].gpus || strcmp(list, want[r].cpus) != 0)
+            fail_msg("%s, %u ranks, rank %u: got GPUs 0x%llx cpus %s, want 0x%llx cpus %s", what, n,
+                     r, (unsigned long long)out.gpus, list, (unsigned long long)want[r].gpus,
+                     want[r].cpus);
+    }
+}
+
+/* ------------------------------------------------------------ discovery */
+
+static void test_discover_a100(void **state)
+{
+    (void)state;
+    struct wfmpi_topo *t = load("gpuA100x4-synthetic.xml");
+    assert_int_equal(t->n_cores, 64);
+    assert_int_equal(t->n_pus, 64);
+    assert_int_equal(t->n_numa, 4);
+    assert_int_equal(t->n_packages, 1);
+    assert_true(t->from_xml);
+    /* cuda0 and nvml0 are one GPU: four, not eight. */
+    assert_int_equal(t->n_gpus, 4);
+    static const char *const bus[] = {"0000:07:00.0", "0000:47:00.0", "0000:87:00.0",
+                                      "0000:c7:00.0"};
+    for (uint32_t g = 0; g < 4; g++) {
+        assert_int_equal(t->gpus[g].ordinal, g);
+        assert_string_equal(t->gpus[g].busid, bus[g]);
+        assert_int_equal(t->gpus[g].numa, g);
+        assert_int_equal(t->gpus[g].package, 0);
+        assert_string_equal(t->gpus[g].name, "NVIDIA A100-SXM4-40GB");
+        assert_int_equal(t->gpus[g].memory_mb, 40960);
+        assert_true(strncmp(t->gpus[g].uuid, "GPU-a100000", 11) == 0);
+    }
+    assert_string_equal(t->gpu_source, "hwloc-xml:CUDA+NVML");
+    assert_int_equal(t->summary.gpus, 4);
+    assert_int_equal(t->summary.cores, 64);
+    free(t);
+}
+
+static void test_discover_others(void **state)
+{
+    (void)state;
+    struct wfmpi_topo *t = load("nvidiaDGX2.xml");
+    assert_int_equal(t->n_gpus, 16);
+    assert_int_equal(t->n_cores, 4);
+    for (uint32_t g = 0; g < 16; g++) {
+        assert_int_equal(t->gpus[g].numa, g / 8);
+        assert_int_equal(t->gpus[g].package, g / 8);
+        assert_true(strncmp(t->gpus[g].uuid, "GPU-", 4) == 0);
+        assert_string_equal(t->gpus[g].name, "Tesla V100-SXM3-32GB-H");
+    }
+    assert_string_equal(t->gpus[0].busid, "0000:34:00.0");
+    assert_string_equal(t->gpus[15].busid, "0000:e7:00.0");
+    free(t);
+
+    t = load("power8gpudistances.xml");
+    assert_int_equal(t->n_gpus, 4); /* cuda, nvml and opencl osdevs of 4 GPUs */
+    assert_int_equal(t->n_cores, 8);
+    assert_int_equal(t->n_pus, 16);
+    assert_string_equal(t->gpus[0].busid, "0002:01:00.0");
+    assert_string_equal(t->gpus[3].busid, "000b:01:00.0");
+    assert_int_equal(t->gpus[1].numa, 0);
+    assert_int_equal(t->gpus[2].numa, 1);
+    assert_int_equal(t->gpus[0].memory_mb, 16280);
+    assert_string_equal(t->gpus[0].uuid, "GPU-77bf6b9a-6906-5a93-d28b-b77d2c23d1d2");
+    free(t);
+
+    /* A display adapter (card0, no compute backend) is not a GPU. */
+    t = load("96em64t-4n4d3ca2co-pci.xml");
+    assert_int_equal(t->n_gpus, 0);
+    assert_string_equal(t->gpu_source, "none");
+    assert_int_equal(t->n_cores, 96);
+    free(t);
+
+    t = load("24em64t-2n6c2t-pci.xml");
+    assert_int_equal(t->n_gpus, 0);
+    assert_int_equal(t->n_cores, 12);
+    assert_int_equal(t->n_pus, 24);
+    free(t);
+}
+
+static void test_bad_xml(void **state)
+{
+    (void)state;
+    struct wfmpi_topo *t = malloc(sizeof(*t));
+    struct wfmpi_error err = {0};
+    assert_int_equal(wfmpi_topo_load_xml(t, "/nonexistent.xml", &err), WFMPI_E_INTERNAL);
+    assert_non_null(strstr(err.text, "/nonexistent.xml"));
+    free(t);
+}
+
+/* ----------------------------------------------------------- assignment */
+
+static void test_assign_a100(void **state)
+{
+    (void)state;
+    struct wfmpi_topo *t = load("gpuA100x4-synthetic.xml");
+    struct wfmpi_topo_given g;
+    given_all(t, &g);
+    check_shares(t, &g, 1, (struct share[]){{0xf, "0-63"}}, "A100x4");
+    check_shares(t, &g, 2, (struct share[]){{0x3, "0-31"}, {0xc, "32-63"}}, "A100x4");
+    check_shares(t, &g, 3, (struct share[]){{0x1, "0-15"}, {0x2, "16-31"}, {0xc, "32-63"}},
+                 "A100x4");
+    check_shares(t, &g, 4,
+                 (struct share[]){{0x1, "0-15"}, {0x2, "16-31"}, {0x4, "32-47"}, {0x8, "48-63"}},
+                 "A100x4");
+    /* More ranks than GPUs: GPU ranks keep an even share near their GPU,
+     * CPU-only ranks split the rest. */
+    check_shares(t, &g, 8,
+                 (struct share[]){{0x1, "0-7"},
+                                  {0x2, "16-23"},
+                                  {0x4, "32-39"},
+                                  {0x8, "48-55"},
+                                  {0, "8-15"},
+                                  {0, "24-31"},
+                                  {0, "40-47"},
+                                  {0, "56-63"}},
+                 "A100x4");
+    free(t);
+}
+
+static void test_assign_dgx2(void **state)
+{
+    (void)state;
+    struct wfmpi_topo *t = load("nvidiaDGX2.xml");
+    struct wfmpi_topo_given g;
+    given_all(t, &g);
+    /* 16 ranks, 2 cores per socket (trimmed file): every GPU's rank gets a
+     * core of the GPU's own socket, four ranks per core. */
+    struct share s16[16];
+    static const char *const core_of[] = {"0", "1", "24", "25"};
+    for (uint32_t r = 0; r < 16; r++)
+        s16[r] = (struct share){1ull << r, core_of[r / 4]};
+    check_shares(t, &g, 16, s16, "DGX-2");
+    check_shares(t, &g, 2, (struct share[]){{0xff, "0-1"}, {0xff00, "24-25"}}, "DGX-2");
+    check_shares(t, &g, 4, (struct share[]){{0xf, "0"}, {0xf0, "1"}, {0xf00, "24"}, {0xf000, "25"}},
+                 "DGX-2");
+    free(t);
+}
+
+static void test_assign_power8_and_cpu_only(void **state)
+{
+    (void)state;
+    struct wfmpi_topo *t = load("power8gpudistances.xml");
+    struct wfmpi_topo_given g;
+    given_all(t, &g);
+    check_shares(
+        t, &g, 4,
+        (struct share[]){
+            {0x1, "0-1,8-9"}, {0x2, "16-17,24-25"}, {0x4, "80-81,88-89"}, {0x8, "96-97,104-105"}},
+        "POWER8");
+    check_shares(t, &g, 2,
+                 (struct share[]){{0x3, "0-1,8-9,16-17,24-25"}, {0xc, "80-81,88-89,96-97,104-105"}},
+                 "POWER8");
+    free(t);
+
+    t = load("96em64t-4n4d3ca2co-pci.xml");
+    given_all(t, &g);
+    check_shares(t, &g, 4, (struct share[]){{0, "0-23"}, {0, "24-47"}, {0, "48-71"}, {0, "72-95"}},
+                 "96em64t");
+    free(t);
+
+    t = load("24em64t-2n6c2t-pci.xml");
+    given_all(t, &g);
+    check_shares(t, &g, 2,
+                 (struct share[]){{0, "0,2,4,6,8,10,12,14,16,18,20,22"},
+                                  {0, "1,3,5,7,9,11,13,15,17,19,21,23"}},
+                 "24em64t");
+    /* More ranks than cores: ranks share cores, none is left without one. */
+    struct wfmpi_topo_rank out;
+    assert_int_equal(wfmpi_topo_assign(t, &g, 30, 29, &out), 0);
+    assert_int_equal(wfmpi_topo_cpuset_count(&out.cpus), 2);
+    assert_int_equal(wfmpi_topo_assign(t, &g, 2, 2, &out), WFMPI_E_INPUT);
+    assert_int_equal(wfmpi_topo_assign(t, &g, 0, 0, &out), WFMPI_E_INPUT);
+    free(t);
+}
+
+/* -------------------------------------------------------- what was given */
+
+static void test_visible_gpus(void **state)
+{
+    (void)state;
+    struct wfmpi_topo *t = load("gpuA100x4-synthetic.xml");
+    assert_int_equal(wfmpi_topo_visible_gpus(t, NULL, NULL, NULL), 0xf);
+    assert_int_equal(wfmpi_topo_visible_gpus(t, "2,3", NULL, NULL), 0xc);
+    assert_int_equal(wfmpi_topo_visible_gpus(t, "", NULL, NULL), 0);
+    assert_int_equal(wfmpi_topo_visible_gpus(t, "3, 1", NULL, NULL), 0xa);
+    /* UUIDs and unique prefixes, as CUDA accepts them. */
+    assert_int_equal(
+        wfmpi_topo_visible_gpus(t, "GPU-a1000002-0000-4000-8000-000000000002", NULL, NULL), 0x4);
+    assert_int_equal(wfmpi_topo_visible_gpus(t, "GPU-a1000001,0", NULL, NULL), 0x3);
+    /* An invalid entry ends the list (CUDA does the same). */
+    assert_int_equal(wfmpi_topo_visible_gpus(t, "1,7,2", NULL, NULL), 0x2);
+    assert_int_equal(wfmpi_topo_visible_gpus(t, "GPU-a", NULL, NULL), 0); /* ambiguous */
+    /* Slurm's lists when CUDA_VISIBLE_DEVICES is unset. */
+    assert_int_equal(wfmpi_topo_visible_gpus(t, NULL, "1-2", "0-3"), 0x6);
+    assert_int_equal(wfmpi_topo_visible_gpus(t, NULL, NULL, "0,3"), 0x9);
+    assert_int_equal(wfmpi_topo_visible_gpus(t, "0", "1", "2"), 0x1);
+    free(t);
+}
+
+static void test_assign_respects_given(void **state)
+{
+    (void)state;
+    struct wfmpi_topo *t = load("gpuA100x4-synthetic.xml");
+    struct wfmpi_topo_given g;
+    given_all(t, &g);
+    g.gpus = wfmpi_topo_visible_gpus(t, "2,3", NULL, NULL);
+    /* GPUs 0 and 1 are not ours: 4 ranks, two of them CPU-only. */
+    check_shares(t, &g, 4,
+                 (struct share[]){{0x4, "32-47"}, {0x8, "48-63"}, {0, "0-15"}, {0, "16-31"}},
+                 "A100x4 CUDA_VISIBLE_DEVICES=2,3");
+    check_shares(t, &g, 2, (struct share[]){{0x4, "0-7,16-23,32-47"}, {0x8, "8-15,24-31,48-63"}},
+                 "A100x4 CUDA_VISIBLE_DEVICES=2,3");
+    /* srun --cpu-bind gave this group only NUMA domain 1's cores. */
+    assert_int_equal(wfmpi_topo_cpuset_parse("16-31", &g.cpus), 0);
+    check_shares(t, &g, 2, (struct share[]){{0x4, "16-23"}, {0x8, "24-31"}},
+                 "A100x4 GPUs 2,3, cores 16-31");
+    free(t);
+}
+
+/* ----------------------------------------------------- cpusets and tasks */
+
+static void test_cpuset_lists(void **state)
+{
+    (void)state;
+    struct wfmpi_topo_cpuset s;
+    char buf[64];
+    assert_int_equal(wfmpi_topo_cpuset_parse("0-3,8,10-11", &s), 0);
+    assert_int_equal(wfmpi_topo_cpuset_count(&s), 7);
+    assert_int_equal(wfmpi_topo_cpuset_format(&s, buf, sizeof(buf)), 11);
+    assert_string_equal(buf, "0-3,8,10-11");
+    assert_int_equal(wfmpi_topo_cpuset_format(&s, buf, 4), WFMPI_E_LIMIT);
+    assert_string_equal(buf, "");
+    assert_int_equal(wfmpi_topo_cpuset_parse("", &s), 0);
+    assert_int_equal(wfmpi_topo_cpuset_count(&s), 0);
+    static const char *const bad[] = {"a", "3-1", "1,,2", "-1", "1-", "99999", "1;2"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_int_equal(wfmpi_topo_cpuset_parse(bad[i], &s), WFMPI_E_INPUT);
+}
+
+static void test_pick_cores(void **state)
+{
+    (void)state;
+    struct wfmpi_topo *t = load("24em64t-2n6c2t-pci.xml");
+    struct wfmpi_topo_cpuset pool, out;
+    char buf[128];
+    /* Package 0's cores: PU pairs (0,12) (2,14) (4,16) (6,18) (8,20) (10,22). */
+    assert_int_equal(wfmpi_topo_cpuset_parse("0,2,4,6,8,10,12,14,16,18,20,22", &pool), 0);
+    uint32_t next = wfmpi_topo_pick_cores(t, &pool, 2, 0, &out);
+    wfmpi_topo_cpuset_format(&out, buf, sizeof(buf));
+    assert_string_equal(buf, "0,2,12,14");
+    assert_int_equal(next, 2);
+    next = wfmpi_topo_pick_cores(t, &pool, 3, 5, &out); /* wraps */
+    wfmpi_topo_cpuset_format(&out, buf, sizeof(buf));
+    assert_string_equal(buf, "0,2,10,12,14,22");
+    assert_int_equal(next, 2);
+    wfmpi_topo_pick_cores(t, &pool, 6, 3, &out); /* all of it */
+    assert_memory_equal(&out, &pool, sizeof(pool));
+    wfmpi_topo_pick_cores(t, &pool, 0, 3, &out);
+    assert_memory_equal(&out, &pool, sizeof(pool));
+    free(t);
+}
+
+static void test_bind_only_existing(void **state)
+{
+    (void)state;
+    struct wfmpi_topo_cpuset want, existing;
+    struct wfmpi_error err = {0};
+    /* CPUs of an XML machine that this machine does not have: nothing bound. */
+    wfmpi_topo_cpuset_parse("1000-1003", &want);
+    wfmpi_topo_cpuset_parse("0", &existing);
+    assert_int_equal(wfmpi_topo_bind(&want, &existing, &err), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_discover_a100),
+        cmocka_unit_test(test_discover_others),
+        cmocka_unit_test(test_bad_xml),
+        cmocka_unit_test(test_assign_a100),
+        cmocka_unit_test(test_assign_dgx2),
+        cmocka_unit_test(test_assign_power8_and_cpu_only),
+        cmocka_unit_test(test_visible_gpus),
+        cmocka_unit_test(test_assign_respects_given),
+        cmocka_unit_test(test_cpuset_lists),
+        cmocka_unit_test(test_pick_cores),
+        cmocka_unit_test(test_bind_only_existing),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
