@@ -26,6 +26,11 @@ if(NOT HDF5_FOUND)
   message(FATAL_ERROR "HDF5 not found: apt-get install libhdf5-dev")
 endif()
 
+find_package(ZLIB)
+if(NOT ZLIB_FOUND)
+  message(FATAL_ERROR "zlib not found: apt-get install zlib1g-dev")
+endif()
+
 find_package(CURL)
 if(NOT CURL_FOUND)
   message(FATAL_ERROR "libcurl not found: apt-get install libcurl4-openssl-dev")

@@ -58,14 +58,23 @@ int wfmpi_mpi_bcast_int(struct wfmpi_mpi *m, int value);
 const struct wfmpi_sched_node *wfmpi_mpi_sched_nodes(struct wfmpi_mpi *m, uint32_t cores_per_node,
                                                      uint32_t *n);
 
-/* What the master reports to its caller while running. */
+/* What the master reports to its caller while running (all called on the
+ * master, from its loop). */
 struct wfmpi_run_hooks {
-    /* Called when an attempt starts / ends (master only, in the loop). */
+    /* An attempt was dispatched. */
     void (*on_start)(void *ctx, const struct wfmpi_sched_dispatch *d, int mpi_rank);
+    /* An attempt ended and the scheduler judged it: `after` is the task's
+     * new state (DONE, FAILED, or READY for a retry or a requeue). */
     void (*on_end)(void *ctx, const struct wfmpi_sched_dispatch *d, int mpi_rank,
-                   const struct wfmpi_exec_result *r);
+                   const struct wfmpi_exec_result *r, enum wfmpi_task_state after);
+    /* Called once per loop iteration in which something happened, before
+     * anything new is dispatched: make the records of what happened durable
+     * (the journal). A negative return stops the run with that error. */
+    int (*on_commit)(void *ctx);
     /* Called about every progress_interval seconds. */
     void (*on_progress)(void *ctx, const struct wfmpi_sched *s, double elapsed);
+    /* Polled every iteration: true when the run must drain (a signal). */
+    bool (*should_drain)(void *ctx);
     void *ctx;
     double progress_interval;
 };
@@ -75,6 +84,9 @@ struct wfmpi_run_config {
     const char *run_dir; /* absolute; jobs/<id>.<attempt>.out|err go under it */
     bool exec_null; /* --exec null: report success without spawning */
     double kill_grace_s; /* SIGTERM -> SIGKILL grace for timeouts */
+    double drain_grace_s; /* on drain: SIGTERM to tasks, SIGKILL this much later */
+    double walltime_end; /* epoch seconds the allocation ends; 0 = unknown */
+    double drain_before_s; /* drain on our own this long before walltime_end */
 };
 
 /* Master (rank 0): drive the scheduler until it is finished, dispatching to

@@ -49,6 +49,9 @@ struct wfmpi_sched_node {
     uint32_t first_rank;
     uint32_t n_ranks;
     const uint32_t *gpu_owner; /* NULL: round-robin over the node's ranks */
+    /* Locality group (NUMA domain) of each GPU, or NULL = unknown: a k-GPU
+     * task then gets GPUs of one group when one has k free. Copied. */
+    const uint32_t *gpu_group;
 };
 
 struct wfmpi_sched_config {
@@ -113,6 +116,14 @@ int wfmpi_sched_complete(struct wfmpi_sched *s, uint32_t task, uint32_t attempt,
 /* Stop handing out work (walltime drain); running tasks still complete. */
 void wfmpi_sched_drain(struct wfmpi_sched *s);
 bool wfmpi_sched_draining(const struct wfmpi_sched *s);
+
+/* Tell the scheduler how many seconds the allocation has left (call as often
+ * as you like; INFINITY when unknown, the default). A READY task whose
+ * runtime estimate exceeds it is set aside: it stays READY for the next
+ * allocation and never starts in this one. */
+void wfmpi_sched_set_time_left(struct wfmpi_sched *s, double seconds);
+/* READY tasks set aside by the time limit. */
+uint32_t wfmpi_sched_deferred(const struct wfmpi_sched *s);
 
 /* True when nothing is READY or RUNNING (or draining and nothing RUNNING). */
 bool wfmpi_sched_finished(const struct wfmpi_sched *s);

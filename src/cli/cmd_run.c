@@ -7,6 +7,8 @@
 #include <getopt.h>
 #include <sys/resource.h>
 #include <libgen.h>
+#include <signal.h>
+#include <time.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +16,7 @@
 #include <unistd.h>
 
 #include "cli_int.h"
+#include "wfmpi/ckpt.h"
 #include "wfmpi/mpi.h"
 #include "wfmpi/plan.h"
 #include "wfmpi/sched.h"
@@ -28,33 +31,45 @@ struct run_opts {
     bool exec_null;
     double progress;
     double kill_grace;
+    double drain_grace;
+    double drain_before;
+    double walltime_end;
+    bool fresh, force_resume, no_checkpoint;
     enum wfmpi_log_level log_level;
     struct wfmpi_plan_options plan;
 };
 
 static void run_usage(FILE *out)
 {
-    fprintf(out, "usage: wfmpi [run] WORKFLOW.yml [options]\n"
-                 "Run a Pegasus 5.0 workflow on the MPI ranks of this allocation\n"
-                 "(srun wfmpi workflow.yml, or mpiexec -n N wfmpi workflow.yml).\n\n"
-                 "  --run-dir DIR         state, logs and task output (default: WORKFLOW.wfmpi\n"
-                 "                        beside the workflow file)\n"
-                 "  --work-dir DIR        where tasks run (default: the current directory)\n"
-                 "  --retries N           retries for tasks without dagman.retry (default 1)\n"
-                 "  --max-running N       at most N tasks at once (default: no limit)\n"
-                 "  --cores-per-node N    treat every node as having N cores (default: hwloc)\n"
-                 "  --exec MODE           spawn (default) or null: report success without\n"
-                 "                        running anything (measures the master's own cost)\n"
-                 "  --kill-grace S        seconds between SIGTERM and SIGKILL on timeout (10)\n"
-                 "  --progress S          seconds between progress lines on stderr (5)\n"
-                 "  --rc/--tc/--sc FILE   replica / transformation / site catalog\n"
-                 "  --site NAME           execution site in the catalogs\n"
-                 "  --input-dir DIR       where workflow inputs without replicas are found\n"
-                 "  --log-level LEVEL     error, warn (default), info, debug on stderr;\n"
-                 "                        RUN_DIR/wfmpi.log always gets info\n"
-                 "  -h, --help            this text\n\n"
-                 "Exit: 0 all tasks succeeded, 1 some failed (the rest ran), 2 bad input or\n"
-                 "usage (nothing ran), 3 stopped early, 4 environment or internal error.\n");
+    fprintf(out,
+            "usage: wfmpi [run] WORKFLOW.yml [options]\n"
+            "Run a Pegasus 5.0 workflow on the MPI ranks of this allocation\n"
+            "(srun wfmpi workflow.yml, or mpiexec -n N wfmpi workflow.yml).\n\n"
+            "  --run-dir DIR         state, logs and task output (default: WORKFLOW.wfmpi\n"
+            "                        beside the workflow file)\n"
+            "  --work-dir DIR        where tasks run (default: the current directory)\n"
+            "  --retries N           retries for tasks without dagman.retry (default 1)\n"
+            "  --max-running N       at most N tasks at once (default: no limit)\n"
+            "  --cores-per-node N    treat every node as having N cores (default: hwloc)\n"
+            "  --exec MODE           spawn (default) or null: report success without\n"
+            "                        running anything (measures the master's own cost)\n"
+            "  --kill-grace S        seconds between SIGTERM and SIGKILL on timeout (10)\n"
+            "  --fresh               start over: move an existing run dir aside (never deleted)\n"
+            "  --force-resume        resume even though the workflow changed (changed jobs rerun)\n"
+            "  --drain-grace S       on SIGTERM/SIGINT/SIGUSR1 or near the walltime: SIGTERM to\n"
+            "                        tasks, SIGKILL S seconds later, save state, exit 3 (60)\n"
+            "  --drain-before S      drain this long before the allocation ends (120)\n"
+            "  --walltime-end T      when the allocation ends (epoch seconds or\n"
+            "                        YYYY-MM-DDTHH:MM:SS); default: SLURM_JOB_END_TIME or squeue\n"
+            "  --progress S          seconds between progress lines on stderr (5)\n"
+            "  --rc/--tc/--sc FILE   replica / transformation / site catalog\n"
+            "  --site NAME           execution site in the catalogs\n"
+            "  --input-dir DIR       where workflow inputs without replicas are found\n"
+            "  --log-level LEVEL     error, warn (default), info, debug on stderr;\n"
+            "                        RUN_DIR/wfmpi.log always gets info\n"
+            "  -h, --help            this text\n\n"
+            "Exit: 0 all tasks succeeded, 1 some failed (the rest ran), 2 bad input or\n"
+            "usage (nothing ran), 3 stopped early, 4 environment or internal error.\n");
 }
 
 enum {
@@ -72,6 +87,12 @@ enum {
     OPT_SITE,
     OPT_INPUT_DIR,
     OPT_LOG_LEVEL,
+    OPT_FRESH,
+    OPT_FORCE_RESUME,
+    OPT_NO_CHECKPOINT,
+    OPT_DRAIN_GRACE,
+    OPT_DRAIN_BEFORE,
+    OPT_WALLTIME_END,
 };
 
 static const struct option run_options[] = {
@@ -89,6 +110,13 @@ static const struct option run_options[] = {
     {"site", required_argument, NULL, OPT_SITE},
     {"input-dir", required_argument, NULL, OPT_INPUT_DIR},
     {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+    {"fresh", no_argument, NULL, OPT_FRESH},
+    {"force-resume", no_argument, NULL, OPT_FORCE_RESUME},
+    /* Hidden: measures what checkpointing costs (bench/); never for real runs. */
+    {"no-checkpoint", no_argument, NULL, OPT_NO_CHECKPOINT},
+    {"drain-grace", required_argument, NULL, OPT_DRAIN_GRACE},
+    {"drain-before", required_argument, NULL, OPT_DRAIN_BEFORE},
+    {"walltime-end", required_argument, NULL, OPT_WALLTIME_END},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -112,6 +140,25 @@ static bool parse_seconds(const char *s, double *out)
         return false;
     *out = v;
     return true;
+}
+
+/* Epoch seconds, or a local "YYYY-MM-DDTHH:MM:SS" as squeue prints it. */
+static bool parse_time(const char *s, double *out)
+{
+    char *end;
+    double v = strtod(s, &end);
+    if (end != s && *end == '\0' && v > 0) {
+        *out = v;
+        return true;
+    }
+    struct tm tm = {0};
+    const char *rest = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+    if (!rest || *rest)
+        return false;
+    tm.tm_isdst = -1;
+    time_t t = mktime(&tm);
+    *out = (double)t;
+    return t != (time_t)-1;
 }
 
 static int bad_value(const char *opt, const char *value)
@@ -174,6 +221,21 @@ static int apply_option(struct run_opts *o, int c, const char *arg)
         if (wfmpi_log_parse_level(arg, &o->log_level) < 0)
             return bad_value("log-level", arg);
         break;
+    case OPT_FRESH:
+        o->fresh = true;
+        break;
+    case OPT_FORCE_RESUME:
+        o->force_resume = true;
+        break;
+    case OPT_NO_CHECKPOINT:
+        o->no_checkpoint = true;
+        break;
+    case OPT_DRAIN_GRACE:
+        return parse_seconds(arg, &o->drain_grace) ? 0 : bad_value("drain-grace", arg);
+    case OPT_DRAIN_BEFORE:
+        return parse_seconds(arg, &o->drain_before) ? 0 : bad_value("drain-before", arg);
+    case OPT_WALLTIME_END:
+        return parse_time(arg, &o->walltime_end) ? 0 : bad_value("walltime-end", arg);
     default:
         return WFMPI_EXIT_USAGE;
     }
@@ -206,7 +268,57 @@ static int parse_run_args(int argc, char **argv, struct run_opts *o)
         return WFMPI_EXIT_USAGE;
     }
     o->workflow = argv[optind];
+    if (o->fresh && o->force_resume) {
+        fprintf(stderr, "wfmpi run: --fresh and --force-resume exclude each other\n");
+        return WFMPI_EXIT_USAGE;
+    }
     return -1;
+}
+
+/* ----------------------------------------------------------- signals */
+
+/* SIGTERM, SIGINT and SIGUSR1 (Slurm's --signal) ask for a drain. Every rank
+ * catches them: a worker's default action would kill it and with it the job;
+ * the master alone decides and tells the workers. */
+static volatile sig_atomic_t drain_signal;
+
+static void on_signal(int sig)
+{
+    drain_signal = sig;
+}
+
+static void install_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGUSR1, &sa, NULL);
+}
+
+/* The allocation's end: --walltime-end, else Slurm's SLURM_JOB_END_TIME, else
+ * squeue. 0 when unknown (not in Slurm): no walltime awareness. */
+static double find_walltime_end(const struct run_opts *o)
+{
+    if (o->walltime_end > 0)
+        return o->walltime_end;
+    double t = 0;
+    const char *env = getenv("SLURM_JOB_END_TIME");
+    if (env && parse_time(env, &t))
+        return t;
+    const char *job = getenv("SLURM_JOB_ID");
+    if (!job || strspn(job, "0123456789") != strlen(job))
+        return 0;
+    char cmd[128], line[64] = "";
+    snprintf(cmd, sizeof(cmd), "squeue -h -j %s -o %%e 2>/dev/null", job);
+    FILE *p = popen(cmd, "r");
+    if (p && fgets(line, sizeof(line), p))
+        line[strcspn(line, "\n")] = '\0';
+    if (p)
+        pclose(p);
+    return parse_time(line, &t) ? t : 0;
 }
 
 /* ------------------------------------------------------------ master */
@@ -215,15 +327,25 @@ static int parse_run_args(int argc, char **argv, struct run_opts *o)
 struct run_ctx {
     const struct wfmpi_plan *plan;
     const struct wfmpi_plan_view *v;
+    struct wfmpi_ckpt *ckpt; /* NULL with --no-checkpoint */
     bool tty;
-    uint32_t *fail_reason; /* last failure per task: index into fails, +1 */
+    uint32_t *fail_reason; /* last failure per task in this run: index into fails, +1 */
     struct wfmpi_exec_result *fails;
     size_t n_fails, cap_fails;
+    int ckpt_rc; /* first checkpoint error */
 };
 
 static const char *task_id(const struct run_ctx *c, uint32_t task)
 {
     return wfmpi_plan_str(c->plan, c->v->tasks[task].id);
+}
+
+static void note_ckpt(struct run_ctx *c, int rc)
+{
+    if (rc < 0 && c->ckpt_rc == 0) {
+        c->ckpt_rc = rc;
+        wfmpi_error_log("checkpoint: %s", wfmpi_ckpt_error(c->ckpt));
+    }
 }
 
 static void on_start(void *ctx, const struct wfmpi_sched_dispatch *d, int rank)
@@ -232,21 +354,67 @@ static void on_start(void *ctx, const struct wfmpi_sched_dispatch *d, int rank)
     if (wfmpi_log_enabled(WFMPI_LOG_INFO))
         wfmpi_info("start %s attempt %u rank %d node %u cores %u", task_id(c, d->task), d->attempt,
                    rank, d->node, d->cores);
+    if (c->ckpt)
+        note_ckpt(c, wfmpi_ckpt_task_start(c->ckpt, d->task, d->attempt, rank, (int32_t)d->node,
+                                           d->gpu_mask, wfmpi_wall()));
+}
+
+static void record_end(struct run_ctx *c, const struct wfmpi_sched_dispatch *d, int rank,
+                       const struct wfmpi_exec_result *r, enum wfmpi_task_state after)
+{
+    struct wfmpi_ckpt_event ev = {.task = d->task,
+                                  .attempt = d->attempt,
+                                  .rank = rank,
+                                  .node = (int32_t)d->node,
+                                  .gpu_mask = d->gpu_mask,
+                                  .start = r->start_wall,
+                                  .end = r->end_wall,
+                                  .reason = (uint8_t)r->reason,
+                                  .exit_code = r->exit_code,
+                                  .signal = r->signal,
+                                  .utime = r->utime,
+                                  .stime = r->stime,
+                                  .maxrss_kb = r->maxrss_kb,
+                                  .state_after = (uint8_t)after};
+    note_ckpt(c, wfmpi_ckpt_task_end(c->ckpt, &ev, r->detail));
 }
 
 static void on_end(void *ctx, const struct wfmpi_sched_dispatch *d, int rank,
-                   const struct wfmpi_exec_result *r)
+                   const struct wfmpi_exec_result *r, enum wfmpi_task_state after)
 {
     struct run_ctx *c = ctx;
     if (wfmpi_log_enabled(WFMPI_LOG_INFO))
         wfmpi_info("end %s attempt %u rank %d node %u %.3fs %s", task_id(c, d->task), d->attempt,
                    rank, d->node, r->end_wall - r->start_wall,
                    r->detail[0] ? r->detail : wfmpi_exec_reason_name(r->reason));
+    if (c->ckpt)
+        record_end(c, d, rank, r, after);
     if (r->reason == WFMPI_EXEC_OK || r->reason == WFMPI_EXEC_INTERRUPTED)
         return;
     /* Failures are rare; keep their full records for the summary. */
     if (WFMPI_PUSH(c->fails, c->n_fails, c->cap_fails, *r) == 0)
         c->fail_reason[d->task] = (uint32_t)c->n_fails;
+}
+
+static int on_commit(void *ctx)
+{
+    struct run_ctx *c = ctx;
+    if (!c->ckpt)
+        return 0;
+    /* Losing the journal loses the guarantee: stop rather than run on. */
+    int rc = c->ckpt_rc;
+    if (rc == 0)
+        rc = wfmpi_ckpt_commit(c->ckpt, false);
+    if (rc == 0)
+        rc = wfmpi_ckpt_maybe_snapshot(c->ckpt);
+    note_ckpt(c, rc);
+    return rc;
+}
+
+static bool should_drain(void *ctx)
+{
+    (void)ctx;
+    return drain_signal != 0;
 }
 
 static void on_progress(void *ctx, const struct wfmpi_sched *s, double elapsed)
@@ -259,6 +427,17 @@ static void on_progress(void *ctx, const struct wfmpi_sched *s, double elapsed)
             k.state[WFMPI_TASK_READY], k.state[WFMPI_TASK_FAILED], k.state[WFMPI_TASK_BLOCKED],
             elapsed, c->tty ? "   " : "\n");
     fflush(stderr);
+}
+
+static const char *failure_text(const struct run_ctx *c, uint32_t t)
+{
+    if (c->fail_reason[t]) {
+        const struct wfmpi_exec_result *r = &c->fails[c->fail_reason[t] - 1];
+        return r->detail[0] ? r->detail : wfmpi_exec_reason_name(r->reason);
+    }
+    /* Failed in an earlier run of this run dir. */
+    const char *d = c->ckpt ? wfmpi_ckpt_detail(c->ckpt, t) : "";
+    return d[0] ? d : "failed in an earlier run";
 }
 
 static void print_summary(const struct run_ctx *c, const struct wfmpi_sched *s, double wall)
@@ -278,12 +457,12 @@ static void print_summary(const struct run_ctx *c, const struct wfmpi_sched *s, 
            n, k.state[WFMPI_TASK_DONE], k.state[WFMPI_TASK_FAILED], k.state[WFMPI_TASK_BLOCKED],
            unsubmitted, k.retries, wall);
     for (uint32_t t = 0; t < n; t++) {
-        if (wfmpi_sched_state(s, t) != WFMPI_TASK_FAILED || !c->fail_reason[t])
-            continue;
-        const struct wfmpi_exec_result *r = &c->fails[c->fail_reason[t] - 1];
-        printf("  FAILED %s after %u attempt(s): %s\n", task_id(c, t), wfmpi_sched_attempts(s, t),
-               r->detail[0] ? r->detail : wfmpi_exec_reason_name(r->reason));
+        if (wfmpi_sched_state(s, t) == WFMPI_TASK_FAILED)
+            printf("  FAILED %s after %u attempt(s): %s\n", task_id(c, t),
+                   wfmpi_sched_attempts(s, t), failure_text(c, t));
     }
+    if (unsubmitted)
+        printf("  Stopped early: rerun the same command to resume.\n");
 }
 
 /* Absolute run and work directories; the run dir defaults to WORKFLOW.wfmpi
@@ -330,10 +509,11 @@ static int exit_code_for(const struct wfmpi_sched *s)
 {
     struct wfmpi_sched_counts k;
     wfmpi_sched_counts(s, &k);
+    /* Work left means a rerun resumes it: that matters more than failures. */
+    if (k.state[WFMPI_TASK_UNREADY] || k.state[WFMPI_TASK_READY] || k.state[WFMPI_TASK_RUNNING])
+        return WFMPI_EXIT_STOPPED;
     if (k.state[WFMPI_TASK_FAILED] || k.state[WFMPI_TASK_BLOCKED])
         return WFMPI_EXIT_FAILED;
-    if (k.state[WFMPI_TASK_UNREADY] || k.state[WFMPI_TASK_READY])
-        return WFMPI_EXIT_STOPPED;
     return WFMPI_EXIT_OK;
 }
 
@@ -356,11 +536,31 @@ static void log_master_cost(const struct wfmpi_plan_view *v, double wall, double
                v->n_tasks ? cpu * 1e6 / v->n_tasks : 0, ru.ru_maxrss / 1024);
 }
 
-/* Plan and build the scheduler; on failure every rank must hear about it. */
-static int master_prepare(struct wfmpi_mpi *m, const struct run_opts *o, struct wfmpi_plan **plan,
-                          struct wfmpi_sched **s, struct wfmpi_error *err)
+/* Everything rank 0 prepares before any task may run. */
+struct master_state {
+    struct wfmpi_plan *plan;
+    struct wfmpi_sched *s;
+    struct wfmpi_ckpt *ckpt;
+    struct wfmpi_ckpt_recovered rec;
+    char run_dir[PATH_MAX], work_dir[PATH_MAX];
+};
+
+static int open_checkpoint(const struct run_opts *o, struct master_state *ms,
+                           struct wfmpi_error *err)
 {
-    if (!(*plan = wfmpi_plan_create(o->workflow, &o->plan, err)))
+    if (o->no_checkpoint)
+        return 0;
+    struct wfmpi_ckpt_options copt = {.fresh = o->fresh, .force_resume = o->force_resume};
+    if (!(ms->ckpt = wfmpi_ckpt_open(ms->run_dir, ms->plan, &copt, &ms->rec, err)))
+        return err->code;
+    return wfmpi_ckpt_restore_sched(ms->ckpt, ms->s, err);
+}
+
+/* Plan, place, open the checkpoint; on failure every rank must hear of it. */
+static int master_prepare(struct wfmpi_mpi *m, const struct run_opts *o, struct master_state *ms,
+                          struct wfmpi_error *err)
+{
+    if (!(ms->plan = wfmpi_plan_create(o->workflow, &o->plan, err)))
         return err->code;
     uint32_t n_nodes = 0;
     const struct wfmpi_sched_node *nodes = wfmpi_mpi_sched_nodes(m, o->cores_per_node, &n_nodes);
@@ -370,58 +570,95 @@ static int master_prepare(struct wfmpi_mpi *m, const struct run_opts *o, struct 
                                      .n_nodes = n_nodes,
                                      .default_retries = o->retries,
                                      .max_running = o->max_running};
-    if (!(*s = wfmpi_sched_create(*plan, &cfg, err)))
+    if (!(ms->s = wfmpi_sched_create(ms->plan, &cfg, err)))
         return err->code;
-    return 0;
+    int rc = resolve_dirs(o, ms->run_dir, ms->work_dir, err);
+    return rc < 0 ? rc : open_checkpoint(o, ms, err);
+}
+
+static void report_recovery(const struct master_state *ms)
+{
+    if (ms->rec.moved_aside[0])
+        printf("wfmpi: --fresh: the previous run dir was moved to %s\n", ms->rec.moved_aside);
+    if (!ms->rec.resumed)
+        return;
+    printf("wfmpi: resumed %s after %u earlier run(s): %u done, %u failed, %u requeued%s\n",
+           ms->run_dir, ms->rec.runs, ms->rec.done, ms->rec.failed, ms->rec.requeued,
+           ms->rec.dropped_torn_tail ? " (dropped a torn journal record)" : "");
+    wfmpi_info("resumed: %u done, %u failed, %u requeued", ms->rec.done, ms->rec.failed,
+               ms->rec.requeued);
+}
+
+static void master_cleanup(struct master_state *ms)
+{
+    wfmpi_ckpt_close(ms->ckpt);
+    wfmpi_sched_destroy(ms->s);
+    wfmpi_plan_destroy(ms->plan);
+}
+
+/* The run itself, once every rank knows it goes ahead. */
+static int master_run(struct wfmpi_mpi *m, const struct run_opts *o, struct master_state *ms)
+{
+    const struct wfmpi_plan_view *v = wfmpi_plan_view(ms->plan);
+    struct run_ctx ctx = {.plan = ms->plan, .v = v, .ckpt = ms->ckpt, .tty = isatty(2)};
+    if (!(ctx.fail_reason = calloc(v->n_tasks ? v->n_tasks : 1, sizeof(uint32_t))))
+        wfmpi_mpi_abort(m, WFMPI_EXIT_ENV);
+    struct wfmpi_run_hooks hooks = {
+        on_start, on_end, on_commit, on_progress, should_drain, &ctx, ctx.tty ? 0.5 : o->progress};
+    struct wfmpi_run_config cfg = {ms->work_dir,   ms->run_dir,    o->exec_null,
+                                   o->kill_grace,  o->drain_grace, find_walltime_end(o),
+                                   o->drain_before};
+    wfmpi_info("run %s: %u tasks on %d ranks, %u nodes%s", o->workflow, v->n_tasks,
+               wfmpi_mpi_size(m), wfmpi_mpi_n_nodes(m),
+               cfg.walltime_end > 0 ? ", walltime known" : "");
+    if (ms->ckpt &&
+        wfmpi_ckpt_run_start(ms->ckpt, wfmpi_mpi_size(m), (int32_t)wfmpi_mpi_n_nodes(m)) < 0)
+        note_ckpt(&ctx, -EIO);
+    double t0 = wfmpi_mono(), c0 = cpu_seconds();
+    struct wfmpi_error err = {0};
+    int rc = wfmpi_mpi_master(m, ms->plan, ms->s, &cfg, &hooks, &err);
+    if (rc < 0) {
+        cli_print_error(&err, rc);
+        if (ms->ckpt)
+            wfmpi_ckpt_commit(ms->ckpt, true); /* keep what is known */
+        wfmpi_mpi_abort(m, WFMPI_EXIT_ENV);
+    }
+    log_master_cost(v, wfmpi_mono() - t0, cpu_seconds() - c0);
+    on_progress(&ctx, ms->s, wfmpi_mono() - t0);
+    if (ctx.tty)
+        fputc('\n', stderr);
+    int code = exit_code_for(ms->s);
+    if (ms->ckpt && wfmpi_ckpt_run_end(ms->ckpt, code) < 0) {
+        fprintf(stderr, "wfmpi: %s\n", wfmpi_ckpt_error(ms->ckpt));
+        code = WFMPI_EXIT_ENV;
+    }
+    wfmpi_mpi_stop_workers(m, code);
+    print_summary(&ctx, ms->s, wfmpi_mono() - t0);
+    free(ctx.fail_reason);
+    free(ctx.fails);
+    return code;
 }
 
 static int run_master(struct wfmpi_mpi *m, const struct run_opts *o)
 {
     struct wfmpi_error err = {0};
-    struct wfmpi_plan *plan = NULL;
-    struct wfmpi_sched *s = NULL;
-    char run_dir[PATH_MAX], work_dir[PATH_MAX];
-    int rc = master_prepare(m, o, &plan, &s, &err);
-    if (rc == 0)
-        rc = resolve_dirs(o, run_dir, work_dir, &err);
+    struct master_state ms = {0};
+    int rc = master_prepare(m, o, &ms, &err);
     int status = rc < 0 ? cli_exit_for(rc) : 0;
     wfmpi_mpi_bcast_int(m, status);
     if (status) {
         cli_print_error(&err, rc);
-        wfmpi_sched_destroy(s);
-        wfmpi_plan_destroy(plan);
+        master_cleanup(&ms);
         return status;
     }
-    FILE *log = open_log(run_dir, o);
-    const struct wfmpi_plan_view *v = wfmpi_plan_view(plan);
-    struct run_ctx ctx = {.plan = plan, .v = v, .tty = isatty(2)};
-    ctx.fail_reason = calloc(v->n_tasks ? v->n_tasks : 1, sizeof(uint32_t));
-    struct wfmpi_run_hooks hooks = {on_start, on_end, on_progress, &ctx,
-                                    ctx.tty ? 0.5 : o->progress};
-    struct wfmpi_run_config cfg = {work_dir, run_dir, o->exec_null, o->kill_grace};
-    wfmpi_info("run %s: %u tasks on %d ranks, %u nodes", o->workflow, v->n_tasks, wfmpi_mpi_size(m),
-               wfmpi_mpi_n_nodes(m));
-    double t0 = wfmpi_mono(), c0 = cpu_seconds();
-    rc = ctx.fail_reason ? wfmpi_mpi_master(m, plan, s, &cfg, &hooks, &err) : -ENOMEM;
-    if (rc < 0) {
-        cli_print_error(&err, rc);
-        wfmpi_mpi_abort(m, WFMPI_EXIT_ENV);
-    }
-    log_master_cost(v, wfmpi_mono() - t0, cpu_seconds() - c0);
-    on_progress(&ctx, s, wfmpi_mono() - t0);
-    if (ctx.tty)
-        fputc('\n', stderr);
-    int code = exit_code_for(s);
-    wfmpi_mpi_stop_workers(m, code);
-    print_summary(&ctx, s, wfmpi_mono() - t0);
+    FILE *log = open_log(ms.run_dir, o);
+    report_recovery(&ms);
+    int code = master_run(m, o, &ms);
     wfmpi_info("run %s ended with exit code %d", o->workflow, code);
     wfmpi_log_set_file(NULL, WFMPI_LOG_DEBUG);
     if (log)
         fclose(log);
-    free(ctx.fail_reason);
-    free(ctx.fails);
-    wfmpi_sched_destroy(s);
-    wfmpi_plan_destroy(plan);
+    master_cleanup(&ms);
     return code;
 }
 
@@ -446,6 +683,7 @@ int cli_run(int argc, char **argv)
     if (rc >= 0)
         return rc;
     wfmpi_log_set_level(o.log_level);
+    install_signals();
     struct wfmpi_error err = {0};
     struct wfmpi_mpi *m = wfmpi_mpi_init(NULL, NULL, &err);
     if (!m) {

@@ -42,7 +42,11 @@ static int cli_version(int argc, char **argv)
 
 int cli_exit_for(int code)
 {
-    return (code == WFMPI_E_INPUT || code == WFMPI_E_LIMIT) ? WFMPI_EXIT_USAGE : WFMPI_EXIT_ENV;
+    /* A damaged or too-new run directory is bad input too: nothing ran. */
+    return (code == WFMPI_E_INPUT || code == WFMPI_E_LIMIT || code == WFMPI_E_CORRUPT ||
+            code == WFMPI_E_VERSION)
+               ? WFMPI_EXIT_USAGE
+               : WFMPI_EXIT_ENV;
 }
 
 void cli_print_error(const struct wfmpi_error *err, int code)

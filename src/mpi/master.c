@@ -156,10 +156,15 @@ static void handle_result(struct master *ms, const struct wfmpi_exec_result *r)
         return;
     }
     const struct wfmpi_sched_dispatch *d = &ms->running[task];
-    if (ms->hooks && ms->hooks->on_end)
-        ms->hooks->on_end(ms->hooks->ctx, d, rank_of(ms, d), r);
-    if (wfmpi_sched_complete(ms->s, task, attempt, outcome_of(r->reason)) < 0)
+    enum wfmpi_sched_outcome outcome = outcome_of(r->reason);
+    /* A task that fails while the run drains was stopped by the drain (its
+     * SIGTERM): it must not use up a retry. */
+    if (outcome == WFMPI_SCHED_FAILED && wfmpi_sched_draining(ms->s))
+        outcome = WFMPI_SCHED_INTERRUPTED;
+    if (wfmpi_sched_complete(ms->s, task, attempt, outcome) < 0)
         wfmpi_warn("scheduler refused the result of task %u attempt %u", task, attempt);
+    if (ms->hooks && ms->hooks->on_end)
+        ms->hooks->on_end(ms->hooks->ctx, d, rank_of(ms, d), r, wfmpi_sched_state(ms->s, task));
     ms->running[task].attempt = 0;
 }
 
@@ -376,17 +381,57 @@ static void master_teardown(struct master *ms)
     free(ms->table);
 }
 
+/* Drain: the scheduler starts nothing more; running tasks get SIGTERM now
+ * (time to write their checkpoint files) and SIGKILL after the grace, here
+ * and on every worker. */
+static int begin_drain(struct master *ms, const char *why, struct wfmpi_error *err)
+{
+    wfmpi_warn("draining (%s): no new tasks; running tasks get SIGTERM, SIGKILL in %.0f s", why,
+               ms->cfg->drain_grace_s);
+    wfmpi_sched_drain(ms->s);
+    wfmpi_exec_interrupt_all(ms->ex, ms->cfg->drain_grace_s);
+    double grace = ms->cfg->drain_grace_s;
+    for (int r = 1; r < ms->m->size; r++) {
+        if (MPI_Send(&grace, 1, MPI_DOUBLE, r, WIRE_TAG_DRAIN, MPI_COMM_WORLD) != MPI_SUCCESS)
+            return wfmpi_error_set(err, WFMPI_E_MPI, "cannot tell rank %d to drain", r);
+    }
+    return 0;
+}
+
+/* Walltime: start nothing that cannot finish, and drain on our own shortly
+ * before the end (Slurm's own signal may come late or not at all). */
+static int watch_clock(struct master *ms, struct wfmpi_error *err)
+{
+    if (wfmpi_sched_draining(ms->s))
+        return 0;
+    if (ms->hooks && ms->hooks->should_drain && ms->hooks->should_drain(ms->hooks->ctx))
+        return begin_drain(ms, "signal", err);
+    if (ms->cfg->walltime_end <= 0)
+        return 0;
+    double left = ms->cfg->walltime_end - wfmpi_wall();
+    wfmpi_sched_set_time_left(ms->s, left);
+    return left <= ms->cfg->drain_before_s ? begin_drain(ms, "walltime near", err) : 0;
+}
+
 static int master_loop(struct master *ms, struct wfmpi_error *err)
 {
     double start = wfmpi_mono(), next_progress = start;
     double interval = ms->hooks ? ms->hooks->progress_interval : 0;
-    int idle = 0;
+    int idle = 0, rc;
+    if ((rc = watch_clock(ms, err)) < 0)
+        return rc;
     while (!wfmpi_sched_finished(ms->s)) {
-        int did = 0, rc;
+        int did = 0;
         if ((rc = dispatch(ms, err)) < 0 || (did += rc, rc = progress_sends(ms, err)) < 0 ||
             (did += rc, rc = recv_results(ms, err)) < 0)
             return rc;
         did += rc + poll_local(ms);
+        /* What happened is recorded before the next dispatch acts on it. */
+        if (did && ms->hooks && ms->hooks->on_commit &&
+            (rc = ms->hooks->on_commit(ms->hooks->ctx)) < 0)
+            return wfmpi_error_set(err, rc, "cannot record the run's progress");
+        if ((rc = watch_clock(ms, err)) < 0)
+            return rc;
         if (interval > 0 && ms->hooks->on_progress && wfmpi_mono() >= next_progress) {
             ms->hooks->on_progress(ms->hooks->ctx, ms->s, wfmpi_mono() - start);
             next_progress = wfmpi_mono() + interval;

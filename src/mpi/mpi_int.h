@@ -16,6 +16,7 @@ enum wire_tag {
     WIRE_TAG_TASKS = 2, /* master -> worker: a batch of task records */
     WIRE_TAG_RESULTS = 3, /* worker -> master: a batch of result records */
     WIRE_TAG_STOP = 4, /* master -> worker: leave with this exit code */
+    WIRE_TAG_DRAIN = 5, /* master -> worker: SIGTERM tasks now, SIGKILL after grace */
 };
 
 #define WIRE_MAGIC 0x57464d50u /* "WFMP" */
@@ -89,13 +90,37 @@ struct wfmpi_mpi {
     int node_rank; /* rank within the node */
     MPI_Comm node_comm;
     struct wfmpi_topo_node local;
+    struct wfmpi_topo *topo; /* this node's topology (every rank) */
+    struct wfmpi_topo_rank share; /* this rank's GPUs and CPUs */
     /* Master only: */
     uint32_t n_nodes;
     struct wfmpi_mpi_node *nodes;
     int *node_ranks; /* all ranks, node-major; nodes[i].ranks points in here */
     int *slot_rank; /* scheduler slot -> MPI rank (== node_ranks) */
     struct wfmpi_sched_node *sched_nodes;
+    struct wfmpi_topo *node_topo; /* per node */
+    struct wfmpi_topo_rank *slot_share; /* per slot: that rank's GPUs and CPUs */
+    uint32_t *gpu_owner, *gpu_group; /* per node's scheduler GPUs, flattened */
+    uint8_t *gpu_table; /* node * 64 + scheduler GPU -> index in the node's GPU table */
+    uint32_t *core_cursor; /* per slot: where the next task's cores start */
+    struct mpi_binding *binding; /* scratch for mpi_task_binding() */
 };
+
+/* A task's CPU binding and GPU environment, as strings for its record. */
+#define MPI_BINDING_MAX 8192
+struct mpi_binding {
+    bool has_gpus; /* the node has GPUs: set the CUDA variables (empty for CPU tasks) */
+    char cpuset[MPI_BINDING_MAX]; /* to bind to: computed ∩ CPUs that exist; "" = none */
+    char computed[MPI_BINDING_MAX]; /* chosen from the topology (WFMPI_CPUSET) */
+    char cuda_visible[WFMPI_TOPO_MAX_GPUS * 4]; /* ordinals, "0,1" */
+    char uuids[WFMPI_TOPO_MAX_GPUS * WFMPI_TOPO_UUID_MAX]; /* WFMPI_GPUS */
+};
+
+/* Master: the binding of a dispatched task (inside the cpusets of the ranks
+ * that own its GPUs, else of its rank; round-robin over those cores). The
+ * result lives in m until the next call. */
+const struct mpi_binding *mpi_task_binding(struct wfmpi_mpi *m,
+                                           const struct wfmpi_sched_dispatch *d);
 
 /* Receive one message of tag from src (blocking; used after a successful
  * probe) into buf, growing it up to WIRE_MAX_MSG. Returns the length or a

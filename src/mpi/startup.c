@@ -37,27 +37,131 @@ static int find_node_index(struct wfmpi_mpi *m, struct wfmpi_error *err)
  * big nodes); the others get the result over the node communicator. */
 static int discover_node(struct wfmpi_mpi *m, struct wfmpi_error *err)
 {
+    if (!(m->topo = calloc(1, sizeof(*m->topo))))
+        return wfmpi_error_set(err, -ENOMEM, "out of memory for the topology");
     int status = 0;
     if (m->node_rank == 0)
-        status = wfmpi_topo_discover(&m->local, err);
+        status = wfmpi_topo_load(m->topo, err);
     int rc = MPI_Bcast(&status, 1, MPI_INT, 0, m->node_comm);
     if (rc == MPI_SUCCESS)
-        rc = MPI_Bcast(&m->local, sizeof(m->local), MPI_BYTE, 0, m->node_comm);
+        rc = MPI_Bcast(m->topo, sizeof(*m->topo), MPI_BYTE, 0, m->node_comm);
     if (rc != MPI_SUCCESS)
         return mpi_fail(err, rc, "MPI_Bcast");
     if (status < 0 && m->node_rank != 0)
         return wfmpi_error_set(err, status, "node discovery failed on this node's first rank");
+    m->local = m->topo->summary;
     return status;
 }
 
-/* The master gathers (node index, topology) from every rank and groups ranks
- * by node in rank order. */
+/* The node's ranks share its GPUs and cores (DESIGN.md §6). Ranks that the
+ * launcher gave the same GPUs and CPUs split them among themselves; a rank
+ * that srun bound on its own (--cpu-bind, --gpu-bind) keeps what it got. */
+static int assign_share(struct wfmpi_mpi *m, struct wfmpi_error *err)
+{
+    struct wfmpi_topo_given mine;
+    int rc = wfmpi_topo_given_here(m->topo, &mine, &m->share.existing, err);
+    if (rc < 0)
+        return rc;
+    int n = 0;
+    MPI_Comm_size(m->node_comm, &n);
+    struct wfmpi_topo_given *all = calloc((size_t)n, sizeof(*all));
+    if (!all)
+        return wfmpi_error_set(err, -ENOMEM, "out of memory");
+    rc = MPI_Allgather(&mine, sizeof(mine), MPI_BYTE, all, sizeof(mine), MPI_BYTE, m->node_comm);
+    if (rc != MPI_SUCCESS) {
+        free(all);
+        return mpi_fail(err, rc, "MPI_Allgather");
+    }
+    uint32_t group = 0, index = 0;
+    for (int r = 0; r < n; r++) {
+        if (memcmp(&all[r], &mine, sizeof(mine)) != 0)
+            continue;
+        index += r < m->node_rank;
+        group++;
+    }
+    free(all);
+    rc = wfmpi_topo_assign(m->topo, &mine, group, index, &m->share);
+    if (rc < 0)
+        return wfmpi_error_set(err, rc, "cannot share this node among its %u ranks", group);
+    rc = wfmpi_topo_bind(&m->share.cpus, &m->share.existing, err);
+    if (rc < 0)
+        return rc;
+    char cpus[256];
+    if (wfmpi_topo_cpuset_format(&m->share.cpus, cpus, sizeof(cpus)) < 0)
+        strcpy(cpus, "(long)");
+    wfmpi_info("rank %d: GPUs 0x%llx, cpuset %s, %s", m->rank, (unsigned long long)m->share.gpus,
+               cpus,
+               rc > 0 ? "bound" : "not bound (none of those CPUs exists on this machine)");
+    return 0;
+}
+
+/* What the master learns about each rank. */
+struct rank_record {
+    int node, node_rank;
+    struct wfmpi_topo_node info;
+    struct wfmpi_topo_rank share;
+};
+
+/* The master gets every node's topology from the node's first rank. */
+static int gather_topologies(struct wfmpi_mpi *m, const struct rank_record *all,
+                             struct wfmpi_error *err)
+{
+    int *counts = NULL, *displs = NULL;
+    if (m->rank == 0) {
+        counts = calloc((size_t)m->size, sizeof(int));
+        displs = calloc((size_t)m->size, sizeof(int));
+        m->node_topo = calloc(m->n_nodes, sizeof(*m->node_topo));
+        if (!counts || !displs || !m->node_topo) {
+            free(counts);
+            free(displs);
+            return wfmpi_error_set(err, -ENOMEM, "out of memory for the node topologies");
+        }
+        for (int r = 0; r < m->size; r++) {
+            counts[r] = all[r].node_rank == 0 ? (int)sizeof(struct wfmpi_topo) : 0;
+            displs[r] = all[r].node * (int)sizeof(struct wfmpi_topo);
+        }
+    }
+    int mine = m->node_rank == 0 ? (int)sizeof(struct wfmpi_topo) : 0;
+    int rc = MPI_Gatherv(m->topo, mine, MPI_BYTE, m->node_topo, counts, displs, MPI_BYTE, 0,
+                         MPI_COMM_WORLD);
+    free(counts);
+    free(displs);
+    return rc == MPI_SUCCESS ? 0 : mpi_fail(err, rc, "MPI_Gatherv");
+}
+
+static int group_ranks(struct wfmpi_mpi *m, const struct rank_record *all, struct wfmpi_error *err)
+{
+    m->nodes = calloc(m->n_nodes, sizeof(*m->nodes));
+    m->node_ranks = calloc((size_t)m->size, sizeof(int));
+    m->slot_share = calloc((size_t)m->size, sizeof(*m->slot_share));
+    m->core_cursor = calloc((size_t)m->size, sizeof(uint32_t));
+    if (!m->nodes || !m->node_ranks || !m->slot_share || !m->core_cursor)
+        return wfmpi_error_set(err, -ENOMEM, "out of memory for the node map");
+    int at = 0;
+    for (uint32_t n = 0; n < m->n_nodes; n++) {
+        m->nodes[n].ranks = m->node_ranks + at;
+        for (int r = 0; r < m->size; r++) {
+            if (all[r].node != (int)n)
+                continue;
+            if (m->nodes[n].n_ranks == 0) {
+                m->nodes[n].info = all[r].info;
+                m->nodes[n].info.detail = &m->node_topo[n];
+                m->nodes[n].info.assigned = &m->slot_share[at];
+            }
+            m->slot_share[at] = all[r].share;
+            m->node_ranks[at++] = r;
+            m->nodes[n].n_ranks++;
+        }
+    }
+    m->slot_rank = m->node_ranks;
+    return 0;
+}
+
+/* The master gathers (node index, topology, share) from every rank and
+ * groups ranks by node in rank order. */
 static int build_node_map(struct wfmpi_mpi *m, struct wfmpi_error *err)
 {
-    struct {
-        int node;
-        struct wfmpi_topo_node info;
-    } mine = {m->node_index, m->local}, *all = NULL;
+    struct rank_record mine = {m->node_index, m->node_rank, m->local, m->share}, *all = NULL;
     if (m->rank == 0 && !(all = calloc((size_t)m->size, sizeof(*all))))
         return wfmpi_error_set(err, -ENOMEM, "out of memory for the node map");
     int rc =
@@ -66,33 +170,17 @@ static int build_node_map(struct wfmpi_mpi *m, struct wfmpi_error *err)
         free(all);
         return mpi_fail(err, rc, "MPI_Gather");
     }
-    if (m->rank != 0)
-        return 0;
-    int n_nodes = 0;
-    for (int r = 0; r < m->size; r++)
-        n_nodes = all[r].node + 1 > n_nodes ? all[r].node + 1 : n_nodes;
-    m->n_nodes = (uint32_t)n_nodes;
-    m->nodes = calloc((size_t)n_nodes, sizeof(*m->nodes));
-    m->node_ranks = calloc((size_t)m->size, sizeof(int));
-    if (!m->nodes || !m->node_ranks) {
-        free(all);
-        return wfmpi_error_set(err, -ENOMEM, "out of memory for the node map");
+    if (m->rank == 0) {
+        int n_nodes = 0;
+        for (int r = 0; r < m->size; r++)
+            n_nodes = all[r].node + 1 > n_nodes ? all[r].node + 1 : n_nodes;
+        m->n_nodes = (uint32_t)n_nodes;
     }
-    int at = 0;
-    for (int n = 0; n < n_nodes; n++) {
-        m->nodes[n].ranks = m->node_ranks + at;
-        for (int r = 0; r < m->size; r++) {
-            if (all[r].node != n)
-                continue;
-            if (m->nodes[n].n_ranks == 0)
-                m->nodes[n].info = all[r].info;
-            m->node_ranks[at++] = r;
-            m->nodes[n].n_ranks++;
-        }
-    }
-    m->slot_rank = m->node_ranks;
+    rc = gather_topologies(m, all, err);
+    if (rc == 0 && m->rank == 0)
+        rc = group_ranks(m, all, err);
     free(all);
-    return 0;
+    return rc;
 }
 
 struct wfmpi_mpi *wfmpi_mpi_init(int *argc, char ***argv, struct wfmpi_error *err)
@@ -118,7 +206,8 @@ struct wfmpi_mpi *wfmpi_mpi_init(int *argc, char ***argv, struct wfmpi_error *er
         return NULL;
     }
     MPI_Comm_rank(m->node_comm, &m->node_rank);
-    if (find_node_index(m, err) < 0 || discover_node(m, err) < 0 || build_node_map(m, err) < 0) {
+    if (find_node_index(m, err) < 0 || discover_node(m, err) < 0 || assign_share(m, err) < 0 ||
+        build_node_map(m, err) < 0) {
         wfmpi_mpi_finalize(m);
         return NULL;
     }
@@ -135,6 +224,14 @@ void wfmpi_mpi_finalize(struct wfmpi_mpi *m)
     free(m->nodes);
     free(m->node_ranks);
     free(m->sched_nodes);
+    free(m->topo);
+    free(m->node_topo);
+    free(m->slot_share);
+    free(m->gpu_owner);
+    free(m->gpu_group);
+    free(m->gpu_table);
+    free(m->core_cursor);
+    free(m->binding);
     free(m);
 }
 
@@ -169,25 +266,124 @@ int wfmpi_mpi_bcast_int(struct wfmpi_mpi *m, int value)
     return value;
 }
 
+/* Cores of node i that some rank of it was given. */
+static uint32_t node_cores(const struct wfmpi_mpi *m, uint32_t i, uint32_t first_slot)
+{
+    const struct wfmpi_topo *t = &m->node_topo[i];
+    struct wfmpi_topo_cpuset all;
+    wfmpi_topo_cpuset_zero(&all);
+    for (uint32_t k = 0; k < m->nodes[i].n_ranks; k++)
+        wfmpi_topo_cpuset_or(&all, &m->slot_share[first_slot + k].cpus);
+    uint32_t n = 0;
+    for (uint32_t c = 0; c < t->n_cores; c++)
+        for (uint32_t p = 0; p < t->cores[c].n_pus; p++)
+            if (wfmpi_topo_cpuset_isset(&all, t->pus[t->cores[c].first_pu + p])) {
+                n++;
+                break;
+            }
+    return n ? n : m->nodes[i].info.cores;
+}
+
+/* The scheduler sees the GPUs that some rank of the node was given, in GPU
+ * table order; each is owned by the rank it was assigned to and grouped by
+ * its NUMA domain. */
+static uint32_t node_gpus(struct wfmpi_mpi *m, uint32_t i, uint32_t first_slot, uint32_t base)
+{
+    const struct wfmpi_topo *t = &m->node_topo[i];
+    uint32_t n = 0;
+    for (uint32_t g = 0; g < t->n_gpus && g < WFMPI_TOPO_MAX_GPUS; g++) {
+        for (uint32_t k = 0; k < m->nodes[i].n_ranks; k++) {
+            if (!(m->slot_share[first_slot + k].gpus >> g & 1))
+                continue;
+            m->gpu_owner[base + n] = first_slot + k;
+            m->gpu_group[base + n] = t->gpus[g].numa;
+            m->gpu_table[(size_t)i * WFMPI_TOPO_MAX_GPUS + n] = (uint8_t)g;
+            n++;
+            break;
+        }
+    }
+    return n;
+}
+
 const struct wfmpi_sched_node *wfmpi_mpi_sched_nodes(struct wfmpi_mpi *m, uint32_t cores_per_node,
                                                      uint32_t *n)
 {
-    if (!m->sched_nodes && !(m->sched_nodes = calloc(m->n_nodes, sizeof(*m->sched_nodes))))
-        return NULL;
+    if (!m->sched_nodes) {
+        m->sched_nodes = calloc(m->n_nodes, sizeof(*m->sched_nodes));
+        m->gpu_owner = calloc((size_t)m->n_nodes * WFMPI_TOPO_MAX_GPUS, sizeof(uint32_t));
+        m->gpu_group = calloc((size_t)m->n_nodes * WFMPI_TOPO_MAX_GPUS, sizeof(uint32_t));
+        m->gpu_table = calloc((size_t)m->n_nodes * WFMPI_TOPO_MAX_GPUS, 1);
+        if (!m->sched_nodes || !m->gpu_owner || !m->gpu_group || !m->gpu_table)
+            return NULL;
+    }
     uint32_t slot = 0;
     for (uint32_t i = 0; i < m->n_nodes; i++) {
         struct wfmpi_sched_node *sn = &m->sched_nodes[i];
         const struct wfmpi_topo_node *info = &m->nodes[i].info;
-        sn->cores = cores_per_node ? cores_per_node : info->cores;
-        sn->gpus = info->gpus;
+        size_t base = (size_t)i * WFMPI_TOPO_MAX_GPUS;
+        sn->cores = cores_per_node ? cores_per_node : node_cores(m, i, slot);
+        sn->gpus = node_gpus(m, i, slot, (uint32_t)base);
         sn->memory_mb = info->memory_mb;
         sn->first_rank = slot;
         sn->n_ranks = m->nodes[i].n_ranks;
-        sn->gpu_owner = NULL;
+        sn->gpu_owner = m->gpu_owner + base;
+        sn->gpu_group = m->gpu_group + base;
         slot += sn->n_ranks;
     }
     *n = m->n_nodes;
     return m->sched_nodes;
+}
+
+static void list_append(char *buf, size_t size, const char *item)
+{
+    size_t len = strlen(buf);
+    snprintf(buf + len, size - len, "%s%s", len ? "," : "", item);
+}
+
+/* The cores a task may use: those of the ranks owning its GPUs (the cores
+ * local to them), else those of its own rank. */
+static void task_pool(const struct wfmpi_mpi *m, const struct wfmpi_sched_dispatch *d,
+                      struct wfmpi_topo_cpuset *pool, struct mpi_binding *b)
+{
+    const struct wfmpi_topo *t = &m->node_topo[d->node];
+    const struct wfmpi_sched_node *sn = &m->sched_nodes[d->node];
+    wfmpi_topo_cpuset_zero(pool);
+    for (uint32_t g = 0; g < sn->gpus; g++) {
+        if (!(d->gpu_mask >> g & 1))
+            continue;
+        const struct wfmpi_topo_gpu *gpu =
+            &t->gpus[m->gpu_table[(size_t)d->node * WFMPI_TOPO_MAX_GPUS + g]];
+        wfmpi_topo_cpuset_or(pool, &m->slot_share[sn->gpu_owner[g]].cpus);
+        char ord[16];
+        snprintf(ord, sizeof(ord), "%u", gpu->ordinal);
+        list_append(b->cuda_visible, sizeof(b->cuda_visible), ord);
+        list_append(b->uuids, sizeof(b->uuids), gpu->uuid[0] ? gpu->uuid : gpu->busid);
+    }
+    if (!d->gpu_mask)
+        *pool = m->slot_share[d->rank].cpus;
+}
+
+const struct mpi_binding *mpi_task_binding(struct wfmpi_mpi *m,
+                                           const struct wfmpi_sched_dispatch *d)
+{
+    if (!m->binding && !(m->binding = malloc(sizeof(*m->binding))))
+        return NULL;
+    struct mpi_binding *b = m->binding;
+    b->cpuset[0] = b->computed[0] = b->cuda_visible[0] = b->uuids[0] = '\0';
+    b->has_gpus = false;
+    if (!m->node_topo || !m->sched_nodes || d->node >= m->n_nodes)
+        return b;
+    b->has_gpus = m->sched_nodes[d->node].gpus > 0;
+    struct wfmpi_topo_cpuset pool, cpus;
+    task_pool(m, d, &pool, b);
+    m->core_cursor[d->rank] = wfmpi_topo_pick_cores(&m->node_topo[d->node], &pool, d->cores,
+                                                    m->core_cursor[d->rank], &cpus);
+    wfmpi_topo_cpuset_format(&cpus, b->computed, sizeof(b->computed));
+    /* Bind only to CPUs that exist where the task runs (an XML topology's
+     * do not). */
+    wfmpi_topo_cpuset_and(&cpus, &m->slot_share[d->rank].existing);
+    wfmpi_topo_cpuset_format(&cpus, b->cpuset, sizeof(b->cpuset));
+    return b;
 }
 
 int64_t mpi_recv_msg(struct wfmpi_buf *buf, int src, int tag, int *from)

@@ -2,6 +2,7 @@
  * batches. A worker keeps no state about the workflow: each task record is
  * self-contained, which is also what a glidein pilot receives. */
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,6 +22,7 @@ struct worker {
     uint32_t queued;
     MPI_Request req;
     int stop_code; /* >= 0 once the master said stop */
+    bool draining; /* tasks arriving now are answered INTERRUPTED, not run */
 };
 
 static int recv_config(struct worker *w)
@@ -73,9 +75,13 @@ static int flush_results(struct worker *w)
 static int start_task(struct worker *w, const struct wire_task *t)
 {
     uint64_t tag = ((uint64_t)t->task << 32) | t->attempt;
-    if (w->cfg.exec_null) {
+    if (w->cfg.exec_null || w->draining) {
         struct wfmpi_exec_result res = {.tag = tag, .reason = WFMPI_EXEC_OK};
         res.start_wall = res.end_wall = wfmpi_wall();
+        if (w->draining) {
+            res.reason = WFMPI_EXEC_INTERRUPTED;
+            snprintf(res.detail, sizeof(res.detail), "not started: the run is draining");
+        }
         queue_result(w, &res);
         return 0;
     }
@@ -116,6 +122,13 @@ static int poll_master(struct worker *w, struct wfmpi_error *err)
         int code = 0;
         MPI_Recv(&code, 1, MPI_INT, 0, WIRE_TAG_STOP, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
         w->stop_code = code < 0 ? 4 : code;
+        return 1;
+    }
+    if (st.MPI_TAG == WIRE_TAG_DRAIN) {
+        double grace = 0;
+        MPI_Recv(&grace, 1, MPI_DOUBLE, 0, WIRE_TAG_DRAIN, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+        w->draining = true;
+        wfmpi_exec_interrupt_all(w->ex, grace);
         return 1;
     }
     if (st.MPI_TAG != WIRE_TAG_TASKS)

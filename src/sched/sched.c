@@ -1,5 +1,6 @@
 /* The scheduler core: task states, dispatch, completion, retries, blocking,
  * throttles, drain and restore. See sched_int.h for the data layout. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -128,6 +129,7 @@ struct wfmpi_sched *wfmpi_sched_create(const struct wfmpi_plan *plan,
     s->n_tasks = s->view->n_tasks;
     s->default_retries = cfg->default_retries;
     s->max_running = cfg->max_running;
+    s->time_left = INFINITY;
     if (build(s, plan, cfg, err) < 0) {
         wfmpi_sched_destroy(s);
         return NULL;
@@ -189,6 +191,24 @@ static bool can_start_any(const struct wfmpi_sched *s)
     return s->seg[1].cores > 0 && s->cheap_len > 0;
 }
 
+/* Walltime awareness: a task whose runtime estimate cannot finish before the
+ * allocation ends is not started (DESIGN.md §7). Unknown estimates start. */
+static bool too_long(const struct wfmpi_sched *s, uint32_t task)
+{
+    double rt = s->view->tasks[task].runtime_s;
+    return rt > 0 && rt > s->time_left;
+}
+
+void wfmpi_sched_set_time_left(struct wfmpi_sched *s, double seconds)
+{
+    s->time_left = seconds;
+}
+
+uint32_t wfmpi_sched_deferred(const struct wfmpi_sched *s)
+{
+    return s->deferred;
+}
+
 uint32_t wfmpi_sched_next(struct wfmpi_sched *s, struct wfmpi_sched_dispatch *out, uint32_t max)
 {
     if (!s->sealed)
@@ -202,6 +222,13 @@ uint32_t wfmpi_sched_next(struct wfmpi_sched *s, struct wfmpi_sched_dispatch *ou
          * something completes, so the whole class steps aside for this call. */
         uint32_t c = s->cheap[0];
         const struct sched_class *cl = &s->classes[c];
+        if (too_long(s, s->order[cl->ready.items[0]])) {
+            /* It stays READY for the next allocation but never starts in
+             * this one: time left only shrinks. */
+            sched_ready_pop(s, c);
+            s->deferred++;
+            continue;
+        }
         uint32_t node = throttled(s, cl) ? SCHED_NONE : sched_find_node(s, cl);
         if (node == SCHED_NONE) {
             sched_cheap_remove(s, c);
@@ -313,7 +340,7 @@ bool wfmpi_sched_finished(const struct wfmpi_sched *s)
 {
     if (s->count[WFMPI_TASK_RUNNING] > 0)
         return false;
-    return s->draining || s->count[WFMPI_TASK_READY] == 0;
+    return s->draining || s->count[WFMPI_TASK_READY] == s->deferred;
 }
 
 void wfmpi_sched_counts(const struct wfmpi_sched *s, struct wfmpi_sched_counts *out)

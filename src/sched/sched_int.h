@@ -119,6 +119,8 @@ struct wfmpi_sched {
 
     uint32_t count[WFMPI_TASK_NSTATES];
     uint32_t retried;
+    double time_left; /* seconds until the allocation ends; INFINITY = unknown */
+    uint32_t deferred; /* READY tasks set aside: too long for the time left */
 };
 
 /* queue.c: ready order, shape classes and the class heap. */

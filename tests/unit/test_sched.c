@@ -723,6 +723,38 @@ static void test_drain(void **state)
     wfmpi_plan_destroy(plan);
 }
 
+/* Near the end of an allocation, a task whose estimate cannot finish is not
+ * started (it stays READY for the next one); short and unknown ones start,
+ * and the run counts as finished once only set-aside tasks are left. */
+static void test_time_left(void **state)
+{
+    (void)state;
+    struct pb b = pb_new();
+    uint32_t lng = pb_task(&b, (struct tdef){.id = "long", .cores = 1, .runtime = 600});
+    uint32_t sht = pb_task(&b, (struct tdef){.id = "short", .cores = 1, .runtime = 10});
+    uint32_t unk = pb_task(&b, (struct tdef){.id = "unknown", .cores = 1});
+    uint32_t kid = pb_simple(&b, "after-long");
+    pb_edge(&b, lng, kid);
+    struct wfmpi_plan *plan = pb_finish(&b);
+    struct wfmpi_sched_node nodes[] = {one_node(8, 0)};
+    struct wfmpi_sched_config cfg = config(nodes, 1);
+    struct pool p;
+    pool_init(&p, plan, &cfg);
+    wfmpi_sched_set_time_left(p.s, 60);
+    assert_int_equal(pool_fill(&p), 2);
+    assert_int_equal(wfmpi_sched_state(p.s, lng), WFMPI_TASK_READY);
+    assert_int_equal(wfmpi_sched_state(p.s, sht), WFMPI_TASK_RUNNING);
+    assert_int_equal(wfmpi_sched_state(p.s, unk), WFMPI_TASK_RUNNING);
+    assert_int_equal(wfmpi_sched_deferred(p.s), 1);
+    assert_false(wfmpi_sched_finished(p.s));
+    pool_complete_at(&p, 0, WFMPI_SCHED_OK);
+    pool_complete_at(&p, 0, WFMPI_SCHED_OK);
+    assert_true(wfmpi_sched_finished(p.s));
+    assert_int_equal(wfmpi_sched_state(p.s, kid), WFMPI_TASK_UNREADY);
+    pool_fini(&p);
+    wfmpi_plan_destroy(plan);
+}
+
 /* a -> b -> c, a -> d, f -> g, h: a DONE, b was RUNNING (attempt 1), f
  * FAILED, h DONE. Only b (attempt 2), then c and d run; g is BLOCKED. */
 static void test_restore(void **state)
@@ -893,6 +925,7 @@ int main(void)
         cmocka_unit_test(test_too_big_rejected),
         cmocka_unit_test(test_bad_completion_refused),
         cmocka_unit_test(test_drain),
+        cmocka_unit_test(test_time_left),
         cmocka_unit_test(test_restore),
         cmocka_unit_test(test_no_head_of_line_blocking),
         cmocka_unit_test(test_random_outcomes_consistent),

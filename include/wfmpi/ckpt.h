@@ -1,0 +1,143 @@
+/* wfmpi checkpoint: the run directory's durable state (DESIGN.md §7).
+ *
+ * Two files hold it. `state.h5` is an HDF5 snapshot (format version, the
+ * workflow's hash and YAML text, a per-task table, a per-attempt event table,
+ * the list of runs), written to a temporary file, fsynced and renamed over the
+ * old one, so a crash at any instant leaves the last snapshot whole.
+ * `journal` is an append-only file of checksummed records of every state
+ * change since that snapshot. Resume = load the snapshot, replay the journal
+ * (a torn tail record is dropped), requeue what was RUNNING.
+ *
+ * Durability: records are written (write(2)) before the master acts on what
+ * they record, so a killed master loses nothing; fsync is group-committed at
+ * most every `fsync_interval` seconds and at every snapshot, which bounds what
+ * a machine crash can lose. Snapshots are rate-limited so they cost a small
+ * fraction of the run, and compact the journal.
+ *
+ * HDF5 is used only in this module. Master only.
+ */
+#ifndef WFMPI_CKPT_H
+#define WFMPI_CKPT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "wfmpi/plan.h"
+#include "wfmpi/sched.h"
+#include "wfmpi/util.h"
+
+#define WFMPI_CKPT_FORMAT_VERSION 1
+#define WFMPI_CKPT_DETAIL_MAX 128
+
+/* The durable state of one task, as the snapshot's task table stores it. */
+struct wfmpi_ckpt_task {
+    uint8_t state; /* enum wfmpi_task_state */
+    uint8_t reason; /* last attempt's enum wfmpi_exec_reason */
+    uint32_t attempts; /* attempts started */
+    uint32_t retries; /* failed attempts that were retried */
+    int32_t exit_code; /* last attempt */
+    int32_t signal;
+    int32_t node, rank; /* last attempt, -1 = never ran */
+    uint64_t gpu_mask;
+    double start, end; /* epoch seconds, last attempt */
+    double utime, stime; /* seconds, last attempt */
+    int64_t maxrss_kb;
+};
+
+/* One attempt's end, as the event table stores it. */
+struct wfmpi_ckpt_event {
+    uint32_t task, attempt;
+    int32_t rank, node;
+    uint64_t gpu_mask;
+    double start, end;
+    uint8_t reason;
+    int32_t exit_code, signal;
+    double utime, stime;
+    int64_t maxrss_kb;
+    uint8_t state_after; /* the task's state once this attempt was judged */
+    uint32_t run; /* index into the runs table */
+};
+
+/* One start of wfmpi on this run directory. */
+struct wfmpi_ckpt_run {
+    double start, end; /* end 0 while running or when killed */
+    int32_t ranks, nodes;
+    int32_t exit_code; /* -1 while running or when killed */
+};
+
+struct wfmpi_ckpt_options {
+    bool fresh; /* move an existing run dir aside and start over */
+    bool force_resume; /* resume even if the workflow changed */
+    double fsync_interval; /* seconds between journal fsyncs; 0 = default 0.05 */
+    double snapshot_share; /* max share of run time spent snapshotting; 0 = 0.02 */
+    double snapshot_min_interval; /* seconds; 0 = default 10 */
+};
+
+/* What a resume found, for the "resumed: ..." line. */
+struct wfmpi_ckpt_recovered {
+    bool resumed; /* false: a fresh run dir */
+    uint32_t done, failed, requeued, runs;
+    bool dropped_torn_tail; /* the journal ended in a half-written record */
+    char moved_aside[512]; /* --fresh: where the old run dir went, else "" */
+};
+
+struct wfmpi_ckpt;
+
+/* Open (creating or resuming) the checkpoint in run_dir for plan. Errors:
+ * WFMPI_E_INPUT when the workflow changed (message counts jobs added,
+ * removed and changed) and force_resume is off; WFMPI_E_CORRUPT or
+ * WFMPI_E_VERSION naming the file for a bad state.h5 or journal (never a
+ * silent fresh start); -errno for I/O. The plan must outlive the ckpt. */
+struct wfmpi_ckpt *wfmpi_ckpt_open(const char *run_dir, const struct wfmpi_plan *plan,
+                                   const struct wfmpi_ckpt_options *opt,
+                                   struct wfmpi_ckpt_recovered *rec, struct wfmpi_error *err);
+/* Close without a final snapshot (the journal is fsynced). NULL is fine. */
+void wfmpi_ckpt_close(struct wfmpi_ckpt *c);
+
+/* The restored state of every plan task (index = plan task index). */
+const struct wfmpi_ckpt_task *wfmpi_ckpt_tasks(const struct wfmpi_ckpt *c);
+/* The last failure detail recorded for a task ("" when none). */
+const char *wfmpi_ckpt_detail(const struct wfmpi_ckpt *c, uint32_t task);
+/* Apply the restored states to a fresh scheduler (before its first next()). */
+int wfmpi_ckpt_restore_sched(const struct wfmpi_ckpt *c, struct wfmpi_sched *s,
+                             struct wfmpi_error *err);
+
+/* Record events (buffered; durable at the next commit). */
+int wfmpi_ckpt_run_start(struct wfmpi_ckpt *c, int32_t ranks, int32_t nodes);
+int wfmpi_ckpt_task_start(struct wfmpi_ckpt *c, uint32_t task, uint32_t attempt, int32_t rank,
+                          int32_t node, uint64_t gpu_mask, double start);
+int wfmpi_ckpt_task_end(struct wfmpi_ckpt *c, const struct wfmpi_ckpt_event *ev,
+                        const char *detail);
+/* Write buffered records; fsync when fsync_interval has passed (or force). */
+int wfmpi_ckpt_commit(struct wfmpi_ckpt *c, bool force_fsync);
+/* Snapshot when the rate limit allows (cheap to call every loop). */
+int wfmpi_ckpt_maybe_snapshot(struct wfmpi_ckpt *c);
+/* Snapshot now: temp file, fsync, rename, fsync dir; then a fresh journal. */
+int wfmpi_ckpt_snapshot(struct wfmpi_ckpt *c);
+/* Record how this run ended, snapshot, and make everything durable. */
+int wfmpi_ckpt_run_end(struct wfmpi_ckpt *c, int32_t exit_code);
+
+/* The last error detail (for logging when a periodic call fails). */
+const char *wfmpi_ckpt_error(const struct wfmpi_ckpt *c);
+
+/* ---------------------------------------------------------- read-only
+ * For status/analyze/statistics/report: load a run dir without a plan. */
+struct wfmpi_ckpt_state {
+    char workflow_name[256];
+    char workflow_hash[WFMPI_SHA256_HEX_LEN];
+    uint32_t n_tasks;
+    char **ids; /* n_tasks task ids */
+    char **details; /* n_tasks last failure details ("" when none) */
+    struct wfmpi_ckpt_task *tasks;
+    struct wfmpi_ckpt_event *events;
+    uint32_t n_events;
+    struct wfmpi_ckpt_run *runs;
+    uint32_t n_runs;
+};
+
+/* Load state.h5 and replay the journal. WFMPI_E_INPUT for a missing or empty
+ * run dir, WFMPI_E_CORRUPT / WFMPI_E_VERSION naming the file. */
+struct wfmpi_ckpt_state *wfmpi_ckpt_load(const char *run_dir, struct wfmpi_error *err);
+void wfmpi_ckpt_state_free(struct wfmpi_ckpt_state *st);
+
+#endif /* WFMPI_CKPT_H */

@@ -1,0 +1,513 @@
+/* Checkpoint orchestration: open or resume a run directory, record events,
+ * group-commit the journal, rate-limit snapshots. */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ckpt_int.h"
+#include "wfmpi/wf.h"
+
+/* A snapshot is forced once the journal holds this many records, whatever
+ * the rate limit says, so the journal stays bounded (~100 bytes a record). */
+#define SNAPSHOT_MAX_RECORDS 200000
+
+struct wfmpi_ckpt {
+    char run_dir[PATH_MAX];
+    char journal_path[PATH_MAX + 16];
+    const struct wfmpi_plan *plan;
+    const struct wfmpi_plan_view *v;
+    char hash[WFMPI_SHA256_HEX_LEN];
+    struct ckpt_state st;
+    const char **ids; /* per task, into the plan's strings */
+    uint64_t *hashes; /* per task, what decides how it runs */
+    struct journal j;
+    uint64_t snap_seq; /* journal seq folded into the last snapshot */
+    double last_snap, snap_cost;
+    struct wfmpi_ckpt_options opt;
+    uint32_t run_index;
+    struct wfmpi_error err;
+};
+
+/* ------------------------------------------------------ per-task hashes */
+
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *c = p;
+    for (size_t i = 0; i < n; i++) {
+        h ^= c[i];
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+static uint64_t fnv_str(uint64_t h, const char *s)
+{
+    return fnv(h, s, strlen(s) + 1);
+}
+
+/* What decides how a task runs: a change here means its result is stale. */
+static uint64_t task_hash(const struct wfmpi_plan *p, const struct wfmpi_plan_view *v, uint32_t i)
+{
+    const struct wfmpi_plan_task *t = &v->tasks[i];
+    uint64_t h = fnv_str(14695981039346656037ull, wfmpi_plan_str(p, t->id));
+    h = fnv_str(h, wfmpi_plan_str(p, t->exe));
+    for (uint32_t k = 0; k < t->argv.count; k++)
+        h = fnv_str(h, wfmpi_plan_str(p, v->strs[t->argv.first + k]));
+    for (uint32_t k = 0; k < t->env.count; k++)
+        h = fnv_str(h, wfmpi_plan_str(p, v->strs[t->env.first + k]));
+    for (uint32_t k = 0; k < t->files.count; k++) {
+        const struct wfmpi_plan_file *f = &v->files[t->files.first + k];
+        h = fnv_str(h, wfmpi_plan_str(p, f->lfn));
+        h = fnv(h, &f->link, 1);
+    }
+    for (uint32_t k = 0; k < t->parents.count; k++)
+        h = fnv_str(h, wfmpi_plan_str(p, v->tasks[v->edges_in[t->parents.first + k]].id));
+    uint64_t res[4] = {t->cores, t->gpus, t->memory_mb, (uint64_t)(t->maxwalltime_s * 1000)};
+    return fnv(h, res, sizeof(res));
+}
+
+static int build_index(struct wfmpi_ckpt *c)
+{
+    uint32_t n = c->v->n_tasks;
+    c->ids = malloc((n ? n : 1) * sizeof(*c->ids));
+    c->hashes = malloc((n ? n : 1) * sizeof(*c->hashes));
+    if (!c->ids || !c->hashes)
+        return -ENOMEM;
+    for (uint32_t i = 0; i < n; i++) {
+        c->ids[i] = wfmpi_plan_str(c->plan, c->v->tasks[i].id);
+        c->hashes[i] = task_hash(c->plan, c->v, i);
+    }
+    return 0;
+}
+
+/* ----------------------------------------------------------- resume */
+
+struct old_run {
+    struct snapshot_meta meta;
+    struct ckpt_state st;
+    char **ids;
+    uint64_t *hashes;
+    struct journal_replay_info replay;
+};
+
+static void old_run_free(struct old_run *o)
+{
+    for (uint32_t i = 0; o->ids && i < o->st.n_tasks; i++)
+        free(o->ids[i]);
+    free(o->ids);
+    free(o->hashes);
+    ckpt_state_fini(&o->st);
+}
+
+static int replay_apply(void *ctx, enum journal_type type, const unsigned char *p, size_t len)
+{
+    return ckpt_state_apply(ctx, type, p, len);
+}
+
+/* Load state.h5 and replay the journal on top of it. */
+static int load_old(const char *run_dir, const char *journal, struct old_run *o,
+                    struct wfmpi_error *err)
+{
+    memset(o, 0, sizeof(*o));
+    int rc = snapshot_read(run_dir, &o->meta, &o->st, &o->ids, &o->hashes, err);
+    if (rc < 0)
+        return rc;
+    return journal_replay(journal, o->meta.hash, o->meta.journal_seq, replay_apply, &o->st,
+                          &o->replay, err);
+}
+
+/* old index for each new task (UINT32_MAX: new), counting the differences. */
+static int match_tasks(struct wfmpi_ckpt *c, const struct old_run *o, uint32_t *map,
+                       uint32_t counts[3])
+{
+    struct wfmpi_strtab *t = wfmpi_strtab_create();
+    uint32_t *slot = calloc((size_t)o->st.n_tasks + 2, sizeof(uint32_t));
+    if (!t || !slot) {
+        wfmpi_strtab_destroy(t);
+        free(slot);
+        return -ENOMEM;
+    }
+    for (uint32_t i = 0; i < o->st.n_tasks; i++) {
+        uint32_t id = wfmpi_strtab_intern_cstr(t, o->ids[i]);
+        if (id && id <= o->st.n_tasks + 1)
+            slot[id] = i + 1;
+    }
+    uint32_t matched = 0;
+    counts[0] = counts[1] = counts[2] = 0; /* added, removed, changed */
+    for (uint32_t i = 0; i < c->v->n_tasks; i++) {
+        uint32_t id = wfmpi_strtab_find(t, c->ids[i], strlen(c->ids[i]));
+        map[i] = id && id <= o->st.n_tasks + 1 && slot[id] ? slot[id] - 1 : UINT32_MAX;
+        if (map[i] == UINT32_MAX) {
+            counts[0]++;
+            continue;
+        }
+        matched++;
+        if (o->hashes[map[i]] != c->hashes[i]) {
+            counts[2]++;
+            map[i] = UINT32_MAX; /* a changed task runs again */
+        }
+    }
+    counts[1] = o->st.n_tasks - matched;
+    wfmpi_strtab_destroy(t);
+    free(slot);
+    return 0;
+}
+
+/* Carry matched tasks' state over; RUNNING ones are requeued. */
+static void adopt_state(struct wfmpi_ckpt *c, struct old_run *o, const uint32_t *map,
+                        struct wfmpi_ckpt_recovered *rec)
+{
+    for (uint32_t i = 0; i < c->v->n_tasks; i++) {
+        if (map[i] == UINT32_MAX)
+            continue;
+        struct wfmpi_ckpt_task *t = &c->st.tasks[i];
+        *t = o->st.tasks[map[i]];
+        c->st.details[i] = o->st.details[map[i]];
+        o->st.details[map[i]] = NULL;
+        if (t->state == WFMPI_TASK_RUNNING) {
+            t->state = WFMPI_TASK_READY;
+            rec->requeued++;
+        }
+        rec->done += t->state == WFMPI_TASK_DONE;
+        rec->failed += t->state == WFMPI_TASK_FAILED;
+    }
+    /* Events keep their old task indexes only when the plan is the same. */
+    bool same = strcmp(o->meta.hash, c->hash) == 0;
+    if (same) {
+        c->st.events = o->st.events;
+        c->st.n_events = o->st.n_events;
+        c->st.cap_events = o->st.cap_events;
+        o->st.events = NULL;
+    }
+    c->st.runs = o->st.runs;
+    c->st.n_runs = o->st.n_runs;
+    c->st.cap_runs = o->st.cap_runs;
+    o->st.runs = NULL;
+    /* A run that ended without a RUN_END record was killed. */
+    rec->runs = (uint32_t)c->st.n_runs;
+}
+
+static int resume(struct wfmpi_ckpt *c, struct wfmpi_ckpt_recovered *rec, struct wfmpi_error *err)
+{
+    struct old_run o;
+    int rc = load_old(c->run_dir, c->journal_path, &o, err);
+    uint32_t *map = rc == 0 ? malloc((c->v->n_tasks + 1) * sizeof(uint32_t)) : NULL;
+    uint32_t counts[3] = {0};
+    if (rc == 0 && !map)
+        rc = -ENOMEM;
+    if (rc == 0)
+        rc = match_tasks(c, &o, map, counts);
+    if (rc == 0 && strcmp(o.meta.hash, c->hash) != 0 && !c->opt.force_resume)
+        rc = wfmpi_error_set(err, WFMPI_E_INPUT,
+                             "the workflow changed since the run in %s: %u jobs added, %u "
+                             "removed, %u changed; rerun with --force-resume to keep the "
+                             "unchanged jobs' results, or --fresh to start over",
+                             c->run_dir, counts[0], counts[1], counts[2]);
+    if (rc == 0) {
+        rec->resumed = true;
+        rec->dropped_torn_tail = o.replay.torn_tail;
+        adopt_state(c, &o, map, rec);
+        c->snap_seq =
+            o.replay.last_seq > o.meta.journal_seq ? o.replay.last_seq : o.meta.journal_seq;
+    }
+    free(map);
+    old_run_free(&o);
+    return rc;
+}
+
+/* ----------------------------------------------------------- open */
+
+static bool exists(const char *dir, const char *name)
+{
+    char p[PATH_MAX + 32];
+    snprintf(p, sizeof(p), "%s/%s", dir, name);
+    return access(p, F_OK) == 0;
+}
+
+/* --fresh never deletes: the old directory moves to DIR.old-<time>. */
+static int move_aside(struct wfmpi_ckpt *c, struct wfmpi_ckpt_recovered *rec,
+                      struct wfmpi_error *err)
+{
+    char stamp[32], dst[PATH_MAX + 64];
+    time_t now = time(NULL);
+    struct tm tm;
+    localtime_r(&now, &tm);
+    strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", &tm);
+    snprintf(dst, sizeof(dst), "%s.old-%s", c->run_dir, stamp);
+    for (int k = 1; access(dst, F_OK) == 0 && k < 100; k++)
+        snprintf(dst, sizeof(dst), "%s.old-%s.%d", c->run_dir, stamp, k);
+    if (rename(c->run_dir, dst) < 0)
+        return wfmpi_error_set(err, -errno, "cannot move %s aside: %s", c->run_dir,
+                               strerror(errno));
+    size_t n = strlen(dst);
+    if (n >= sizeof(rec->moved_aside))
+        n = sizeof(rec->moved_aside) - 1;
+    memcpy(rec->moved_aside, dst, n);
+    rec->moved_aside[n] = '\0';
+    char jobs[PATH_MAX + 8];
+    snprintf(jobs, sizeof(jobs), "%s/jobs", c->run_dir);
+    int rc = wfmpi_mkdir_p(jobs);
+    return rc < 0 ? wfmpi_error_set(err, rc, "%s: %s", jobs, wfmpi_strerror(rc)) : 0;
+}
+
+static void apply_defaults(struct wfmpi_ckpt_options *o)
+{
+    if (o->fsync_interval <= 0)
+        o->fsync_interval = 0.05;
+    if (o->snapshot_share <= 0)
+        o->snapshot_share = 0.02;
+    if (o->snapshot_min_interval <= 0)
+        o->snapshot_min_interval = 10;
+}
+
+static int open_state(struct wfmpi_ckpt *c, struct wfmpi_ckpt_recovered *rec,
+                      struct wfmpi_error *err)
+{
+    int rc = ckpt_state_init(&c->st, c->v->n_tasks);
+    if (rc == 0)
+        rc = build_index(c);
+    if (rc < 0)
+        return wfmpi_error_set(err, rc, "out of memory for the checkpoint");
+    bool have_state = exists(c->run_dir, "state.h5");
+    if (c->opt.fresh && (have_state || exists(c->run_dir, "journal")) &&
+        (rc = move_aside(c, rec, err)) < 0)
+        return rc;
+    if (!c->opt.fresh && have_state && (rc = resume(c, rec, err)) < 0)
+        return rc;
+    if (!c->opt.fresh && !have_state && exists(c->run_dir, "journal"))
+        return wfmpi_error_set(err, WFMPI_E_CORRUPT,
+                               "%s: journal without state.h5; move the run dir aside or use "
+                               "--fresh",
+                               c->journal_path);
+    /* A snapshot now folds in whatever was replayed and gives status
+     * commands a state.h5 from the first second of the run. */
+    return wfmpi_ckpt_snapshot(c) < 0 ? wfmpi_error_set(err, c->err.code, "%s", c->err.text) : 0;
+}
+
+struct wfmpi_ckpt *wfmpi_ckpt_open(const char *run_dir, const struct wfmpi_plan *plan,
+                                   const struct wfmpi_ckpt_options *opt,
+                                   struct wfmpi_ckpt_recovered *rec, struct wfmpi_error *err)
+{
+    struct wfmpi_ckpt *c = calloc(1, sizeof(*c));
+    if (!c) {
+        wfmpi_error_set(err, -ENOMEM, "out of memory");
+        return NULL;
+    }
+    memset(rec, 0, sizeof(*rec));
+    c->j.fd = -1;
+    c->plan = plan;
+    c->v = wfmpi_plan_view(plan);
+    c->opt = opt ? *opt : (struct wfmpi_ckpt_options){0};
+    apply_defaults(&c->opt);
+    wfmpi_plan_hash(plan, c->hash);
+    snprintf(c->run_dir, sizeof(c->run_dir), "%s", run_dir);
+    snprintf(c->journal_path, sizeof(c->journal_path), "%s/journal", run_dir);
+    if (open_state(c, rec, err) < 0) {
+        wfmpi_ckpt_close(c);
+        return NULL;
+    }
+    return c;
+}
+
+void wfmpi_ckpt_close(struct wfmpi_ckpt *c)
+{
+    if (!c)
+        return;
+    journal_close(&c->j);
+    ckpt_state_fini(&c->st);
+    free(c->ids);
+    free(c->hashes);
+    free(c);
+}
+
+const struct wfmpi_ckpt_task *wfmpi_ckpt_tasks(const struct wfmpi_ckpt *c)
+{
+    return c->st.tasks;
+}
+const char *wfmpi_ckpt_error(const struct wfmpi_ckpt *c)
+{
+    return c->err.text;
+}
+
+const char *wfmpi_ckpt_detail(const struct wfmpi_ckpt *c, uint32_t task)
+{
+    return task < c->st.n_tasks && c->st.details[task] ? c->st.details[task] : "";
+}
+
+int wfmpi_ckpt_restore_sched(const struct wfmpi_ckpt *c, struct wfmpi_sched *s,
+                             struct wfmpi_error *err)
+{
+    for (uint32_t i = 0; i < c->v->n_tasks; i++) {
+        const struct wfmpi_ckpt_task *t = &c->st.tasks[i];
+        /* BLOCKED follows from a FAILED ancestor; UNREADY is the default. */
+        if (t->state == WFMPI_TASK_BLOCKED || t->state == WFMPI_TASK_UNREADY)
+            continue;
+        if (t->state == WFMPI_TASK_READY && t->attempts == 0)
+            continue;
+        int rc = wfmpi_sched_restore(s, i, (enum wfmpi_task_state)t->state, t->attempts);
+        if (rc < 0)
+            return wfmpi_error_set(err, rc, "cannot restore task %s", c->ids[i]);
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------ events */
+
+static int record(struct wfmpi_ckpt *c, enum journal_type type, const void *p, size_t len)
+{
+    int rc = journal_append(&c->j, type, p, len);
+    if (rc == 0)
+        rc = ckpt_state_apply(&c->st, type, p, len);
+    if (rc < 0)
+        wfmpi_error_set(&c->err, rc, "%s: cannot record an event: %s", c->journal_path,
+                        wfmpi_strerror(rc));
+    return rc;
+}
+
+int wfmpi_ckpt_run_start(struct wfmpi_ckpt *c, int32_t ranks, int32_t nodes)
+{
+    struct rec_run_start r = {wfmpi_wall(), ranks, nodes};
+    int rc = record(c, J_RUN_START, &r, sizeof(r));
+    c->run_index = (uint32_t)(c->st.n_runs ? c->st.n_runs - 1 : 0);
+    return rc;
+}
+
+int wfmpi_ckpt_task_start(struct wfmpi_ckpt *c, uint32_t task, uint32_t attempt, int32_t rank,
+                          int32_t node, uint64_t gpu_mask, double start)
+{
+    struct rec_task_start r = {task, attempt, rank, node, gpu_mask, start};
+    return record(c, J_TASK_START, &r, sizeof(r));
+}
+
+int wfmpi_ckpt_task_end(struct wfmpi_ckpt *c, const struct wfmpi_ckpt_event *ev, const char *detail)
+{
+    unsigned char buf[JOURNAL_MAX_PAYLOAD];
+    struct wfmpi_ckpt_event e = *ev;
+    e.run = c->run_index;
+    size_t n = ckpt_encode_end(&e, detail, buf, sizeof(buf));
+    return n ? record(c, J_TASK_END, buf, n) : WFMPI_E_INTERNAL;
+}
+
+int wfmpi_ckpt_commit(struct wfmpi_ckpt *c, bool force_fsync)
+{
+    int rc = journal_write(&c->j);
+    if (rc == 0 && (force_fsync || wfmpi_mono() - c->j.last_fsync >= c->opt.fsync_interval))
+        rc = journal_fsync(&c->j);
+    if (rc < 0)
+        wfmpi_error_set(&c->err, rc, "%s: %s", c->journal_path, wfmpi_strerror(rc));
+    return rc;
+}
+
+int wfmpi_ckpt_maybe_snapshot(struct wfmpi_ckpt *c)
+{
+    double since = wfmpi_mono() - c->last_snap;
+    /* Spend at most snapshot_share of the time on snapshots: after one that
+     * took T seconds, wait T / share before the next. */
+    double wait = c->snap_cost / c->opt.snapshot_share;
+    if (wait < c->opt.snapshot_min_interval)
+        wait = c->opt.snapshot_min_interval;
+    if (since < wait && c->j.seq - c->snap_seq < SNAPSHOT_MAX_RECORDS)
+        return 0;
+    if (c->j.seq == c->snap_seq)
+        return 0;
+    return wfmpi_ckpt_snapshot(c);
+}
+
+int wfmpi_ckpt_snapshot(struct wfmpi_ckpt *c)
+{
+    double t0 = wfmpi_mono();
+    int rc = 0;
+    if (c->j.fd >= 0 && ((rc = journal_write(&c->j)) < 0 || (rc = journal_fsync(&c->j)) < 0))
+        return wfmpi_error_set(&c->err, rc, "%s: %s", c->journal_path, wfmpi_strerror(rc));
+    uint64_t seq = c->j.fd >= 0 ? c->j.seq : c->snap_seq;
+    struct snapshot_meta meta = {.journal_seq = seq};
+    snprintf(meta.name, sizeof(meta.name), "%s", wfmpi_plan_str(c->plan, c->v->name));
+    memcpy(meta.hash, c->hash, sizeof(meta.hash));
+    size_t yaml_len = 0;
+    const char *yaml = wfmpi_plan_text(c->plan, &yaml_len);
+    rc = snapshot_write(c->run_dir, &meta, &c->st, c->ids, c->hashes, yaml, yaml_len, &c->err);
+    /* Only a durable snapshot may retire the journal: a crash between the two
+     * leaves old records that replay skips by sequence number. */
+    if (rc == 0 && (rc = journal_create(&c->j, c->journal_path, seq, c->hash)) < 0)
+        wfmpi_error_set(&c->err, rc, "%s: %s", c->journal_path, wfmpi_strerror(rc));
+    if (rc == 0) {
+        c->snap_seq = seq;
+        c->last_snap = wfmpi_mono();
+        c->snap_cost = c->last_snap - t0;
+    }
+    return rc;
+}
+
+int wfmpi_ckpt_run_end(struct wfmpi_ckpt *c, int32_t exit_code)
+{
+    unsigned char p[12];
+    double end = wfmpi_wall();
+    memcpy(p, &end, 8);
+    memcpy(p + 8, &exit_code, 4);
+    int rc = record(c, J_RUN_END, p, sizeof(p));
+    if (rc == 0)
+        rc = wfmpi_ckpt_snapshot(c);
+    return rc;
+}
+
+/* --------------------------------------------------------- read-only */
+
+struct wfmpi_ckpt_state *wfmpi_ckpt_load(const char *run_dir, struct wfmpi_error *err)
+{
+    struct stat sb;
+    if (stat(run_dir, &sb) < 0 || !S_ISDIR(sb.st_mode)) {
+        wfmpi_error_set(err, WFMPI_E_INPUT, "%s: no such run directory", run_dir);
+        return NULL;
+    }
+    if (!exists(run_dir, "state.h5")) {
+        wfmpi_error_set(err, WFMPI_E_INPUT, "%s: not a wfmpi run directory (no state.h5)", run_dir);
+        return NULL;
+    }
+    char journal[PATH_MAX + 16];
+    snprintf(journal, sizeof(journal), "%s/journal", run_dir);
+    struct old_run o;
+    int rc = load_old(run_dir, journal, &o, err);
+    struct wfmpi_ckpt_state *st = rc == 0 ? calloc(1, sizeof(*st)) : NULL;
+    if (rc < 0 || !st) {
+        if (rc == 0)
+            wfmpi_error_set(err, -ENOMEM, "out of memory");
+        old_run_free(&o);
+        return NULL;
+    }
+    snprintf(st->workflow_name, sizeof(st->workflow_name), "%s", o.meta.name);
+    memcpy(st->workflow_hash, o.meta.hash, sizeof(st->workflow_hash));
+    st->n_tasks = o.st.n_tasks;
+    st->ids = o.ids;
+    st->details = o.st.details;
+    st->tasks = o.st.tasks;
+    st->events = o.st.events;
+    st->n_events = (uint32_t)o.st.n_events;
+    st->runs = o.st.runs;
+    st->n_runs = (uint32_t)o.st.n_runs;
+    for (uint32_t i = 0; i < st->n_tasks; i++) {
+        if (!st->details[i] && !(st->details[i] = strdup("")))
+            break;
+    }
+    free(o.hashes);
+    return st;
+}
+
+void wfmpi_ckpt_state_free(struct wfmpi_ckpt_state *st)
+{
+    if (!st)
+        return;
+    for (uint32_t i = 0; i < st->n_tasks; i++) {
+        free(st->ids[i]);
+        free(st->details[i]);
+    }
+    free(st->ids);
+    free(st->details);
+    free(st->tasks);
+    free(st->events);
+    free(st->runs);
+    free(st);
+}

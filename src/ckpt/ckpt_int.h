@@ -1,0 +1,118 @@
+/* Private to the checkpoint module. */
+#ifndef WFMPI_CKPT_INT_H
+#define WFMPI_CKPT_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "wfmpi/ckpt.h"
+
+/* ------------------------------------------------------------ journal
+ * File: a 64-byte header (magic, version, base sequence, workflow hash),
+ * then records: u32 payload length, u32 crc32 over (seq, type, payload),
+ * u64 seq, u8 type, payload. Sequence numbers grow across journals, so a
+ * record already folded into the snapshot (seq <= the snapshot's) is skipped
+ * on replay even if a crash left the old journal in place. */
+#define JOURNAL_MAGIC "WFMPIJNL"
+#define JOURNAL_VERSION 1u
+#define JOURNAL_HEADER_BYTES 88
+#define JOURNAL_RECORD_HEADER 17
+#define JOURNAL_MAX_PAYLOAD 4096
+#define JOURNAL_MAX_BYTES ((size_t)1 << 30)
+
+enum journal_type {
+    J_RUN_START = 1,
+    J_TASK_START = 2,
+    J_TASK_END = 3,
+    J_RUN_END = 4,
+};
+
+struct journal {
+    int fd;
+    uint64_t seq; /* last sequence number written */
+    struct wfmpi_buf pending;
+    double last_fsync;
+    bool dirty; /* written since the last fsync */
+};
+
+/* Create path (temp + rename + dir fsync) with the header; opens it for append. */
+int journal_create(struct journal *j, const char *path, uint64_t base_seq, const char *hash);
+/* Open an existing journal for append after replay (seq continues). */
+int journal_open_append(struct journal *j, const char *path, uint64_t seq);
+void journal_close(struct journal *j);
+int journal_append(struct journal *j, enum journal_type type, const void *payload, size_t len);
+int journal_write(struct journal *j);
+int journal_fsync(struct journal *j);
+
+/* Replay callback: one valid record with seq > base. */
+typedef int journal_record_fn(void *ctx, enum journal_type type, const unsigned char *p,
+                              size_t len);
+
+struct journal_replay_info {
+    uint64_t last_seq;
+    bool torn_tail;
+};
+
+/* Read path and feed each record with seq > min_seq to fn. A missing file is
+ * an empty journal. A bad record that is the last thing in the file (a write
+ * cut short by a crash) is dropped and reported in info; a bad record with
+ * valid data after it, a wrong magic or a different workflow hash are
+ * WFMPI_E_CORRUPT naming the file. */
+int journal_replay(const char *path, const char *hash, uint64_t min_seq, journal_record_fn *fn,
+                   void *ctx, struct journal_replay_info *info, struct wfmpi_error *err);
+
+/* ------------------------------------------------------- record payloads */
+struct rec_task_start {
+    uint32_t task, attempt;
+    int32_t rank, node;
+    uint64_t gpu_mask;
+    double start;
+};
+
+struct rec_run_start {
+    double start;
+    int32_t ranks, nodes;
+};
+
+struct rec_run_end {
+    double end;
+    int32_t exit_code;
+};
+
+/* The in-memory state both the writer and the read-only loader rebuild. */
+struct ckpt_state {
+    uint32_t n_tasks;
+    struct wfmpi_ckpt_task *tasks;
+    char **details; /* per task, malloc'd or NULL */
+    struct wfmpi_ckpt_event *events;
+    size_t n_events, cap_events;
+    struct wfmpi_ckpt_run *runs;
+    size_t n_runs, cap_runs;
+};
+
+int ckpt_state_init(struct ckpt_state *st, uint32_t n_tasks);
+void ckpt_state_fini(struct ckpt_state *st);
+/* Apply one journal record (also used live by the writer). */
+int ckpt_state_apply(struct ckpt_state *st, enum journal_type type, const unsigned char *p,
+                     size_t len);
+/* Encode a TASK_END payload (event + detail) into buf; returns its length. */
+size_t ckpt_encode_end(const struct wfmpi_ckpt_event *ev, const char *detail, unsigned char *buf,
+                       size_t cap);
+
+/* -------------------------------------------------------------- snapshot */
+struct snapshot_meta {
+    char name[256];
+    char hash[WFMPI_SHA256_HEX_LEN];
+    uint64_t journal_seq; /* records up to this seq are in the snapshot */
+    int format_version;
+};
+
+/* Write state.h5 atomically. ids[i] and hashes[i] per task; yaml may be NULL. */
+int snapshot_write(const char *run_dir, const struct snapshot_meta *meta,
+                   const struct ckpt_state *st, const char *const *ids, const uint64_t *hashes,
+                   const char *yaml, size_t yaml_len, struct wfmpi_error *err);
+/* Read state.h5: meta, the state, ids and hashes (malloc'd, caller frees). */
+int snapshot_read(const char *run_dir, struct snapshot_meta *meta, struct ckpt_state *st,
+                  char ***ids, uint64_t **hashes, struct wfmpi_error *err);
+
+#endif

@@ -1,0 +1,197 @@
+/* The append-only journal. Appends go to a memory buffer and reach the file
+ * in one write(2) per commit, so the per-record cost on the master's hot path
+ * is a memcpy and a crc32. */
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "ckpt_int.h"
+
+#define PENDING_MAX ((size_t)256 << 20)
+
+static uint32_t record_crc(uint64_t seq, uint8_t type, const void *payload, size_t len)
+{
+    uLong crc = crc32(0L, Z_NULL, 0);
+    crc = crc32(crc, (const Bytef *)&seq, sizeof(seq));
+    crc = crc32(crc, &type, 1);
+    crc = crc32(crc, payload, (uInt)len);
+    return (uint32_t)crc;
+}
+
+static void header_bytes(unsigned char *h, uint64_t base_seq, const char *hash)
+{
+    memset(h, 0, JOURNAL_HEADER_BYTES);
+    memcpy(h, JOURNAL_MAGIC, 8);
+    uint32_t v = JOURNAL_VERSION;
+    memcpy(h + 8, &v, 4);
+    memcpy(h + 16, &base_seq, 8);
+    memcpy(h + 24, hash, 64);
+}
+
+static int write_all(int fd, const void *p, size_t n)
+{
+    const char *c = p;
+    while (n) {
+        ssize_t w = write(fd, c, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return -errno;
+        c += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+int journal_create(struct journal *j, const char *path, uint64_t base_seq, const char *hash)
+{
+    unsigned char h[JOURNAL_HEADER_BYTES];
+    header_bytes(h, base_seq, hash);
+    int rc = wfmpi_write_file_atomic(path, h, sizeof(h));
+    if (rc < 0)
+        return rc;
+    return journal_open_append(j, path, base_seq);
+}
+
+int journal_open_append(struct journal *j, const char *path, uint64_t seq)
+{
+    int fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    if (j->fd > 0)
+        close(j->fd);
+    j->fd = fd;
+    j->seq = seq;
+    if (!j->pending.max)
+        wfmpi_buf_init(&j->pending, PENDING_MAX);
+    wfmpi_buf_reset(&j->pending);
+    j->last_fsync = wfmpi_mono();
+    j->dirty = false;
+    return 0;
+}
+
+void journal_close(struct journal *j)
+{
+    if (j->fd > 0) {
+        journal_write(j);
+        journal_fsync(j);
+        close(j->fd);
+    }
+    j->fd = -1;
+    wfmpi_buf_fini(&j->pending);
+}
+
+int journal_append(struct journal *j, enum journal_type type, const void *payload, size_t len)
+{
+    if (len > JOURNAL_MAX_PAYLOAD)
+        return WFMPI_E_LIMIT;
+    uint64_t seq = j->seq + 1;
+    uint8_t t = (uint8_t)type;
+    uint32_t n = (uint32_t)len, crc = record_crc(seq, t, payload, len);
+    unsigned char hdr[JOURNAL_RECORD_HEADER];
+    memcpy(hdr, &n, 4);
+    memcpy(hdr + 4, &crc, 4);
+    memcpy(hdr + 8, &seq, 8);
+    hdr[16] = t;
+    int rc = wfmpi_buf_append(&j->pending, hdr, sizeof(hdr));
+    if (rc == 0)
+        rc = wfmpi_buf_append(&j->pending, payload, len);
+    if (rc < 0)
+        return rc;
+    j->seq = seq;
+    return 0;
+}
+
+int journal_write(struct journal *j)
+{
+    if (j->pending.len == 0)
+        return 0;
+    int rc = write_all(j->fd, j->pending.data, j->pending.len);
+    if (rc < 0)
+        return rc;
+    wfmpi_buf_reset(&j->pending);
+    j->dirty = true;
+    return 0;
+}
+
+int journal_fsync(struct journal *j)
+{
+    if (!j->dirty)
+        return 0;
+    if (fdatasync(j->fd) < 0)
+        return -errno;
+    j->dirty = false;
+    j->last_fsync = wfmpi_mono();
+    return 0;
+}
+
+static int check_header(const char *path, const unsigned char *d, size_t len, const char *hash,
+                        struct wfmpi_error *err)
+{
+    if (len < JOURNAL_HEADER_BYTES || memcmp(d, JOURNAL_MAGIC, 8) != 0)
+        return wfmpi_error_set(err, WFMPI_E_CORRUPT, "%s: not a wfmpi journal (bad header)", path);
+    uint32_t v;
+    memcpy(&v, d + 8, 4);
+    if (v != JOURNAL_VERSION)
+        return wfmpi_error_set(err, WFMPI_E_VERSION, "%s: journal format %u, this wfmpi reads %u",
+                               path, v, JOURNAL_VERSION);
+    if (hash && memcmp(d + 24, hash, 64) != 0)
+        return wfmpi_error_set(err, WFMPI_E_CORRUPT,
+                               "%s: journal belongs to another workflow than state.h5", path);
+    return 0;
+}
+
+int journal_replay(const char *path, const char *hash, uint64_t min_seq, journal_record_fn *fn,
+                   void *ctx, struct journal_replay_info *info, struct wfmpi_error *err)
+{
+    memset(info, 0, sizeof(*info));
+    info->last_seq = min_seq;
+    char *data = NULL;
+    size_t len = 0;
+    int rc = wfmpi_read_file(path, JOURNAL_MAX_BYTES, &data, &len);
+    if (rc == -ENOENT)
+        return 0;
+    if (rc < 0)
+        return wfmpi_error_set(err, rc, "%s: %s", path, wfmpi_strerror(rc));
+    const unsigned char *d = (const unsigned char *)data;
+    if ((rc = check_header(path, d, len, hash, err)) < 0) {
+        free(data);
+        return rc;
+    }
+    size_t off = JOURNAL_HEADER_BYTES;
+    while (rc == 0 && off < len) {
+        uint32_t n = 0, crc = 0;
+        uint64_t seq = 0;
+        bool whole = len - off >= JOURNAL_RECORD_HEADER;
+        if (whole) {
+            memcpy(&n, d + off, 4);
+            memcpy(&crc, d + off + 4, 4);
+            memcpy(&seq, d + off + 8, 8);
+            whole = n <= JOURNAL_MAX_PAYLOAD && len - off - JOURNAL_RECORD_HEADER >= n;
+        }
+        const unsigned char *p = d + off + JOURNAL_RECORD_HEADER;
+        if (!whole || record_crc(seq, d[off + 16], p, n) != crc) {
+            /* Only the very last record may be torn; anything after a bad
+             * record means the file was damaged, not cut short. */
+            size_t end = whole ? off + JOURNAL_RECORD_HEADER + n : len;
+            if (end >= len) {
+                info->torn_tail = true;
+                break;
+            }
+            rc = wfmpi_error_set(err, WFMPI_E_CORRUPT,
+                                 "%s: damaged record at byte %zu (checksum mismatch)", path, off);
+            break;
+        }
+        if (seq > min_seq) {
+            rc = fn(ctx, (enum journal_type)d[off + 16], p, n);
+            if (rc < 0)
+                wfmpi_error_set(err, WFMPI_E_CORRUPT, "%s: invalid record at byte %zu", path, off);
+            info->last_seq = seq;
+        }
+        off += JOURNAL_RECORD_HEADER + n;
+    }
+    free(data);
+    return rc;
+}

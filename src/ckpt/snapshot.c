@@ -1,0 +1,357 @@
+/* state.h5: the HDF5 snapshot. Layout (docs/checkpoint.md): root attributes
+ * format_version, wfmpi_version, workflow_name, workflow_hash, journal_seq;
+ * datasets tasks (compound), task_ids and task_details (UTF-8 strings),
+ * task_hashes (u64), events (compound), runs (compound), workflow_yaml.
+ * Compound members are matched by name on read, so adding members later keeps
+ * old files readable. */
+#include <fcntl.h>
+#include <hdf5.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ckpt_int.h"
+
+#define INS(t, s, m, h) H5Tinsert(t, #m, HOFFSET(s, m), h)
+
+static void quiet_hdf5(void)
+{
+    /* HDF5 prints its error stack to stderr by default; errors are ours to
+     * report, with the file name. */
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+}
+
+static hid_t task_type(void)
+{
+    hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(struct wfmpi_ckpt_task));
+    INS(t, struct wfmpi_ckpt_task, state, H5T_NATIVE_UINT8);
+    INS(t, struct wfmpi_ckpt_task, reason, H5T_NATIVE_UINT8);
+    INS(t, struct wfmpi_ckpt_task, attempts, H5T_NATIVE_UINT32);
+    INS(t, struct wfmpi_ckpt_task, retries, H5T_NATIVE_UINT32);
+    INS(t, struct wfmpi_ckpt_task, exit_code, H5T_NATIVE_INT32);
+    INS(t, struct wfmpi_ckpt_task, signal, H5T_NATIVE_INT32);
+    INS(t, struct wfmpi_ckpt_task, node, H5T_NATIVE_INT32);
+    INS(t, struct wfmpi_ckpt_task, rank, H5T_NATIVE_INT32);
+    INS(t, struct wfmpi_ckpt_task, gpu_mask, H5T_NATIVE_UINT64);
+    INS(t, struct wfmpi_ckpt_task, start, H5T_NATIVE_DOUBLE);
+    INS(t, struct wfmpi_ckpt_task, end, H5T_NATIVE_DOUBLE);
+    INS(t, struct wfmpi_ckpt_task, utime, H5T_NATIVE_DOUBLE);
+    INS(t, struct wfmpi_ckpt_task, stime, H5T_NATIVE_DOUBLE);
+    INS(t, struct wfmpi_ckpt_task, maxrss_kb, H5T_NATIVE_INT64);
+    return t;
+}
+
+static hid_t event_type(void)
+{
+    hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(struct wfmpi_ckpt_event));
+    INS(t, struct wfmpi_ckpt_event, task, H5T_NATIVE_UINT32);
+    INS(t, struct wfmpi_ckpt_event, attempt, H5T_NATIVE_UINT32);
+    INS(t, struct wfmpi_ckpt_event, rank, H5T_NATIVE_INT32);
+    INS(t, struct wfmpi_ckpt_event, node, H5T_NATIVE_INT32);
+    INS(t, struct wfmpi_ckpt_event, gpu_mask, H5T_NATIVE_UINT64);
+    INS(t, struct wfmpi_ckpt_event, start, H5T_NATIVE_DOUBLE);
+    INS(t, struct wfmpi_ckpt_event, end, H5T_NATIVE_DOUBLE);
+    INS(t, struct wfmpi_ckpt_event, reason, H5T_NATIVE_UINT8);
+    INS(t, struct wfmpi_ckpt_event, exit_code, H5T_NATIVE_INT32);
+    INS(t, struct wfmpi_ckpt_event, signal, H5T_NATIVE_INT32);
+    INS(t, struct wfmpi_ckpt_event, utime, H5T_NATIVE_DOUBLE);
+    INS(t, struct wfmpi_ckpt_event, stime, H5T_NATIVE_DOUBLE);
+    INS(t, struct wfmpi_ckpt_event, maxrss_kb, H5T_NATIVE_INT64);
+    INS(t, struct wfmpi_ckpt_event, state_after, H5T_NATIVE_UINT8);
+    INS(t, struct wfmpi_ckpt_event, run, H5T_NATIVE_UINT32);
+    return t;
+}
+
+static hid_t run_type(void)
+{
+    hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(struct wfmpi_ckpt_run));
+    INS(t, struct wfmpi_ckpt_run, start, H5T_NATIVE_DOUBLE);
+    INS(t, struct wfmpi_ckpt_run, end, H5T_NATIVE_DOUBLE);
+    INS(t, struct wfmpi_ckpt_run, ranks, H5T_NATIVE_INT32);
+    INS(t, struct wfmpi_ckpt_run, nodes, H5T_NATIVE_INT32);
+    INS(t, struct wfmpi_ckpt_run, exit_code, H5T_NATIVE_INT32);
+    return t;
+}
+
+static hid_t str_type(void)
+{
+    hid_t t = H5Tcopy(H5T_C_S1);
+    H5Tset_size(t, H5T_VARIABLE);
+    H5Tset_cset(t, H5T_CSET_UTF8);
+    return t;
+}
+
+/* Write a 1-D dataset of n elements; owns (closes) type. */
+static int write_1d(hid_t file, const char *name, hid_t type, size_t n, const void *data)
+{
+    hsize_t dims[1] = {n};
+    hid_t space = H5Screate_simple(1, dims, NULL);
+    hid_t ds = H5Dcreate2(file, name, type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    herr_t rc = ds < 0 ? -1 : n ? H5Dwrite(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) : 0;
+    if (ds >= 0)
+        H5Dclose(ds);
+    H5Sclose(space);
+    H5Tclose(type);
+    return ds < 0 || rc < 0 ? WFMPI_E_HDF5 : 0;
+}
+
+static int write_attr(hid_t obj, const char *name, hid_t type, const void *value)
+{
+    hid_t space = H5Screate(H5S_SCALAR);
+    hid_t a = H5Acreate2(obj, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
+    herr_t rc = a < 0 ? -1 : H5Awrite(a, type, value);
+    if (a >= 0)
+        H5Aclose(a);
+    H5Sclose(space);
+    return a < 0 || rc < 0 ? WFMPI_E_HDF5 : 0;
+}
+
+static int write_str_attr(hid_t obj, const char *name, const char *value)
+{
+    hid_t t = str_type();
+    int rc = write_attr(obj, name, t, &value);
+    H5Tclose(t);
+    return rc;
+}
+
+static int write_meta(hid_t f, const struct snapshot_meta *meta)
+{
+    int version = WFMPI_CKPT_FORMAT_VERSION;
+    int rc = write_attr(f, "format_version", H5T_NATIVE_INT, &version);
+    if (rc == 0)
+        rc = write_str_attr(f, "wfmpi_version", WFMPI_VERSION);
+    if (rc == 0)
+        rc = write_str_attr(f, "workflow_name", meta->name);
+    if (rc == 0)
+        rc = write_str_attr(f, "workflow_hash", meta->hash);
+    if (rc == 0)
+        rc = write_attr(f, "journal_seq", H5T_NATIVE_UINT64, &meta->journal_seq);
+    return rc;
+}
+
+static int write_contents(hid_t f, const struct snapshot_meta *meta, const struct ckpt_state *st,
+                          const char *const *ids, const uint64_t *hashes, const char *yaml)
+{
+    int rc = write_meta(f, meta);
+    const char **details = NULL;
+    if (rc == 0 && !(details = malloc((st->n_tasks ? st->n_tasks : 1) * sizeof(char *))))
+        rc = -ENOMEM;
+    for (uint32_t i = 0; rc == 0 && i < st->n_tasks; i++)
+        details[i] = st->details[i] ? st->details[i] : "";
+    if (rc == 0)
+        rc = write_1d(f, "tasks", task_type(), st->n_tasks, st->tasks);
+    if (rc == 0)
+        rc = write_1d(f, "task_ids", str_type(), st->n_tasks, ids);
+    if (rc == 0)
+        rc = write_1d(f, "task_details", str_type(), st->n_tasks, details);
+    if (rc == 0)
+        rc = write_1d(f, "task_hashes", H5Tcopy(H5T_NATIVE_UINT64), st->n_tasks, hashes);
+    if (rc == 0)
+        rc = write_1d(f, "events", event_type(), st->n_events, st->events);
+    if (rc == 0)
+        rc = write_1d(f, "runs", run_type(), st->n_runs, st->runs);
+    if (rc == 0 && yaml)
+        rc = write_1d(f, "workflow_yaml", str_type(), 1, &yaml);
+    free(details);
+    return rc;
+}
+
+static int fsync_path(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    int rc = fsync(fd) < 0 ? -errno : 0;
+    close(fd);
+    return rc;
+}
+
+int snapshot_write(const char *run_dir, const struct snapshot_meta *meta,
+                   const struct ckpt_state *st, const char *const *ids, const uint64_t *hashes,
+                   const char *yaml, size_t yaml_len, struct wfmpi_error *err)
+{
+    (void)yaml_len;
+    quiet_hdf5();
+    char tmp[PATH_MAX], path[PATH_MAX];
+    snprintf(tmp, sizeof(tmp), "%s/state.h5.tmp", run_dir);
+    snprintf(path, sizeof(path), "%s/state.h5", run_dir);
+    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (f < 0)
+        return wfmpi_error_set(err, WFMPI_E_HDF5, "%s: cannot create", tmp);
+    int rc = write_contents(f, meta, st, ids, hashes, yaml);
+    if (H5Fclose(f) < 0 && rc == 0)
+        rc = WFMPI_E_HDF5;
+    /* Durable before visible, and the rename durable too. */
+    if (rc == 0)
+        rc = fsync_path(tmp);
+    if (rc == 0 && rename(tmp, path) < 0)
+        rc = -errno;
+    if (rc == 0)
+        rc = fsync_path(run_dir);
+    if (rc < 0) {
+        unlink(tmp);
+        return wfmpi_error_set(err, rc, "%s: cannot write snapshot: %s", path, wfmpi_strerror(rc));
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------- reading */
+
+static int read_attr(hid_t f, const char *name, hid_t type, void *out)
+{
+    hid_t a = H5Aopen(f, name, H5P_DEFAULT);
+    if (a < 0)
+        return WFMPI_E_CORRUPT;
+    herr_t rc = H5Aread(a, type, out);
+    H5Aclose(a);
+    return rc < 0 ? WFMPI_E_CORRUPT : 0;
+}
+
+static int read_str_attr(hid_t f, const char *name, char *out, size_t size)
+{
+    hid_t t = str_type();
+    char *s = NULL;
+    int rc = read_attr(f, name, t, &s);
+    if (rc == 0) {
+        snprintf(out, size, "%s", s ? s : "");
+        H5free_memory(s);
+    }
+    H5Tclose(t);
+    return rc;
+}
+
+/* Open a 1-D dataset and check its length; returns the dataset or -1. */
+static hid_t open_1d(hid_t f, const char *name, hsize_t *n)
+{
+    hid_t ds = H5Dopen2(f, name, H5P_DEFAULT);
+    if (ds < 0)
+        return -1;
+    hid_t space = H5Dget_space(ds);
+    int nd = H5Sget_simple_extent_ndims(space);
+    hsize_t dims[1] = {0};
+    if (nd != 1 || H5Sget_simple_extent_dims(space, dims, NULL) < 0) {
+        H5Sclose(space);
+        H5Dclose(ds);
+        return -1;
+    }
+    H5Sclose(space);
+    *n = dims[0];
+    return ds;
+}
+
+/* Read a whole 1-D dataset into a malloc'd array (owns type). */
+static int read_1d(hid_t f, const char *name, hid_t type, size_t elem, void **out, size_t *n_out)
+{
+    hsize_t n = 0;
+    hid_t ds = open_1d(f, name, &n);
+    int rc = 0;
+    if (ds < 0 || n > UINT32_MAX)
+        rc = WFMPI_E_CORRUPT;
+    else if (!(*out = calloc(n ? n : 1, elem)))
+        rc = -ENOMEM;
+    else if (n && H5Dread(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, *out) < 0)
+        rc = WFMPI_E_CORRUPT;
+    if (ds >= 0)
+        H5Dclose(ds);
+    H5Tclose(type);
+    *n_out = n;
+    return rc;
+}
+
+/* Strings are copied out of HDF5's allocations so callers free with free(). */
+static int read_strings(hid_t f, const char *name, uint32_t n_expect, char ***out)
+{
+    char **raw = NULL;
+    size_t n = 0;
+    int rc = read_1d(f, name, str_type(), sizeof(char *), (void **)&raw, &n);
+    if (rc == 0 && n != n_expect)
+        rc = WFMPI_E_CORRUPT;
+    char **copy = rc == 0 ? calloc(n ? n : 1, sizeof(char *)) : NULL;
+    if (rc == 0 && !copy)
+        rc = -ENOMEM;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        if (!(copy[i] = strdup(raw[i] ? raw[i] : "")))
+            rc = -ENOMEM;
+    }
+    for (size_t i = 0; raw && i < n; i++)
+        H5free_memory(raw[i]);
+    free(raw);
+    if (rc < 0 && copy) {
+        for (size_t i = 0; i < n; i++)
+            free(copy[i]);
+        free(copy);
+        copy = NULL;
+    }
+    *out = copy;
+    return rc;
+}
+
+static int read_tables(hid_t f, struct ckpt_state *st, char ***ids, uint64_t **hashes)
+{
+    size_t n = 0, m = 0;
+    int rc = read_1d(f, "tasks", task_type(), sizeof(*st->tasks), (void **)&st->tasks, &n);
+    st->n_tasks = (uint32_t)n;
+    if (rc == 0 && !(st->details = calloc(n ? n : 1, sizeof(char *))))
+        rc = -ENOMEM;
+    if (rc == 0)
+        rc = read_strings(f, "task_ids", st->n_tasks, ids);
+    char **details = NULL;
+    if (rc == 0)
+        rc = read_strings(f, "task_details", st->n_tasks, &details);
+    for (uint32_t i = 0; rc == 0 && i < st->n_tasks; i++) {
+        if (details[i][0])
+            st->details[i] = details[i];
+        else
+            free(details[i]);
+    }
+    free(details);
+    if (rc == 0)
+        rc = read_1d(f, "task_hashes", H5Tcopy(H5T_NATIVE_UINT64), 8, (void **)hashes, &m);
+    if (rc == 0 && m != n)
+        rc = WFMPI_E_CORRUPT;
+    if (rc == 0)
+        rc = read_1d(f, "events", event_type(), sizeof(*st->events), (void **)&st->events,
+                     &st->n_events);
+    st->cap_events = st->n_events;
+    if (rc == 0)
+        rc = read_1d(f, "runs", run_type(), sizeof(*st->runs), (void **)&st->runs, &st->n_runs);
+    st->cap_runs = st->n_runs;
+    return rc;
+}
+
+int snapshot_read(const char *run_dir, struct snapshot_meta *meta, struct ckpt_state *st,
+                  char ***ids, uint64_t **hashes, struct wfmpi_error *err)
+{
+    quiet_hdf5();
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/state.h5", run_dir);
+    memset(st, 0, sizeof(*st));
+    *ids = NULL;
+    *hashes = NULL;
+    if (access(path, F_OK) < 0)
+        return wfmpi_error_set(err, -errno, "%s: %s", path, strerror(errno));
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0)
+        return wfmpi_error_set(err, WFMPI_E_CORRUPT, "%s: not a readable HDF5 file", path);
+    int rc = read_attr(f, "format_version", H5T_NATIVE_INT, &meta->format_version);
+    if (rc == 0 && meta->format_version > WFMPI_CKPT_FORMAT_VERSION)
+        rc = WFMPI_E_VERSION;
+    if (rc == 0)
+        rc = read_str_attr(f, "workflow_name", meta->name, sizeof(meta->name));
+    if (rc == 0)
+        rc = read_str_attr(f, "workflow_hash", meta->hash, sizeof(meta->hash));
+    if (rc == 0)
+        rc = read_attr(f, "journal_seq", H5T_NATIVE_UINT64, &meta->journal_seq);
+    if (rc == 0)
+        rc = read_tables(f, st, ids, hashes);
+    H5Fclose(f);
+    if (rc == WFMPI_E_VERSION)
+        return wfmpi_error_set(err, rc, "%s: format version %d is newer than this wfmpi reads (%d)",
+                               path, meta->format_version, WFMPI_CKPT_FORMAT_VERSION);
+    if (rc < 0)
+        return wfmpi_error_set(err, rc, "%s: damaged or incomplete snapshot (%s)", path,
+                               wfmpi_strerror(rc));
+    return 0;
+}

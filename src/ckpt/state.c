@@ -1,0 +1,189 @@
+/* The run's durable state in memory, rebuilt the same way by the writer (as
+ * events happen), by resume, and by the read-only loader: snapshot first,
+ * then each journal record applied in order. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "ckpt_int.h"
+#include "wfmpi/exec.h"
+
+int ckpt_state_init(struct ckpt_state *st, uint32_t n_tasks)
+{
+    memset(st, 0, sizeof(*st));
+    st->n_tasks = n_tasks;
+    st->tasks = calloc(n_tasks ? n_tasks : 1, sizeof(*st->tasks));
+    st->details = calloc(n_tasks ? n_tasks : 1, sizeof(*st->details));
+    if (!st->tasks || !st->details)
+        return -ENOMEM;
+    for (uint32_t i = 0; i < n_tasks; i++)
+        st->tasks[i].node = st->tasks[i].rank = -1;
+    return 0;
+}
+
+void ckpt_state_fini(struct ckpt_state *st)
+{
+    for (uint32_t i = 0; st->details && i < st->n_tasks; i++)
+        free(st->details[i]);
+    free(st->details);
+    free(st->tasks);
+    free(st->events);
+    free(st->runs);
+    memset(st, 0, sizeof(*st));
+}
+
+/* Fixed little-endian field order, independent of struct padding. */
+#define PUT(field)                                                                                 \
+    do {                                                                                           \
+        if (n + sizeof(field) > cap)                                                               \
+            return 0;                                                                              \
+        memcpy(buf + n, &(field), sizeof(field));                                                  \
+        n += sizeof(field);                                                                        \
+    } while (0)
+#define GET(field)                                                                                 \
+    do {                                                                                           \
+        if (n + sizeof(field) > len)                                                               \
+            return WFMPI_E_CORRUPT;                                                                \
+        memcpy(&(field), p + n, sizeof(field));                                                    \
+        n += sizeof(field);                                                                        \
+    } while (0)
+
+size_t ckpt_encode_end(const struct wfmpi_ckpt_event *ev, const char *detail, unsigned char *buf,
+                       size_t cap)
+{
+    size_t n = 0;
+    PUT(ev->task);
+    PUT(ev->attempt);
+    PUT(ev->rank);
+    PUT(ev->node);
+    PUT(ev->gpu_mask);
+    PUT(ev->start);
+    PUT(ev->end);
+    PUT(ev->reason);
+    PUT(ev->exit_code);
+    PUT(ev->signal);
+    PUT(ev->utime);
+    PUT(ev->stime);
+    PUT(ev->maxrss_kb);
+    PUT(ev->state_after);
+    PUT(ev->run);
+    size_t dl = detail ? strnlen(detail, WFMPI_CKPT_DETAIL_MAX - 1) : 0;
+    uint16_t dl16 = (uint16_t)dl;
+    PUT(dl16);
+    if (n + dl > cap)
+        return 0;
+    memcpy(buf + n, detail, dl);
+    return n + dl;
+}
+
+static int decode_end(const unsigned char *p, size_t len, struct wfmpi_ckpt_event *ev, char *detail)
+{
+    size_t n = 0;
+    uint16_t dl = 0;
+    GET(ev->task);
+    GET(ev->attempt);
+    GET(ev->rank);
+    GET(ev->node);
+    GET(ev->gpu_mask);
+    GET(ev->start);
+    GET(ev->end);
+    GET(ev->reason);
+    GET(ev->exit_code);
+    GET(ev->signal);
+    GET(ev->utime);
+    GET(ev->stime);
+    GET(ev->maxrss_kb);
+    GET(ev->state_after);
+    GET(ev->run);
+    GET(dl);
+    if (dl >= WFMPI_CKPT_DETAIL_MAX || n + dl != len)
+        return WFMPI_E_CORRUPT;
+    memcpy(detail, p + n, dl);
+    detail[dl] = '\0';
+    return 0;
+}
+
+static int apply_end(struct ckpt_state *st, const unsigned char *p, size_t len)
+{
+    struct wfmpi_ckpt_event ev;
+    char detail[WFMPI_CKPT_DETAIL_MAX];
+    if (decode_end(p, len, &ev, detail) < 0 || ev.task >= st->n_tasks ||
+        ev.state_after >= WFMPI_TASK_NSTATES || ev.reason >= WFMPI_EXEC_NREASONS)
+        return WFMPI_E_CORRUPT;
+    if (WFMPI_PUSH(st->events, st->n_events, st->cap_events, ev) < 0)
+        return -ENOMEM;
+    struct wfmpi_ckpt_task *t = &st->tasks[ev.task];
+    t->state = ev.state_after;
+    t->reason = ev.reason;
+    t->attempts = ev.attempt > t->attempts ? ev.attempt : t->attempts;
+    t->exit_code = ev.exit_code;
+    t->signal = ev.signal;
+    t->rank = ev.rank;
+    t->node = ev.node;
+    t->gpu_mask = ev.gpu_mask;
+    t->start = ev.start;
+    t->end = ev.end;
+    t->utime = ev.utime;
+    t->stime = ev.stime;
+    t->maxrss_kb = ev.maxrss_kb;
+    if (ev.reason != WFMPI_EXEC_OK && ev.reason != WFMPI_EXEC_INTERRUPTED &&
+        ev.state_after == WFMPI_TASK_READY)
+        t->retries++;
+    if (ev.reason != WFMPI_EXEC_OK && ev.reason != WFMPI_EXEC_INTERRUPTED) {
+        char *d = strdup(detail);
+        if (!d)
+            return -ENOMEM;
+        free(st->details[ev.task]);
+        st->details[ev.task] = d;
+    }
+    return 0;
+}
+
+static int apply_start(struct ckpt_state *st, const unsigned char *p, size_t len)
+{
+    struct rec_task_start r;
+    if (len != sizeof(r))
+        return WFMPI_E_CORRUPT;
+    memcpy(&r, p, sizeof(r));
+    if (r.task >= st->n_tasks)
+        return WFMPI_E_CORRUPT;
+    struct wfmpi_ckpt_task *t = &st->tasks[r.task];
+    t->state = WFMPI_TASK_RUNNING;
+    t->attempts = r.attempt;
+    t->rank = r.rank;
+    t->node = r.node;
+    t->gpu_mask = r.gpu_mask;
+    t->start = r.start;
+    t->end = 0;
+    return 0;
+}
+
+int ckpt_state_apply(struct ckpt_state *st, enum journal_type type, const unsigned char *p,
+                     size_t len)
+{
+    switch (type) {
+    case J_TASK_START:
+        return apply_start(st, p, len);
+    case J_TASK_END:
+        return apply_end(st, p, len);
+    case J_RUN_START: {
+        struct rec_run_start r;
+        if (len != sizeof(r))
+            return WFMPI_E_CORRUPT;
+        memcpy(&r, p, sizeof(r));
+        struct wfmpi_ckpt_run run = {r.start, 0, r.ranks, r.nodes, -1};
+        return WFMPI_PUSH(st->runs, st->n_runs, st->cap_runs, run);
+    }
+    case J_RUN_END: {
+        double end;
+        int32_t code;
+        if (len != 12 || st->n_runs == 0)
+            return WFMPI_E_CORRUPT;
+        memcpy(&end, p, 8);
+        memcpy(&code, p + 8, 4);
+        st->runs[st->n_runs - 1].end = end;
+        st->runs[st->n_runs - 1].exit_code = code;
+        return 0;
+    }
+    }
+    return WFMPI_E_CORRUPT;
+}
