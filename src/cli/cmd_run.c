@@ -333,6 +333,11 @@ struct run_ctx {
     struct wfmpi_exec_result *fails;
     size_t n_fails, cap_fails;
     int ckpt_rc; /* first checkpoint error */
+    const struct wfmpi_sched *s;
+    const char *run_dir;
+    int ranks;
+    uint32_t nodes;
+    double started, next_status;
 };
 
 static const char *task_id(const struct run_ctx *c, uint32_t task)
@@ -396,11 +401,82 @@ static void on_end(void *ctx, const struct wfmpi_sched_dispatch *d, int rank,
         c->fail_reason[d->task] = (uint32_t)c->n_fails;
 }
 
+/* status.json: what `wfmpi status` reads while the run is live, so it never
+ * has to open state.h5 or disturb the master. Replaced atomically. */
+static void put_counts(struct wfmpi_buf *b, const struct wfmpi_sched_counts *k)
+{
+    wfmpi_buf_printf(b,
+                     "\"counts\":{\"unready\":%u,\"ready\":%u,\"running\":%u,\"done\":%u,"
+                     "\"failed\":%u,\"blocked\":%u}",
+                     k->state[WFMPI_TASK_UNREADY], k->state[WFMPI_TASK_READY],
+                     k->state[WFMPI_TASK_RUNNING], k->state[WFMPI_TASK_DONE],
+                     k->state[WFMPI_TASK_FAILED], k->state[WFMPI_TASK_BLOCKED]);
+}
+
+static void put_running(struct wfmpi_buf *b, const struct run_ctx *c)
+{
+    wfmpi_buf_printf(b, ",\"running_tasks\":[");
+    const struct wfmpi_ckpt_task *tt = c->ckpt ? wfmpi_ckpt_tasks(c->ckpt) : NULL;
+    uint32_t n = 0;
+    for (uint32_t t = 0; tt && t < c->v->n_tasks && n < 1000; t++) {
+        if (wfmpi_sched_state(c->s, t) != WFMPI_TASK_RUNNING)
+            continue;
+        wfmpi_buf_printf(b, "%s{\"id\":", n++ ? "," : "");
+        wfmpi_buf_json_str(b, task_id(c, t));
+        wfmpi_buf_printf(b,
+                         ",\"attempt\":%u,\"rank\":%d,\"node\":%d,\"gpus\":%llu,"
+                         "\"start\":%.3f}",
+                         tt[t].attempts, tt[t].rank, tt[t].node, (unsigned long long)tt[t].gpu_mask,
+                         tt[t].start);
+    }
+    wfmpi_buf_printf(b, "]");
+}
+
+static void write_status(struct run_ctx *c, const char *state)
+{
+    struct wfmpi_sched_counts k;
+    wfmpi_sched_counts(c->s, &k);
+    char host[64] = "";
+    gethostname(host, sizeof(host) - 1);
+    double now = wfmpi_wall();
+    struct wfmpi_buf b;
+    wfmpi_buf_init(&b, (size_t)1 << 20);
+    wfmpi_buf_printf(&b, "{\"format\":1,\"workflow\":");
+    wfmpi_buf_json_str(&b, wfmpi_plan_str(c->plan, c->v->name));
+    wfmpi_buf_printf(&b, ",\"state\":\"%s\",\"pid\":%ld,\"host\":", state, (long)getpid());
+    wfmpi_buf_json_str(&b, host);
+    wfmpi_buf_printf(&b,
+                     ",\"started\":%.3f,\"updated\":%.3f,\"elapsed\":%.3f,\"total\":%u,"
+                     "\"percent_done\":%.2f,\"ranks\":%d,\"nodes\":%u,",
+                     c->started, now, now - c->started, c->v->n_tasks,
+                     c->v->n_tasks ? 100.0 * k.state[WFMPI_TASK_DONE] / c->v->n_tasks : 100.0,
+                     c->ranks, c->nodes);
+    put_counts(&b, &k);
+    put_running(&b, c);
+    int rc = wfmpi_buf_printf(&b, "}\n");
+    char path[PATH_MAX + 16];
+    snprintf(path, sizeof(path), "%s/status.json", c->run_dir);
+    if (rc == 0 && (rc = wfmpi_write_file_atomic(path, b.data, b.len)) < 0)
+        wfmpi_warn("%s: %s", path, wfmpi_strerror(rc));
+    wfmpi_buf_fini(&b);
+}
+
+static void maybe_write_status(struct run_ctx *c)
+{
+    double now = wfmpi_mono();
+    if (now < c->next_status)
+        return;
+    c->next_status = now + 1.0;
+    write_status(c, "running");
+}
+
 static int on_commit(void *ctx)
 {
     struct run_ctx *c = ctx;
-    if (!c->ckpt)
+    if (!c->ckpt) {
+        maybe_write_status(c);
         return 0;
+    }
     /* Losing the journal loses the guarantee: stop rather than run on. */
     int rc = c->ckpt_rc;
     if (rc == 0)
@@ -408,6 +484,7 @@ static int on_commit(void *ctx)
     if (rc == 0)
         rc = wfmpi_ckpt_maybe_snapshot(c->ckpt);
     note_ckpt(c, rc);
+    maybe_write_status(c);
     return rc;
 }
 
@@ -420,6 +497,7 @@ static bool should_drain(void *ctx)
 static void on_progress(void *ctx, const struct wfmpi_sched *s, double elapsed)
 {
     struct run_ctx *c = ctx;
+    maybe_write_status(c);
     struct wfmpi_sched_counts k;
     wfmpi_sched_counts(s, &k);
     fprintf(stderr, "%swfmpi: %u/%u done, %u running, %u ready, %u failed, %u blocked, %.0f s%s",
@@ -600,7 +678,15 @@ static void master_cleanup(struct master_state *ms)
 static int master_run(struct wfmpi_mpi *m, const struct run_opts *o, struct master_state *ms)
 {
     const struct wfmpi_plan_view *v = wfmpi_plan_view(ms->plan);
-    struct run_ctx ctx = {.plan = ms->plan, .v = v, .ckpt = ms->ckpt, .tty = isatty(2)};
+    struct run_ctx ctx = {.plan = ms->plan,
+                          .v = v,
+                          .ckpt = ms->ckpt,
+                          .tty = isatty(2),
+                          .s = ms->s,
+                          .run_dir = ms->run_dir,
+                          .ranks = wfmpi_mpi_size(m),
+                          .nodes = wfmpi_mpi_n_nodes(m),
+                          .started = wfmpi_wall()};
     if (!(ctx.fail_reason = calloc(v->n_tasks ? v->n_tasks : 1, sizeof(uint32_t))))
         wfmpi_mpi_abort(m, WFMPI_EXIT_ENV);
     struct wfmpi_run_hooks hooks = {
@@ -632,6 +718,8 @@ static int master_run(struct wfmpi_mpi *m, const struct run_opts *o, struct mast
         fprintf(stderr, "wfmpi: %s\n", wfmpi_ckpt_error(ms->ckpt));
         code = WFMPI_EXIT_ENV;
     }
+    static const char *const final_state[] = {"finished", "failed", "failed", "stopped", "failed"};
+    write_status(&ctx, final_state[code]);
     wfmpi_mpi_stop_workers(m, code);
     print_summary(&ctx, ms->s, wfmpi_mono() - t0);
     free(ctx.fail_reason);
