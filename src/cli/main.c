@@ -16,6 +16,7 @@ static int cli_version(int argc, char **argv);
 static const struct subcommand subcommands[] = {
     {"run", cli_run, "run a workflow on the MPI ranks of this allocation (default)"},
     {"plan", cli_plan, "validate a workflow and show its executable plan; run nothing"},
+    {"topo", cli_topo, "show the nodes, GPUs and ranks and how wfmpi shares them"},
     {"version", cli_version, "print the version"},
 };
 

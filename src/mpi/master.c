@@ -60,10 +60,37 @@ static void put_path_or_default(struct master *ms, struct wire_writer *w, uint32
     wire_str(w, ms->pathbuf[0]);
 }
 
-static void put_env(struct master *ms, struct wire_writer *w, const struct wfmpi_plan_task *t,
-                    const struct wfmpi_sched_dispatch *d, int rank)
+/* The task's GPU and binding environment (b from mpi_task_binding()):
+ * OMP_PLACES/OMP_PROC_BIND come before the task's own env so the task may
+ * override them; the GPU variables come after, so it cannot take GPUs it was
+ * not given. */
+static uint32_t put_binding_env(struct wire_writer *w, const struct mpi_binding *b, bool omp,
+                                bool count_only)
 {
-    wire_u32(w, t->env.count + 5);
+    const char *list[5];
+    uint32_t k = 0;
+    if (b && omp && b->cpuset[0]) {
+        list[k++] = "OMP_PLACES=cores";
+        list[k++] = "OMP_PROC_BIND=close";
+    }
+    if (b && !omp && b->env_cpuset[0])
+        list[k++] = b->env_cpuset;
+    if (b && !omp && b->has_gpus) {
+        list[k++] = b->env_cuda;
+        list[k++] = "CUDA_DEVICE_ORDER=PCI_BUS_ID";
+        list[k++] = b->env_gpus;
+    }
+    for (uint32_t i = 0; !count_only && i < k; i++)
+        wire_str(w, list[i]);
+    return k;
+}
+
+static void put_env(struct master *ms, struct wire_writer *w, const struct wfmpi_plan_task *t,
+                    const struct wfmpi_sched_dispatch *d, int rank, const struct mpi_binding *bd)
+{
+    wire_u32(w, t->env.count + 5 + put_binding_env(w, bd, true, true) +
+                    put_binding_env(w, bd, false, true));
+    put_binding_env(w, bd, true, false);
     for (uint32_t i = 0; i < t->env.count; i++)
         wire_str(w, wfmpi_plan_str(ms->plan, ms->v->strs[t->env.first + i]));
     char *b = ms->pathbuf[1];
@@ -78,6 +105,7 @@ static void put_env(struct master *ms, struct wire_writer *w, const struct wfmpi
     wire_str(w, b);
     snprintf(b, n, "OMP_NUM_THREADS=%u", d->cores);
     wire_str(w, b);
+    put_binding_env(w, bd, false, false);
 }
 
 static bool required_output(const struct wfmpi_plan_file *f)
@@ -121,11 +149,12 @@ static void encode_task(struct master *ms, struct wire_writer *w,
     put_path_or_default(ms, w, t->stderr_path, id, d->attempt, "err");
     wire_str(w, t->successmsg ? wfmpi_plan_str(ms->plan, t->successmsg) : NULL);
     wire_str(w, t->failuremsg ? wfmpi_plan_str(ms->plan, t->failuremsg) : NULL);
-    wire_str(w, NULL); /* cpuset: chosen by the GPU/binding layer */
+    const struct mpi_binding *bd = mpi_task_binding(ms->m, d);
+    wire_str(w, bd ? bd->cpuset : NULL); /* "" = do not bind */
     wire_u32(w, t->argv.count);
     for (uint32_t i = 0; i < t->argv.count; i++)
         wire_str(w, wfmpi_plan_str(ms->plan, ms->v->strs[t->argv.first + i]));
-    put_env(ms, w, t, d, rank);
+    put_env(ms, w, t, d, rank, bd);
     put_outputs(ms, w, t);
 }
 

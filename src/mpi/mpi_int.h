@@ -110,10 +110,11 @@ struct wfmpi_mpi {
 #define MPI_BINDING_MAX 8192
 struct mpi_binding {
     bool has_gpus; /* the node has GPUs: set the CUDA variables (empty for CPU tasks) */
-    char cpuset[MPI_BINDING_MAX]; /* to bind to: computed ∩ CPUs that exist; "" = none */
-    char computed[MPI_BINDING_MAX]; /* chosen from the topology (WFMPI_CPUSET) */
-    char cuda_visible[WFMPI_TOPO_MAX_GPUS * 4]; /* ordinals, "0,1" */
-    char uuids[WFMPI_TOPO_MAX_GPUS * WFMPI_TOPO_UUID_MAX]; /* WFMPI_GPUS */
+    char cpuset[MPI_BINDING_MAX]; /* to bind to: chosen cores ∩ CPUs that exist; "" = none */
+    /* Ready "KEY=VALUE" entries; "" when not set. */
+    char env_cpuset[MPI_BINDING_MAX + 16]; /* WFMPI_CPUSET=<chosen from the topology> */
+    char env_cuda[24 + WFMPI_TOPO_MAX_GPUS * 4]; /* CUDA_VISIBLE_DEVICES=<ordinals> */
+    char env_gpus[16 + WFMPI_TOPO_MAX_GPUS * WFMPI_TOPO_UUID_MAX]; /* WFMPI_GPUS=<UUIDs> */
 };
 
 /* Master: the binding of a dispatched task (inside the cpusets of the ranks

@@ -90,8 +90,7 @@ static int assign_share(struct wfmpi_mpi *m, struct wfmpi_error *err)
     if (wfmpi_topo_cpuset_format(&m->share.cpus, cpus, sizeof(cpus)) < 0)
         strcpy(cpus, "(long)");
     wfmpi_info("rank %d: GPUs 0x%llx, cpuset %s, %s", m->rank, (unsigned long long)m->share.gpus,
-               cpus,
-               rc > 0 ? "bound" : "not bound (none of those CPUs exists on this machine)");
+               cpus, rc > 0 ? "bound" : "not bound (none of those CPUs exists on this machine)");
     return 0;
 }
 
@@ -337,7 +336,7 @@ const struct wfmpi_sched_node *wfmpi_mpi_sched_nodes(struct wfmpi_mpi *m, uint32
 static void list_append(char *buf, size_t size, const char *item)
 {
     size_t len = strlen(buf);
-    snprintf(buf + len, size - len, "%s%s", len ? "," : "", item);
+    snprintf(buf + len, size - len, "%s%s", buf[len - 1] == '=' ? "" : ",", item);
 }
 
 /* The cores a task may use: those of the ranks owning its GPUs (the cores
@@ -356,8 +355,8 @@ static void task_pool(const struct wfmpi_mpi *m, const struct wfmpi_sched_dispat
         wfmpi_topo_cpuset_or(pool, &m->slot_share[sn->gpu_owner[g]].cpus);
         char ord[16];
         snprintf(ord, sizeof(ord), "%u", gpu->ordinal);
-        list_append(b->cuda_visible, sizeof(b->cuda_visible), ord);
-        list_append(b->uuids, sizeof(b->uuids), gpu->uuid[0] ? gpu->uuid : gpu->busid);
+        list_append(b->env_cuda, sizeof(b->env_cuda), ord);
+        list_append(b->env_gpus, sizeof(b->env_gpus), gpu->uuid[0] ? gpu->uuid : gpu->busid);
     }
     if (!d->gpu_mask)
         *pool = m->slot_share[d->rank].cpus;
@@ -369,7 +368,9 @@ const struct mpi_binding *mpi_task_binding(struct wfmpi_mpi *m,
     if (!m->binding && !(m->binding = malloc(sizeof(*m->binding))))
         return NULL;
     struct mpi_binding *b = m->binding;
-    b->cpuset[0] = b->computed[0] = b->cuda_visible[0] = b->uuids[0] = '\0';
+    b->cpuset[0] = b->env_cpuset[0] = '\0';
+    strcpy(b->env_cuda, "CUDA_VISIBLE_DEVICES=");
+    strcpy(b->env_gpus, "WFMPI_GPUS=");
     b->has_gpus = false;
     if (!m->node_topo || !m->sched_nodes || d->node >= m->n_nodes)
         return b;
@@ -378,7 +379,9 @@ const struct mpi_binding *mpi_task_binding(struct wfmpi_mpi *m,
     task_pool(m, d, &pool, b);
     m->core_cursor[d->rank] = wfmpi_topo_pick_cores(&m->node_topo[d->node], &pool, d->cores,
                                                     m->core_cursor[d->rank], &cpus);
-    wfmpi_topo_cpuset_format(&cpus, b->computed, sizeof(b->computed));
+    strcpy(b->env_cpuset, "WFMPI_CPUSET=");
+    if (wfmpi_topo_cpuset_format(&cpus, b->env_cpuset + 13, sizeof(b->env_cpuset) - 13) <= 0)
+        b->env_cpuset[0] = '\0';
     /* Bind only to CPUs that exist where the task runs (an XML topology's
      * do not). */
     wfmpi_topo_cpuset_and(&cpus, &m->slot_share[d->rank].existing);

@@ -76,6 +76,10 @@ static int nodes_alloc(struct wfmpi_sched *s, const struct wfmpi_sched_config *c
     s->nodes = calloc(cfg->n_nodes, sizeof(*s->nodes));
     s->seg = calloc(2 * (size_t)s->seg_base, sizeof(*s->seg));
     s->gpu_owner = calloc(total_gpus ? total_gpus : 1, sizeof(*s->gpu_owner));
+    for (uint32_t i = 0; i < cfg->n_nodes && !s->gpu_group; i++)
+        if (cfg->nodes[i].gpu_group && cfg->nodes[i].gpus &&
+            !(s->gpu_group = calloc(total_gpus, sizeof(*s->gpu_group))))
+            return -ENOMEM;
     s->rank_running = calloc(n_ranks ? n_ranks : 1, sizeof(*s->rank_running));
     if (!s->nodes || !s->seg || !s->gpu_owner || !s->rank_running)
         return -ENOMEM;
@@ -106,8 +110,13 @@ int sched_nodes_init(struct wfmpi_sched *s, const struct wfmpi_sched_config *cfg
         n->first_rank = in->first_rank;
         n->n_ranks = in->n_ranks;
         n->gpu_base = base;
-        for (uint32_t g = 0; g < in->gpus; g++)
+        for (uint32_t g = 0; g < in->gpus; g++) {
             s->gpu_owner[base + g] = owner_of(in, g);
+            /* A node without groups: every GPU in its own, so only the
+             * adjacent-run rule applies. */
+            if (s->gpu_group)
+                s->gpu_group[base + g] = in->gpu_group ? in->gpu_group[g] : g;
+        }
         base += in->gpus;
         seg_update(s, i);
     }
@@ -119,6 +128,7 @@ void sched_nodes_free(struct wfmpi_sched *s)
     free(s->nodes);
     free(s->seg);
     free(s->gpu_owner);
+    free(s->gpu_group);
     free(s->rank_running);
 }
 
@@ -164,6 +174,34 @@ uint64_t sched_pick_gpus(uint64_t free_mask, uint32_t k, uint32_t n_gpus)
     return mask;
 }
 
+uint64_t sched_pick_gpus_near(uint64_t free_mask, uint32_t k, uint32_t n_gpus,
+                              const uint32_t *group)
+{
+    if (!group || k <= 1)
+        return sched_pick_gpus(free_mask, k, n_gpus);
+    /* At most 64 GPUs: for each free GPU, count the free GPUs of its group
+     * and keep the tightest group that still holds k. */
+    uint32_t best = UINT32_MAX, best_free = UINT32_MAX;
+    for (uint32_t g = 0; g < n_gpus; g++) {
+        if (!(free_mask >> g & 1))
+            continue;
+        uint32_t nfree = 0;
+        for (uint32_t h = 0; h < n_gpus; h++)
+            nfree += (free_mask >> h & 1) && group[h] == group[g];
+        if (nfree >= k && nfree < best_free) {
+            best = group[g];
+            best_free = nfree;
+        }
+    }
+    if (best == UINT32_MAX)
+        return sched_pick_gpus(free_mask, k, n_gpus);
+    uint64_t in_group = 0;
+    for (uint32_t g = 0; g < n_gpus; g++)
+        if (group[g] == best)
+            in_group |= 1ull << g;
+    return sched_pick_gpus(free_mask & in_group, k, n_gpus);
+}
+
 /* CPU tasks go to the node's least busy rank, so process creation (the
  * workers' main cost) spreads over the ranks. */
 static uint32_t least_busy_rank(const struct wfmpi_sched *s, const struct sched_node *n)
@@ -180,7 +218,8 @@ void sched_take(struct wfmpi_sched *s, uint32_t task, uint32_t node, struct wfmp
     struct sched_task *t = &s->tasks[task];
     const struct sched_class *c = &s->classes[t->cls];
     struct sched_node *n = &s->nodes[node];
-    uint64_t gpus = sched_pick_gpus(n->free_gpu_mask, c->gpus, n->gpus);
+    uint64_t gpus = sched_pick_gpus_near(n->free_gpu_mask, c->gpus, n->gpus,
+                                         s->gpu_group ? s->gpu_group + n->gpu_base : NULL);
     n->free_gpu_mask &= ~gpus;
     n->free_gpus -= c->gpus;
     n->free_cores -= c->cores;

@@ -111,6 +111,7 @@ struct wfmpi_sched {
     struct sched_seg *seg; /* 2 * seg_base entries; leaves at seg_base + node */
     uint32_t seg_base;
     uint32_t *gpu_owner; /* launching rank per GPU, all nodes flattened */
+    uint32_t *gpu_group; /* locality group per GPU (flattened), NULL when no node has one */
     uint32_t *rank_running; /* tasks running per rank */
     uint32_t n_ranks;
 
@@ -145,6 +146,11 @@ void sched_take(struct wfmpi_sched *s, uint32_t task, uint32_t node,
 void sched_release(struct wfmpi_sched *s, uint32_t task);
 /* The k GPUs to use out of a node's free mask; see place.c for the policy. */
 uint64_t sched_pick_gpus(uint64_t free_mask, uint32_t k, uint32_t n_gpus);
+/* The same, knowing each GPU's locality group (group[g], NULL = unknown):
+ * k free GPUs of one group when a group has them (the group with the fewest
+ * free that suffices, so larger free groups stay whole), else as above. */
+uint64_t sched_pick_gpus_near(uint64_t free_mask, uint32_t k, uint32_t n_gpus,
+                              const uint32_t *group);
 /* Explain why class c fits no node at all (create-time validation). */
 int sched_explain_misfit(const struct wfmpi_sched *s, const struct sched_class *c,
                          const char *task_id, struct wfmpi_error *err);
