@@ -102,6 +102,12 @@ const char *wfmpi_ckpt_detail(const struct wfmpi_ckpt *c, uint32_t task);
 int wfmpi_ckpt_restore_sched(const struct wfmpi_ckpt *c, struct wfmpi_sched *s,
                              struct wfmpi_error *err);
 
+/* Copy BLOCKED states from the scheduler into the task table (blocking is
+ * derived there, not recorded as events). O(tasks): call after a task failed
+ * for good, not per event. Resume derives it again from FAILED anyway; this
+ * is for readers of state.h5 (status, analyze). */
+void wfmpi_ckpt_mark_blocked(struct wfmpi_ckpt *c, const struct wfmpi_sched *s);
+
 /* Record events (buffered; durable at the next commit). */
 int wfmpi_ckpt_run_start(struct wfmpi_ckpt *c, int32_t ranks, int32_t nodes);
 int wfmpi_ckpt_task_start(struct wfmpi_ckpt *c, uint32_t task, uint32_t attempt, int32_t rank,

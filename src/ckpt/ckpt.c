@@ -355,6 +355,14 @@ int wfmpi_ckpt_restore_sched(const struct wfmpi_ckpt *c, struct wfmpi_sched *s,
     return 0;
 }
 
+void wfmpi_ckpt_mark_blocked(struct wfmpi_ckpt *c, const struct wfmpi_sched *s)
+{
+    for (uint32_t i = 0; i < c->v->n_tasks; i++) {
+        if (wfmpi_sched_state(s, i) == WFMPI_TASK_BLOCKED)
+            c->st.tasks[i].state = WFMPI_TASK_BLOCKED;
+    }
+}
+
 /* ------------------------------------------------------------ events */
 
 static int record(struct wfmpi_ckpt *c, enum journal_type type, const void *p, size_t len)

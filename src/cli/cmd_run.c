@@ -333,6 +333,7 @@ struct run_ctx {
     struct wfmpi_exec_result *fails;
     size_t n_fails, cap_fails;
     int ckpt_rc; /* first checkpoint error */
+    bool new_failure; /* a task failed for good since the last commit */
     const struct wfmpi_sched *s;
     const char *run_dir;
     int ranks;
@@ -394,6 +395,7 @@ static void on_end(void *ctx, const struct wfmpi_sched_dispatch *d, int rank,
                    r->detail[0] ? r->detail : wfmpi_exec_reason_name(r->reason));
     if (c->ckpt)
         record_end(c, d, rank, r, after);
+    c->new_failure |= after == WFMPI_TASK_FAILED;
     if (r->reason == WFMPI_EXEC_OK || r->reason == WFMPI_EXEC_INTERRUPTED)
         return;
     /* Failures are rare; keep their full records for the summary. */
@@ -479,6 +481,10 @@ static int on_commit(void *ctx)
     }
     /* Losing the journal loses the guarantee: stop rather than run on. */
     int rc = c->ckpt_rc;
+    if (c->new_failure) {
+        wfmpi_ckpt_mark_blocked(c->ckpt, c->s);
+        c->new_failure = false;
+    }
     if (rc == 0)
         rc = wfmpi_ckpt_commit(c->ckpt, false);
     if (rc == 0)

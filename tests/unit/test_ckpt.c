@@ -1,0 +1,341 @@
+/* The checkpoint: resume restores exactly what was recorded, RUNNING tasks
+ * are requeued, a torn journal tail is dropped, damage is an error naming the
+ * file (never a silent fresh start), a changed workflow is refused with what
+ * changed, --fresh moves the old state aside, snapshots compact the journal,
+ * and a state.h5 written by an earlier version still loads. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "wfmpi/ckpt.h"
+#include "wfmpi/exec.h"
+
+static char dir[256];
+
+static int make_dir(void **state)
+{
+    (void)state;
+    snprintf(dir, sizeof(dir), "/tmp/wfmpi-ckpt-XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    return 0;
+}
+
+static int remove_dir(void **state)
+{
+    (void)state;
+    char cmd[600];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s' '%s'.old-*", dir, dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+/* a -> b, c; with an optional extra task and a changed argument. */
+static struct wfmpi_plan *make_plan(bool extra, const char *b_arg)
+{
+    struct wfmpi_plan_builder *b = wfmpi_plan_builder_create("ck");
+    const char *args[] = {b_arg};
+    struct wfmpi_plan_task_spec s = {.exe = "/bin/true", .cores = 1, .retries = -1};
+    s.id = "a";
+    int64_t a = wfmpi_plan_builder_add_task(b, &s, NULL);
+    s.id = "b";
+    s.args = args;
+    s.n_args = 1;
+    int64_t bb = wfmpi_plan_builder_add_task(b, &s, NULL);
+    s.n_args = 0;
+    s.id = "c";
+    wfmpi_plan_builder_add_task(b, &s, NULL);
+    if (extra) {
+        s.id = "d";
+        wfmpi_plan_builder_add_task(b, &s, NULL);
+    }
+    wfmpi_plan_builder_add_edge(b, (uint32_t)a, (uint32_t)bb, NULL);
+    struct wfmpi_error err;
+    struct wfmpi_plan *p = wfmpi_plan_builder_finish(b, NULL, NULL, &err);
+    assert_non_null(p);
+    return p;
+}
+
+static struct wfmpi_ckpt *open_ok(struct wfmpi_plan *p, struct wfmpi_ckpt_options *o,
+                                  struct wfmpi_ckpt_recovered *rec)
+{
+    struct wfmpi_error err = {0};
+    struct wfmpi_ckpt *c = wfmpi_ckpt_open(dir, p, o, rec, &err);
+    if (!c)
+        fail_msg("open: %s", err.text);
+    return c;
+}
+
+static void end(struct wfmpi_ckpt *c, uint32_t task, uint32_t attempt, uint8_t reason,
+                enum wfmpi_task_state after, const char *detail)
+{
+    struct wfmpi_ckpt_event ev = {.task = task,
+                                  .attempt = attempt,
+                                  .rank = 1,
+                                  .node = 0,
+                                  .start = 100,
+                                  .end = 101,
+                                  .reason = reason,
+                                  .exit_code = reason == WFMPI_EXEC_OK ? 0 : 3,
+                                  .state_after = (uint8_t)after};
+    assert_int_equal(wfmpi_ckpt_task_end(c, &ev, detail), 0);
+}
+
+/* Run 1: a done, b running (attempt 1), c failed for good. */
+static void record_run(struct wfmpi_plan *p)
+{
+    struct wfmpi_ckpt_recovered rec;
+    struct wfmpi_ckpt *c = open_ok(p, NULL, &rec);
+    assert_false(rec.resumed);
+    assert_int_equal(wfmpi_ckpt_run_start(c, 4, 1), 0);
+    assert_int_equal(wfmpi_ckpt_task_start(c, 0, 1, 1, 0, 0, 100), 0);
+    assert_int_equal(wfmpi_ckpt_task_start(c, 2, 1, 2, 0, 0, 100), 0);
+    end(c, 0, 1, WFMPI_EXEC_OK, WFMPI_TASK_DONE, "");
+    end(c, 2, 1, WFMPI_EXEC_EXIT, WFMPI_TASK_FAILED, "exit code 3");
+    assert_int_equal(wfmpi_ckpt_task_start(c, 1, 1, 3, 0, 0, 102), 0);
+    assert_int_equal(wfmpi_ckpt_commit(c, true), 0);
+    /* No run_end, no final snapshot: as if the master was killed here. */
+    wfmpi_ckpt_close(c);
+}
+
+static void test_resume_after_kill(void **state)
+{
+    (void)state;
+    struct wfmpi_plan *p = make_plan(false, "x");
+    record_run(p);
+    struct wfmpi_ckpt_recovered rec;
+    struct wfmpi_ckpt *c = open_ok(p, NULL, &rec);
+    assert_true(rec.resumed);
+    assert_int_equal(rec.done, 1);
+    assert_int_equal(rec.failed, 1);
+    assert_int_equal(rec.requeued, 1);
+    assert_int_equal(rec.runs, 1);
+    const struct wfmpi_ckpt_task *t = wfmpi_ckpt_tasks(c);
+    assert_int_equal(t[0].state, WFMPI_TASK_DONE);
+    assert_int_equal(t[1].state, WFMPI_TASK_READY);
+    assert_int_equal(t[1].attempts, 1);
+    assert_int_equal(t[2].state, WFMPI_TASK_FAILED);
+    assert_string_equal(wfmpi_ckpt_detail(c, 2), "exit code 3");
+    /* The scheduler picks up from there: only b runs, attempt 2. */
+    struct wfmpi_sched_node node = {.cores = 4, .n_ranks = 1};
+    struct wfmpi_sched_config cfg = {.nodes = &node, .n_nodes = 1, .default_retries = 1};
+    struct wfmpi_sched *s = wfmpi_sched_create(p, &cfg, NULL);
+    assert_non_null(s);
+    assert_int_equal(wfmpi_ckpt_restore_sched(c, s, NULL), 0);
+    struct wfmpi_sched_dispatch d[4];
+    assert_int_equal(wfmpi_sched_next(s, d, 4), 1);
+    assert_int_equal(d[0].task, 1);
+    assert_int_equal(d[0].attempt, 2);
+    wfmpi_sched_destroy(s);
+    wfmpi_ckpt_close(c);
+    wfmpi_plan_destroy(p);
+}
+
+static void append_bytes(const char *name, const void *data, size_t n)
+{
+    char path[400];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    FILE *f = fopen(path, "ab");
+    assert_non_null(f);
+    assert_int_equal(fwrite(data, 1, n, f), n);
+    fclose(f);
+}
+
+static void test_torn_tail_dropped(void **state)
+{
+    (void)state;
+    struct wfmpi_plan *p = make_plan(false, "x");
+    record_run(p);
+    /* Half a record header: a write the crash cut short. */
+    append_bytes("journal", "\x40\x00\x00\x00\x11\x22", 6);
+    struct wfmpi_ckpt_recovered rec;
+    struct wfmpi_ckpt *c = open_ok(p, NULL, &rec);
+    assert_true(rec.dropped_torn_tail);
+    assert_int_equal(rec.done, 1);
+    wfmpi_ckpt_close(c);
+    wfmpi_plan_destroy(p);
+}
+
+static void flip_byte(const char *name, long offset)
+{
+    char path[400];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    FILE *f = fopen(path, "r+b");
+    assert_non_null(f);
+    fseek(f, offset, offset < 0 ? SEEK_END : SEEK_SET);
+    int ch = fgetc(f);
+    fseek(f, -1, SEEK_CUR);
+    fputc(ch ^ 0x5a, f);
+    fclose(f);
+}
+
+static void expect_open_error(struct wfmpi_plan *p, int code, const char *needle)
+{
+    struct wfmpi_ckpt_recovered rec;
+    struct wfmpi_error err = {0};
+    struct wfmpi_ckpt_options o = {0};
+    assert_null(wfmpi_ckpt_open(dir, p, &o, &rec, &err));
+    assert_int_equal(err.code, code);
+    if (!strstr(err.text, needle))
+        fail_msg("'%s' not in '%s'", needle, err.text);
+}
+
+static void test_damaged_journal_is_an_error(void **state)
+{
+    (void)state;
+    struct wfmpi_plan *p = make_plan(false, "x");
+    record_run(p);
+    flip_byte("journal", 100); /* inside the first record, valid ones follow */
+    expect_open_error(p, WFMPI_E_CORRUPT, "journal: damaged record");
+    wfmpi_plan_destroy(p);
+}
+
+static void test_truncated_state_is_an_error(void **state)
+{
+    (void)state;
+    struct wfmpi_plan *p = make_plan(false, "x");
+    record_run(p);
+    char path[400];
+    snprintf(path, sizeof(path), "%s/state.h5", dir);
+    assert_int_equal(truncate(path, 600), 0);
+    expect_open_error(p, WFMPI_E_CORRUPT, "state.h5");
+    struct wfmpi_error err = {0};
+    assert_null(wfmpi_ckpt_load(dir, &err));
+    assert_int_equal(err.code, WFMPI_E_CORRUPT);
+    wfmpi_plan_destroy(p);
+}
+
+static void test_changed_workflow(void **state)
+{
+    (void)state;
+    struct wfmpi_plan *p = make_plan(false, "x");
+    record_run(p);
+    /* One task added (d), one changed (b's argument). */
+    struct wfmpi_plan *q = make_plan(true, "y");
+    expect_open_error(q, WFMPI_E_INPUT, "1 jobs added, 0 removed, 1 changed");
+    struct wfmpi_ckpt_options o = {.force_resume = true};
+    struct wfmpi_ckpt_recovered rec;
+    struct wfmpi_ckpt *c = open_ok(q, &o, &rec);
+    const struct wfmpi_ckpt_task *t = wfmpi_ckpt_tasks(c);
+    assert_int_equal(t[0].state, WFMPI_TASK_DONE); /* a: unchanged, kept */
+    assert_int_equal(t[1].state, WFMPI_TASK_UNREADY); /* b: changed, runs again */
+    assert_int_equal(t[3].state, WFMPI_TASK_UNREADY); /* d: new */
+    wfmpi_ckpt_close(c);
+    wfmpi_plan_destroy(q);
+    wfmpi_plan_destroy(p);
+}
+
+static void test_fresh_moves_aside(void **state)
+{
+    (void)state;
+    struct wfmpi_plan *p = make_plan(false, "x");
+    record_run(p);
+    struct wfmpi_ckpt_options o = {.fresh = true};
+    struct wfmpi_ckpt_recovered rec;
+    struct wfmpi_ckpt *c = open_ok(p, &o, &rec);
+    assert_false(rec.resumed);
+    assert_true(strncmp(rec.moved_aside, dir, strlen(dir)) == 0);
+    char old[700];
+    snprintf(old, sizeof(old), "%s/state.h5", rec.moved_aside);
+    assert_int_equal(access(old, F_OK), 0);
+    assert_int_equal(wfmpi_ckpt_tasks(c)[0].state, WFMPI_TASK_UNREADY);
+    wfmpi_ckpt_close(c);
+    wfmpi_plan_destroy(p);
+}
+
+static void test_snapshot_compacts_and_loads(void **state)
+{
+    (void)state;
+    struct wfmpi_plan *p = make_plan(false, "x");
+    record_run(p);
+    struct wfmpi_ckpt_recovered rec;
+    struct wfmpi_ckpt *c = open_ok(p, NULL, &rec);
+    assert_int_equal(wfmpi_ckpt_run_start(c, 2, 1), 0);
+    assert_int_equal(wfmpi_ckpt_task_start(c, 1, 2, 1, 0, 0, 200), 0);
+    end(c, 1, 2, WFMPI_EXEC_OK, WFMPI_TASK_DONE, "");
+    assert_int_equal(wfmpi_ckpt_run_end(c, 1), 0);
+    wfmpi_ckpt_close(c);
+    struct stat st;
+    char path[400];
+    snprintf(path, sizeof(path), "%s/journal", dir);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_size, 88); /* header only: everything is in state.h5 */
+    struct wfmpi_error err = {0};
+    struct wfmpi_ckpt_state *s = wfmpi_ckpt_load(dir, &err);
+    assert_non_null(s);
+    assert_string_equal(s->workflow_name, "ck");
+    assert_int_equal(s->n_tasks, 3);
+    assert_string_equal(s->ids[1], "b");
+    assert_int_equal(s->tasks[1].state, WFMPI_TASK_DONE);
+    assert_int_equal(s->tasks[1].attempts, 2);
+    assert_int_equal(s->n_events, 3);
+    assert_int_equal(s->n_runs, 2);
+    assert_int_equal(s->runs[0].exit_code, -1); /* killed */
+    assert_int_equal(s->runs[1].exit_code, 1);
+    assert_int_equal(s->events[2].run, 1);
+    assert_string_equal(s->details[2], "exit code 3");
+    wfmpi_ckpt_state_free(s);
+    wfmpi_plan_destroy(p);
+}
+
+static void test_bad_run_dirs(void **state)
+{
+    (void)state;
+    struct wfmpi_error err = {0};
+    assert_null(wfmpi_ckpt_load("/nonexistent/run", &err));
+    assert_int_equal(err.code, WFMPI_E_INPUT);
+    assert_null(wfmpi_ckpt_load(dir, &err)); /* empty directory */
+    assert_int_equal(err.code, WFMPI_E_INPUT);
+    append_bytes("state.h5", "not hdf5 at all", 15);
+    assert_null(wfmpi_ckpt_load(dir, &err));
+    assert_int_equal(err.code, WFMPI_E_CORRUPT);
+    assert_non_null(strstr(err.text, "state.h5"));
+}
+
+/* tests/data/ckpt/v1 was written by format version 1 (a diamond with one
+ * retry and one failure); every later version must keep reading it. */
+static void test_reads_version_1(void **state)
+{
+    (void)state;
+    struct wfmpi_error err = {0};
+    struct wfmpi_ckpt_state *s = wfmpi_ckpt_load(WFMPI_TEST_DATA "/ckpt/v1", &err);
+    if (!s)
+        fail_msg("%s", err.text);
+    assert_string_equal(s->workflow_name, "compat");
+    assert_int_equal(s->n_tasks, 4);
+    uint32_t done = 0, failed = 0, blocked = 0;
+    for (uint32_t i = 0; i < s->n_tasks; i++) {
+        done += s->tasks[i].state == WFMPI_TASK_DONE;
+        failed += s->tasks[i].state == WFMPI_TASK_FAILED;
+        blocked += s->tasks[i].state == WFMPI_TASK_BLOCKED;
+    }
+    assert_int_equal(done, 2);
+    assert_int_equal(failed, 1);
+    assert_int_equal(blocked, 1);
+    assert_int_equal(s->n_runs, 1);
+    assert_int_equal(s->runs[0].exit_code, 1);
+    assert_true(s->n_events >= 4);
+    wfmpi_ckpt_state_free(s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_resume_after_kill, make_dir, remove_dir),
+        cmocka_unit_test_setup_teardown(test_torn_tail_dropped, make_dir, remove_dir),
+        cmocka_unit_test_setup_teardown(test_damaged_journal_is_an_error, make_dir, remove_dir),
+        cmocka_unit_test_setup_teardown(test_truncated_state_is_an_error, make_dir, remove_dir),
+        cmocka_unit_test_setup_teardown(test_changed_workflow, make_dir, remove_dir),
+        cmocka_unit_test_setup_teardown(test_fresh_moves_aside, make_dir, remove_dir),
+        cmocka_unit_test_setup_teardown(test_snapshot_compacts_and_loads, make_dir, remove_dir),
+        cmocka_unit_test_setup_teardown(test_bad_run_dirs, make_dir, remove_dir),
+        cmocka_unit_test(test_reads_version_1),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
