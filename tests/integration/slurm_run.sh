@@ -21,6 +21,7 @@ run_job() {
   slurm_job_script "$d/job.sh" "srun $*"
   slurm_sbatch_wait -J "$name" -N 1 -n 4 -t 5 -D "$d" -o "$d/job.out" "$d/job.sh"
   SRUN_RC=$(cat "$d/job.sh.rc" 2>/dev/null || echo none)
+  JOB_STATE=$(slurm_job_field "$SBATCH_JOBID" JobState)
 }
 
 show_job() { # DIR
@@ -40,6 +41,7 @@ run_fan() { # LABEL N [--mpi=pmix]
   run_job "$d" "$label" $mpiflag -n 4 "$WFMPI" wf.yml
   [ "$SBATCH_RC" = 0 ] && [ "$SRUN_RC" = 0 ] ||
     { show_job "$d"; fail "$label: job exit $SBATCH_RC, srun exit $SRUN_RC, expected 0"; }
+  [ "$JOB_STATE" = COMPLETED ] || fail "$label: job state $JOB_STATE, expected COMPLETED"
   python3 "$RUNDATA/check_order.py" "$d/ledger.txt" "$d/edges" "$expected" ||
     { show_job "$d"; fail "$label: order violated or tasks missing"; }
   [ "$(wc -l <"$d/ledger.txt")" = "$expected" ] || fail "$label: a task ran more than once"
@@ -80,6 +82,7 @@ YML
 run_job "$d" failing -n 4 "$WFMPI" wf.yml
 [ "$SRUN_RC" = 1 ] || { show_job "$d"; fail "failing task: srun exit $SRUN_RC, expected 1"; }
 [ "$SBATCH_RC" = 1 ] || { show_job "$d"; fail "failing task: sbatch -W exit $SBATCH_RC, expected 1"; }
+[ "$(slurm_job_field "$SBATCH_JOBID" ExitCode)" = 1:0 ] || fail "failing task: scontrol ExitCode is not 1:0"
 for t in A B D; do grep -q "^$t " "$d/ledger.txt" || fail "failing task: $t did not run"; done
 grep -q '^C ' "$d/ledger.txt" && fail "failing task: C ran although its parent failed"
 grep -q "FAILED B after 1 attempt(s): exit code 3" "$d/job.out" ||

@@ -6,7 +6,8 @@
 #   slurm_job_script F CMD.. write an sbatch script F that exports what Open
 #                            MPI needs, runs CMD, and records CMD's exit code
 #                            in F.rc
-#   slurm_sbatch_wait ARGS.. `sbatch -W ARGS`, bounded; sets SBATCH_RC
+#   slurm_sbatch_wait ARGS.. `sbatch -W ARGS`, bounded; sets SBATCH_RC, SBATCH_JOBID
+#   slurm_job_field ID FIELD a field of `scontrol show job ID` (JobState...)
 #
 # WFMPI_SLURM=require makes "cannot run Slurm" a failure instead of a skip;
 # it is the default when CI=true (scripts/install-deps installs Slurm there).
@@ -87,14 +88,22 @@ EOF
   chmod +x "$f"
 }
 
-# slurm_sbatch_wait ARGS...: sbatch -W, at most SLURM_WAIT_S (default 120) s.
+# slurm_sbatch_wait ARGS...: sbatch --parsable -W, at most SLURM_WAIT_S
+# (default 120) s; sets SBATCH_RC (the job's exit code) and SBATCH_JOBID.
 slurm_sbatch_wait() {
   set +e
-  timeout "${SLURM_WAIT_S:-120}" sbatch -W "$@" >"$TMP/sbatch.out" 2>"$TMP/sbatch.err"
+  timeout "${SLURM_WAIT_S:-120}" sbatch --parsable -W "$@" >"$TMP/sbatch.out" 2>"$TMP/sbatch.err"
   SBATCH_RC=$?
   set -e
-  [ "$SBATCH_RC" = 124 ] && fail "sbatch -W $* did not finish in ${SLURM_WAIT_S:-120}s"
-  grep -q '^Submitted batch job' "$TMP/sbatch.out" ||
+  SBATCH_JOBID=$(head -n 1 "$TMP/sbatch.out" | cut -d';' -f1)
+  [ "$SBATCH_RC" = 124 ] && fail "sbatch -W $* did not finish in ${SLURM_WAIT_S:-120}s (job ${SBATCH_JOBID:-?})"
+  [[ "$SBATCH_JOBID" =~ ^[0-9]+$ ]] ||
     fail "sbatch refused the job: $(cat "$TMP/sbatch.out" "$TMP/sbatch.err")"
   return 0
+}
+
+# slurm_job_field ID FIELD: a field of `scontrol show job ID` (JobState,
+# ExitCode, Reason, ...); finished jobs stay visible for MinJobAge (300 s).
+slurm_job_field() {
+  scontrol show job -o "$1" 2>/dev/null | tr ' ' '\n' | sed -n "s/^$2=//p" | head -n 1
 }

@@ -29,6 +29,8 @@
 #   SLURM_LOCAL_CPUS        CPUs the node claims (8)
 #   SLURM_LOCAL_CTLD_PORT, SLURM_LOCAL_SLURMD_PORT   (6817, 6818)
 set -uo pipefail
+# The daemons live in sbin, which a non-login root shell may lack.
+PATH=$PATH:/usr/sbin:/sbin
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
 SELF=$HERE/$(basename "${BASH_SOURCE[0]}")
@@ -203,8 +205,10 @@ cmd_start() {
       -e "s|@CPUS@|$CPUS|g" -e "s|@CTLD_PORT@|$CTLD_PORT|g" -e "s|@SLURMD_PORT@|$SLURMD_PORT|g" \
       "$TEMPLATE" >"$dir/slurm.conf" || die 1 "cannot write $dir/slurm.conf"
   export SLURM_CONF=$dir/slurm.conf
-  srun --mpi=list 2>&1 | grep -qw pmix ||
-    die 77 "cannot run here: Slurm has no pmix MPI plugin (srun --mpi=list)"
+  local mpis
+  mpis=$(srun --mpi=list 2>&1) || die 1 "srun --mpi=list failed: $(echo $mpis | head -c 300)"
+  echo "$mpis" | grep -qw pmix ||
+    die 77 "cannot run here: Slurm has no pmix MPI plugin (srun --mpi=list: $(echo $mpis))"
 
   env "$MARK=$dir" slurmctld -f "$SLURM_CONF" 2>>"$dir/start.err" ||
     die 1 "slurmctld failed to start: $(tail -n 3 "$dir/start.err")"
