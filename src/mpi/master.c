@@ -17,6 +17,7 @@
 #include "wfmpi/wf.h" /* link and flag constants of plan files */
 
 #define DISPATCH_BATCH 256
+#define DISPATCH_PER_ROUND 4096
 #define LOCAL_RESULTS 64
 
 /* A worker's outgoing batches: one being filled, one in flight. */
@@ -43,6 +44,8 @@ struct master {
     struct wfmpi_buf scratch; /* encoding of local tasks, received results */
     const char **table; /* decode table for local tasks */
     size_t table_cap;
+    uint32_t *local_pending; /* placed on rank 0, started once recorded */
+    uint32_t n_local_pending;
     char pathbuf[2][4096];
 };
 
@@ -296,24 +299,29 @@ static int queue_remote(struct master *ms, const struct wfmpi_sched_dispatch *d,
     if (w.rc < 0)
         return w.rc;
     p->queued++;
-    /* A batch that grows large goes out as soon as the line is free. */
-    if (w.buf->len >= WIRE_FLUSH_BYTES)
-        return flush_peer(ms, rank) < 0 ? WFMPI_E_MPI : 0;
     return 0;
 }
 
+/* Take what the scheduler can place now (bounded per loop iteration, so
+ * results keep flowing and batches stay small). Nothing starts here: remote
+ * tasks wait in their worker's batch and local ones in local_pending until
+ * the caller has recorded the starts (DESIGN.md §7: record, then act). */
 static int dispatch(struct master *ms, struct wfmpi_error *err)
 {
     struct wfmpi_sched_dispatch ds[DISPATCH_BATCH];
     int total = 0;
     uint32_t n;
-    while ((n = wfmpi_sched_next(ms->s, ds, DISPATCH_BATCH)) > 0) {
+    while (total < DISPATCH_PER_ROUND && (n = wfmpi_sched_next(ms->s, ds, DISPATCH_BATCH)) > 0) {
         for (uint32_t i = 0; i < n; i++) {
             int rank = rank_of(ms, &ds[i]);
             ms->running[ds[i].task] = ds[i];
             if (ms->hooks && ms->hooks->on_start)
                 ms->hooks->on_start(ms->hooks->ctx, &ds[i], rank);
-            int rc = rank == 0 ? start_local(ms, &ds[i]) : queue_remote(ms, &ds[i], rank);
+            if (rank == 0) {
+                ms->local_pending[ms->n_local_pending++] = ds[i].task;
+                continue;
+            }
+            int rc = queue_remote(ms, &ds[i], rank);
             if (rc < 0)
                 return wfmpi_error_set(err, rc, "cannot dispatch task %u: %s", ds[i].task,
                                        wfmpi_strerror(rc));
@@ -321,6 +329,19 @@ static int dispatch(struct master *ms, struct wfmpi_error *err)
         total += (int)n;
     }
     return total;
+}
+
+static int start_pending_local(struct master *ms, struct wfmpi_error *err)
+{
+    uint32_t n = ms->n_local_pending;
+    ms->n_local_pending = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t task = ms->local_pending[i];
+        int rc = start_local(ms, &ms->running[task]);
+        if (rc < 0)
+            return wfmpi_error_set(err, rc, "cannot start task %u: %s", task, wfmpi_strerror(rc));
+    }
+    return (int)n;
 }
 
 /* Complete finished sends and push out the batches waiting behind them. */
@@ -380,7 +401,8 @@ static int master_setup(struct master *ms, struct wfmpi_error *err)
     ms->reqs = malloc((size_t)size * sizeof(*ms->reqs));
     ms->done_idx = malloc((size_t)size * sizeof(*ms->done_idx));
     ms->running = calloc(ms->v->n_tasks ? ms->v->n_tasks : 1, sizeof(*ms->running));
-    if (!ms->peers || !ms->reqs || !ms->done_idx || !ms->running)
+    ms->local_pending = malloc((ms->v->n_tasks ? ms->v->n_tasks : 1) * sizeof(uint32_t));
+    if (!ms->peers || !ms->reqs || !ms->done_idx || !ms->running || !ms->local_pending)
         return wfmpi_error_set(err, -ENOMEM, "out of memory for the master's tables");
     for (int r = 0; r < size; r++) {
         ms->reqs[r] = MPI_REQUEST_NULL;
@@ -407,6 +429,7 @@ static void master_teardown(struct master *ms)
     free(ms->reqs);
     free(ms->done_idx);
     free(ms->running);
+    free(ms->local_pending);
     free(ms->table);
 }
 
@@ -442,6 +465,14 @@ static int watch_clock(struct master *ms, struct wfmpi_error *err)
     return left <= ms->cfg->drain_before_s ? begin_drain(ms, "walltime near", err) : 0;
 }
 
+static int commit(struct master *ms, struct wfmpi_error *err)
+{
+    if (!ms->hooks || !ms->hooks->on_commit)
+        return 0;
+    int rc = ms->hooks->on_commit(ms->hooks->ctx);
+    return rc < 0 ? wfmpi_error_set(err, rc, "cannot record the run's progress") : 0;
+}
+
 static int master_loop(struct master *ms, struct wfmpi_error *err)
 {
     double start = wfmpi_mono(), next_progress = start;
@@ -451,14 +482,24 @@ static int master_loop(struct master *ms, struct wfmpi_error *err)
         return rc;
     while (!wfmpi_sched_finished(ms->s)) {
         int did = 0;
-        if ((rc = dispatch(ms, err)) < 0 || (did += rc, rc = progress_sends(ms, err)) < 0 ||
-            (did += rc, rc = recv_results(ms, err)) < 0)
+        if ((rc = dispatch(ms, err)) < 0)
+            return rc;
+        did += rc;
+        /* Starts are recorded before any of them can start. */
+        if (rc && (rc = commit(ms, err)) < 0)
+            return rc;
+        if ((rc = start_pending_local(ms, err)) < 0)
+            return rc;
+        did += rc;
+        if ((rc = progress_sends(ms, err)) < 0)
+            return rc;
+        did += rc;
+        if ((rc = recv_results(ms, err)) < 0)
             return rc;
         did += rc + poll_local(ms);
         /* What happened is recorded before the next dispatch acts on it. */
-        if (did && ms->hooks && ms->hooks->on_commit &&
-            (rc = ms->hooks->on_commit(ms->hooks->ctx)) < 0)
-            return wfmpi_error_set(err, rc, "cannot record the run's progress");
+        if (did && (rc = commit(ms, err)) < 0)
+            return rc;
         if ((rc = watch_clock(ms, err)) < 0)
             return rc;
         if (interval > 0 && ms->hooks->on_progress && wfmpi_mono() >= next_progress) {

@@ -22,10 +22,9 @@ enum wire_tag {
 #define WIRE_MAGIC 0x57464d50u /* "WFMP" */
 #define WIRE_VERSION 1u
 #define WIRE_HEADER_BYTES 16
-/* A message never grows past this; the master flushes a worker's batch
- * before it would (DESIGN.md §9: batched, bounded messages). */
+/* A message never grows past this. The master dispatches at most 4096 tasks
+ * per loop round, so a batch stays far below it (DESIGN.md §9). */
 #define WIRE_MAX_MSG ((size_t)64 << 20)
-#define WIRE_FLUSH_BYTES ((size_t)1 << 20)
 
 /* One task as a worker needs it: pointers into the received message (each
  * string is NUL-terminated on the wire, so decoding copies nothing). */
