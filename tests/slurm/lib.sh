@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Helpers for tests that run wfmpi under a real local Slurm (sourced after
 # tests/integration/lib.sh, which sets TMP, fail, pass). docs/testing.md.
 #

@@ -122,8 +122,7 @@ start_munge() {
     if runuser -u munge -- env "$MARK=$dir" munged -S "$sock" \
         --key-file="$md/munge.key" --pid-file="$md/munged.pid" \
         --log-file="$md/munged.log" --seed-file="$md/munged.seed" 2>>"$dir/start.err"; then
-      local i
-      for i in $(seq 50); do
+      for _ in $(seq 50); do
         munge_ok "$sock" && { echo "$sock"; return 0; }
         sleep 0.1
       done
@@ -160,7 +159,7 @@ watch() {
 }
 
 cmd_start() {
-  local dir=$1 c host sock i state
+  local dir=$1 c host sock state
   for c in slurmctld slurmd sinfo scontrol squeue scancel sbatch srun munged munge unmunge \
            runuser flock; do
     command -v "$c" >/dev/null 2>&1 ||
@@ -215,7 +214,7 @@ cmd_start() {
   env "$MARK=$dir" slurmd -f "$SLURM_CONF" -N "$host" 2>>"$dir/start.err" ||
     die 1 "slurmd failed to start: $(tail -n 3 "$dir/start.err")"
 
-  for i in $(seq $((UP_TIMEOUT * 2))); do
+  for _ in $(seq $((UP_TIMEOUT * 2))); do
     state=$(timeout 5 sinfo -h -n "$host" -o %t 2>/dev/null)
     [ "$state" = idle ] && break
     alive "$(pidfile "$dir/slurmctld.pid")" || die 1 "slurmctld exited"
@@ -228,9 +227,9 @@ cmd_start() {
 }
 
 wait_gone() { # SECONDS PID...: wait until none is alive
-  local t=$1 i p left
+  local t=$1 p left
   shift
-  for i in $(seq $((t * 5))); do
+  for _ in $(seq $((t * 5))); do
     left=
     for p in "$@"; do alive "$p" && left=1; done
     [ -z "$left" ] && return 0
@@ -240,7 +239,7 @@ wait_gone() { # SECONDS PID...: wait until none is alive
 }
 
 cmd_stop() {
-  local dir=$1 ctld slurmd munged watcher md pids i
+  local dir=$1 ctld slurmd munged watcher md pids
   [ -d "$dir" ] || return 0
   dir=$(cd "$dir" && pwd -P)
   md=$(munge_dir "$dir")
@@ -256,7 +255,7 @@ cmd_stop() {
     if [ -n "${jobs// /}" ]; then
       # shellcheck disable=SC2086
       timeout 10 scancel $jobs 2>/dev/null
-      for i in $(seq 30); do
+      for _ in $(seq 30); do
         [ -z "$(timeout 5 squeue -h -o %A 2>/dev/null)" ] && break
         sleep 0.5
       done
