@@ -627,6 +627,7 @@ struct master_state {
     struct wfmpi_ckpt *ckpt;
     struct wfmpi_ckpt_recovered rec;
     char run_dir[PATH_MAX], work_dir[PATH_MAX];
+    int32_t cores, gpus; /* the pool's totals, recorded for statistics */
 };
 
 static int open_checkpoint(const struct run_opts *o, struct master_state *ms,
@@ -634,7 +635,11 @@ static int open_checkpoint(const struct run_opts *o, struct master_state *ms,
 {
     if (o->no_checkpoint)
         return 0;
-    struct wfmpi_ckpt_options copt = {.fresh = o->fresh, .force_resume = o->force_resume};
+    struct wfmpi_ckpt_options copt = {.fresh = o->fresh,
+                                      .force_resume = o->force_resume,
+                                      .work_dir = ms->work_dir,
+                                      .cores = ms->cores,
+                                      .gpus = ms->gpus};
     if (!(ms->ckpt = wfmpi_ckpt_open(ms->run_dir, ms->plan, &copt, &ms->rec, err)))
         return err->code;
     return wfmpi_ckpt_restore_sched(ms->ckpt, ms->s, err);
@@ -644,12 +649,18 @@ static int open_checkpoint(const struct run_opts *o, struct master_state *ms,
 static int master_prepare(struct wfmpi_mpi *m, const struct run_opts *o, struct master_state *ms,
                           struct wfmpi_error *err)
 {
+    double t0 = wfmpi_mono();
     if (!(ms->plan = wfmpi_plan_create(o->workflow, &o->plan, err)))
         return err->code;
+    ms->plan_s = wfmpi_mono() - t0;
     uint32_t n_nodes = 0;
     const struct wfmpi_sched_node *nodes = wfmpi_mpi_sched_nodes(m, o->cores_per_node, &n_nodes);
     if (!nodes)
         return wfmpi_error_set(err, -ENOMEM, "out of memory");
+    for (uint32_t i = 0; i < n_nodes; i++) {
+        ms->cores += (int32_t)nodes[i].cores;
+        ms->gpus += (int32_t)nodes[i].gpus;
+    }
     struct wfmpi_sched_config cfg = {.nodes = nodes,
                                      .n_nodes = n_nodes,
                                      .default_retries = o->retries,
@@ -746,6 +757,8 @@ static int run_master(struct wfmpi_mpi *m, const struct run_opts *o)
         return status;
     }
     FILE *log = open_log(ms.run_dir, o);
+    wfmpi_info("start-up: planned in %.3f s, checkpoint opened in %.3f s", ms.plan_s,
+               ms.ckpt_open_s);
     report_recovery(&ms);
     int code = master_run(m, o, &ms);
     wfmpi_info("run %s ended with exit code %d", o->workflow, code);
