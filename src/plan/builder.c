@@ -38,6 +38,7 @@ void wfmpi_plan_builder_destroy(struct wfmpi_plan_builder *b)
     wfmpi_plan_destroy(b->p);
     free(b->pairs);
     free(b->id_bits);
+    free(b->scratch);
     free(b);
 }
 
@@ -92,9 +93,9 @@ static int id_index_insert(struct wfmpi_plan_builder *b, uint32_t id)
     return 0;
 }
 
-/* Append n strings to p->strs as interned ids; the range they occupy. */
-static int push_strs(struct wfmpi_plan *p, const char *first, const char *const *list, uint32_t n,
-                     struct wfmpi_plan_range *out)
+/* Append (first, list[0..n)) to p->strs; the range they occupy. */
+static int push_ids(struct wfmpi_plan *p, uint32_t first, const uint32_t *list, uint32_t n,
+                    struct wfmpi_plan_range *out)
 {
     size_t need = p->n_strs + n + (first ? 1 : 0);
     if (need > UINT32_MAX)
@@ -103,12 +104,11 @@ static int push_strs(struct wfmpi_plan *p, const char *first, const char *const 
         return -ENOMEM;
     out->first = (uint32_t)p->n_strs;
     size_t at = p->n_strs;
-    if (first && !(p->strs[at++] = wfmpi_strtab_intern_cstr(p->strtab, first)))
-        return -ENOMEM;
-    for (uint32_t i = 0; i < n; i++) {
-        if (!(p->strs[at++] = wfmpi_strtab_intern_cstr(p->strtab, list[i] ? list[i] : "")))
-            return -ENOMEM;
-    }
+    if (first)
+        p->strs[at++] = first;
+    if (n)
+        memcpy(p->strs + at, list, n * sizeof(*list));
+    at += n;
     out->count = (uint32_t)(at - p->n_strs);
     p->n_strs = at;
     return 0;
@@ -130,23 +130,21 @@ static int push_files(struct wfmpi_plan *p, const struct wfmpi_plan_file *f, uin
     return 0;
 }
 
-/* Copy the scalar fields of a spec and intern its single strings. */
-static int fill_task(struct wfmpi_plan *p, const struct wfmpi_plan_task_spec *s,
-                     struct wfmpi_plan_task *t)
+/* Copy the scalar fields and single strings of a spec. */
+static void fill_task(const struct plan_task_ids *s, struct wfmpi_plan_task *t)
 {
-    int oom = 0;
     memset(t, 0, sizeof(*t));
-    t->id = intern_opt(p, s->id, &oom);
-    t->transformation = intern_opt(p, s->transformation, &oom);
-    t->exe = intern_opt(p, s->exe, &oom);
-    t->stdin_path = intern_opt(p, s->stdin_path, &oom);
-    t->stdout_path = intern_opt(p, s->stdout_path, &oom);
-    t->stderr_path = intern_opt(p, s->stderr_path, &oom);
-    t->category = intern_opt(p, s->category, &oom);
-    t->successmsg = intern_opt(p, s->successmsg, &oom);
-    t->failuremsg = intern_opt(p, s->failuremsg, &oom);
-    t->container = intern_opt(p, s->container, &oom);
-    t->site = intern_opt(p, s->site, &oom);
+    t->id = s->id;
+    t->transformation = s->transformation;
+    t->exe = s->exe;
+    t->stdin_path = s->stdin_path;
+    t->stdout_path = s->stdout_path;
+    t->stderr_path = s->stderr_path;
+    t->category = s->category;
+    t->successmsg = s->successmsg;
+    t->failuremsg = s->failuremsg;
+    t->container = s->container;
+    t->site = s->site;
     t->cores = s->cores ? s->cores : 1;
     t->gpus = s->gpus;
     t->memory_mb = s->memory_mb;
@@ -155,7 +153,53 @@ static int fill_task(struct wfmpi_plan *p, const struct wfmpi_plan_task_spec *s,
     t->checkpoint_time_s = s->checkpoint_time_s > 0 ? s->checkpoint_time_s : 0;
     t->retries = s->retries;
     t->priority = s->priority;
-    return oom ? -ENOMEM : 0;
+}
+
+int64_t plan_builder_add_task_ids(struct wfmpi_plan_builder *b, const struct plan_task_ids *s,
+                                  struct wfmpi_error *err)
+{
+    struct wfmpi_plan *p = b->p;
+    const char *id = s->id ? wfmpi_strtab_str(p->strtab, s->id) : NULL;
+    if (!id || !*id || !s->exe || !wfmpi_strtab_len(p->strtab, s->exe))
+        return wfmpi_error_set(err, WFMPI_E_INPUT, "task %s: id and exe are required",
+                               id ? id : "(null)");
+    if (p->n_tasks >= UINT32_MAX - 1)
+        return wfmpi_error_set(err, WFMPI_E_LIMIT, "too many tasks");
+    if (wfmpi_grow((void **)&p->tasks, &p->cap_tasks, p->n_tasks + 1, sizeof(*p->tasks)))
+        return wfmpi_error_set(err, -ENOMEM, "out of memory adding task %s", id);
+    b->interned = 1;
+    struct wfmpi_plan_task *t = &p->tasks[p->n_tasks];
+    /* A failed add leaves at most unused entries at the ends of the shared
+     * arrays; n_tasks only moves on success. */
+    fill_task(s, t);
+    int rc = push_ids(p, s->exe, s->args, s->n_args, &t->argv);
+    if (!rc)
+        rc = push_ids(p, 0, s->env, s->n_env, &t->env);
+    if (!rc)
+        rc = push_files(p, s->files, s->n_files, &t->files);
+    if (rc)
+        return wfmpi_error_set(err, rc, "task %s: %s", id, wfmpi_strerror(rc));
+    rc = id_index_insert(b, t->id);
+    if (rc == WFMPI_E_INPUT)
+        return wfmpi_error_set(err, rc, "duplicate task id '%s'", id);
+    if (rc)
+        return wfmpi_error_set(err, rc, "out of memory adding task %s", id);
+    return (int64_t)p->n_tasks++;
+}
+
+/* Intern a string spec's args and env into b->scratch (args first). */
+static int intern_lists(struct wfmpi_plan_builder *b, const struct wfmpi_plan_task_spec *spec)
+{
+    size_t n = (size_t)spec->n_args + spec->n_env;
+    if (wfmpi_grow((void **)&b->scratch, &b->cap_scratch, n ? n : 1, sizeof(*b->scratch)))
+        return -ENOMEM;
+    struct wfmpi_plan *p = b->p;
+    for (size_t i = 0; i < n; i++) {
+        const char *s = i < spec->n_args ? spec->args[i] : spec->env[i - spec->n_args];
+        if (!(b->scratch[i] = wfmpi_strtab_intern_cstr(p->strtab, s ? s : "")))
+            return -ENOMEM;
+    }
+    return 0;
 }
 
 int64_t wfmpi_plan_builder_add_task(struct wfmpi_plan_builder *b,
@@ -168,27 +212,40 @@ int64_t wfmpi_plan_builder_add_task(struct wfmpi_plan_builder *b,
                                spec->id ? spec->id : "(null)");
     if (p->n_tasks >= UINT32_MAX - 1)
         return wfmpi_error_set(err, WFMPI_E_LIMIT, "too many tasks");
-    if (wfmpi_grow((void **)&p->tasks, &p->cap_tasks, p->n_tasks + 1, sizeof(*p->tasks)))
-        return wfmpi_error_set(err, -ENOMEM, "out of memory adding task %s", spec->id);
     b->interned = 1;
-    struct wfmpi_plan_task *t = &p->tasks[p->n_tasks];
-    /* A failed add leaves at most unused entries at the ends of the shared
-     * arrays; n_tasks only moves on success. */
-    int rc = fill_task(p, spec, t);
-    if (!rc)
-        rc = push_strs(p, spec->exe, spec->args, spec->n_args, &t->argv);
-    if (!rc)
-        rc = push_strs(p, NULL, spec->env, spec->n_env, &t->env);
-    if (!rc)
-        rc = push_files(p, spec->files, spec->n_files, &t->files);
-    if (rc)
-        return wfmpi_error_set(err, rc, "task %s: %s", spec->id, wfmpi_strerror(rc));
-    rc = id_index_insert(b, t->id);
-    if (rc == WFMPI_E_INPUT)
-        return wfmpi_error_set(err, rc, "duplicate task id '%s'", spec->id);
-    if (rc)
-        return wfmpi_error_set(err, rc, "out of memory adding task %s", spec->id);
-    return (int64_t)p->n_tasks++;
+    int oom = 0;
+    /* Interned one by one, in a fixed order (an initializer list's order of
+     * evaluation is unspecified), so equal specs always get equal ids. */
+    struct plan_task_ids s = {
+        .n_args = spec->n_args,
+        .n_env = spec->n_env,
+        .files = spec->files,
+        .n_files = spec->n_files,
+        .cores = spec->cores,
+        .gpus = spec->gpus,
+        .memory_mb = spec->memory_mb,
+        .runtime_s = spec->runtime_s,
+        .maxwalltime_s = spec->maxwalltime_s,
+        .checkpoint_time_s = spec->checkpoint_time_s,
+        .retries = spec->retries,
+        .priority = spec->priority,
+    };
+    s.id = intern_opt(p, spec->id, &oom);
+    s.transformation = intern_opt(p, spec->transformation, &oom);
+    s.exe = intern_opt(p, spec->exe, &oom);
+    s.stdin_path = intern_opt(p, spec->stdin_path, &oom);
+    s.stdout_path = intern_opt(p, spec->stdout_path, &oom);
+    s.stderr_path = intern_opt(p, spec->stderr_path, &oom);
+    s.category = intern_opt(p, spec->category, &oom);
+    s.successmsg = intern_opt(p, spec->successmsg, &oom);
+    s.failuremsg = intern_opt(p, spec->failuremsg, &oom);
+    s.container = intern_opt(p, spec->container, &oom);
+    s.site = intern_opt(p, spec->site, &oom);
+    if (oom || intern_lists(b, spec))
+        return wfmpi_error_set(err, -ENOMEM, "task %s: %s", spec->id, wfmpi_strerror(-ENOMEM));
+    s.args = b->scratch;
+    s.env = b->scratch + spec->n_args;
+    return plan_builder_add_task_ids(b, &s, err);
 }
 
 int wfmpi_plan_builder_add_edge(struct wfmpi_plan_builder *b, uint32_t parent, uint32_t child,

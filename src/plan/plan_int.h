@@ -51,6 +51,8 @@ struct wfmpi_plan_builder {
     uint64_t *id_bits;
     size_t n_id_words;
     int interned; /* anything interned yet (adopt_strtab must come first) */
+    uint32_t *scratch; /* ids of one string spec's args and env */
+    size_t cap_scratch;
 };
 
 /* Size the builder's arrays up front when the caller knows the totals (the
@@ -58,6 +60,30 @@ struct wfmpi_plan_builder {
  * Purely an optimisation: 0 or -ENOMEM, and adding more still works. */
 int plan_builder_reserve(struct wfmpi_plan_builder *b, size_t tasks, size_t strs, size_t files,
                          size_t edges);
+
+/* A task spec whose strings are ids of the plan's string table (0 = none),
+ * for callers that share the table (the YAML planner): adding one costs no
+ * string lookup at all. Fields mean what they mean in wfmpi_plan_task_spec;
+ * args and env are lists of ids ("" and absent both as given). */
+struct plan_task_ids {
+    uint32_t id, transformation, exe;
+    const uint32_t *args;
+    uint32_t n_args;
+    const uint32_t *env;
+    uint32_t n_env;
+    uint32_t stdin_path, stdout_path, stderr_path;
+    const struct wfmpi_plan_file *files;
+    uint32_t n_files;
+    uint32_t cores, gpus;
+    uint64_t memory_mb;
+    double runtime_s, maxwalltime_s, checkpoint_time_s;
+    int32_t retries, priority;
+    uint32_t category, successmsg, failuremsg, container, site;
+};
+
+/* wfmpi_plan_builder_add_task with ids: the same checks, errors and result. */
+int64_t plan_builder_add_task_ids(struct wfmpi_plan_builder *b, const struct plan_task_ids *s,
+                                  struct wfmpi_error *err);
 
 /* graph.c: finish's graph work over a plan whose tasks are complete.
  * plan_graph_build sorts and de-duplicates `pairs` (consumed) into CSR; the
@@ -182,12 +208,10 @@ struct planner {
     double load_s; /* time spent in the loader, for the info log */
     /* Per-job scratch, reused so planning does not allocate per job. */
     struct plan_env env;
-    char *sbuf;
-    size_t sbuf_len, sbuf_cap;
-    size_t *soff; /* offsets of strings in sbuf */
-    size_t n_soff, cap_soff;
-    const char **ptrs;
-    size_t cap_ptrs;
+    char *sbuf; /* one string being put together (an env entry, a prefixed id) */
+    size_t sbuf_cap;
+    uint32_t *words; /* string ids of a task's argv words then env entries */
+    size_t n_words, cap_words;
     struct wfmpi_plan_file *files;
     size_t n_files, cap_files;
 };

@@ -62,26 +62,19 @@ static int oom(struct planner *P)
 
 /* ------------------------------------------------------------ scratch */
 
-/* Append a NUL-terminated string to the scratch buffer, remembering its
- * offset (pointers are made after the buffer stops moving). */
-static int scratch_add(struct planner *P, const char *s, size_t len)
+/* The builder shares the loader's string table, so a task is handed over as
+ * string ids: a word or name the workflow already holds costs nothing, and
+ * only strings the planner makes (env entries, prefixed ids, split words)
+ * are interned. */
+static int word_add(struct planner *P, uint32_t id)
 {
-    if (wfmpi_grow((void **)&P->sbuf, &P->sbuf_cap, P->sbuf_len + len + 1, 1) ||
-        WFMPI_PUSH(P->soff, P->n_soff, P->cap_soff, P->sbuf_len))
-        return oom(P);
-    memcpy(P->sbuf + P->sbuf_len, s, len);
-    P->sbuf[P->sbuf_len + len] = '\0';
-    P->sbuf_len += len + 1;
-    return 0;
+    return WFMPI_PUSH(P->words, P->n_words, P->cap_words, id) ? oom(P) : 0;
 }
 
-static int scratch_ptrs(struct planner *P)
+static int word_add_str(struct planner *P, const char *s, size_t len)
 {
-    if (wfmpi_grow((void **)&P->ptrs, &P->cap_ptrs, P->n_soff + 1, sizeof(*P->ptrs)))
-        return oom(P);
-    for (size_t i = 0; i < P->n_soff; i++)
-        P->ptrs[i] = P->sbuf + P->soff[i];
-    return 0;
+    uint32_t id = wfmpi_strtab_intern(P->st, s, len);
+    return id ? word_add(P, id) : oom(P);
 }
 
 static bool is_space(char c)
@@ -90,38 +83,61 @@ static bool is_space(char c)
 }
 
 /* Pegasus joins `arguments` with spaces and the job splits on whitespace;
- * splitting each argument on its own gives the same words. */
+ * splitting each argument on its own gives the same words. An argument
+ * that is one word already (nearly all) is used as it is. */
+static int split_arg(struct planner *P, uint32_t arg)
+{
+    const char *s = plan_s(P, arg);
+    size_t len = wfmpi_strtab_len(P->st, arg), i = 0;
+    while (i < len && !is_space(s[i]) && s[i])
+        i++;
+    if (i == len)
+        return len ? word_add(P, arg) : 0;
+    while (*s) {
+        while (is_space(*s))
+            s++;
+        const char *w = s;
+        while (*s && !is_space(*s))
+            s++;
+        if (s > w && word_add_str(P, w, (size_t)(s - w)))
+            return -ENOMEM;
+    }
+    return 0;
+}
+
 static int split_args(struct planner *P, const struct wfmpi_wf_view *v,
                       const struct wfmpi_wf_job *job)
 {
     for (uint32_t i = 0; i < job->args.count; i++) {
-        const char *s = plan_s(P, v->args[job->args.first + i]);
-        while (*s) {
-            while (is_space(*s))
-                s++;
-            const char *w = s;
-            while (*s && !is_space(*s))
-                s++;
-            if (s > w && scratch_add(P, w, (size_t)(s - w)))
-                return -ENOMEM;
-        }
+        if (split_arg(P, v->args[job->args.first + i]))
+            return -ENOMEM;
     }
     return 0;
+}
+
+/* Put a+b together in the scratch buffer and intern it. 0 on failure. */
+static uint32_t intern_concat(struct planner *P, const char *a, size_t al, char sep, const char *b,
+                              size_t bl)
+{
+    size_t n = al + (sep ? 1 : 0) + bl;
+    if (wfmpi_grow((void **)&P->sbuf, &P->sbuf_cap, n + 1, 1))
+        return 0;
+    memcpy(P->sbuf, a, al);
+    if (sep)
+        P->sbuf[al] = sep;
+    memcpy(P->sbuf + n - bl, b, bl);
+    P->sbuf[n] = '\0';
+    return wfmpi_strtab_intern(P->st, P->sbuf, n);
 }
 
 static int add_env_strings(struct planner *P)
 {
     for (size_t i = 0; i < P->env.n; i++) {
-        const char *k = plan_s(P, P->env.kv[2 * i]), *val = plan_s(P, P->env.kv[2 * i + 1]);
-        size_t kl = strlen(k), vl = strlen(val);
-        if (wfmpi_grow((void **)&P->sbuf, &P->sbuf_cap, P->sbuf_len + kl + vl + 2, 1) ||
-            WFMPI_PUSH(P->soff, P->n_soff, P->cap_soff, P->sbuf_len))
+        uint32_t k = P->env.kv[2 * i], val = P->env.kv[2 * i + 1];
+        uint32_t id = intern_concat(P, plan_s(P, k), wfmpi_strtab_len(P->st, k), '=',
+                                    plan_s(P, val), wfmpi_strtab_len(P->st, val));
+        if (!id || word_add(P, id))
             return oom(P);
-        char *d = P->sbuf + P->sbuf_len;
-        memcpy(d, k, kl);
-        d[kl] = '=';
-        memcpy(d + kl + 1, val, vl + 1);
-        P->sbuf_len += kl + vl + 2;
     }
     return 0;
 }
@@ -265,8 +281,13 @@ static int record_task(struct wf_run *r, uint32_t j, int64_t idx)
     return 0;
 }
 
-static void spec_from_res(const struct plan_res *res, struct wfmpi_plan_task_spec *s,
-                          struct planner *P)
+/* A string that the spec gives as present: "" rather than absent for id 0. */
+static uint32_t present(struct planner *P, uint32_t id)
+{
+    return id ? id : wfmpi_strtab_intern(P->st, "", 0);
+}
+
+static void spec_from_res(const struct plan_res *res, struct plan_task_ids *s, struct planner *P)
 {
     s->cores = res->set[PQ_CORES] ? (uint32_t)res->num[PQ_CORES] : 1;
     s->gpus = res->set[PQ_GPUS] ? (uint32_t)res->num[PQ_GPUS] : 0;
@@ -278,39 +299,30 @@ static void spec_from_res(const struct plan_res *res, struct wfmpi_plan_task_spe
     s->checkpoint_time_s = res->set[PQ_CKPT] ? res->num[PQ_CKPT] : 0;
     s->retries = res->set[PQ_RETRY] ? (int32_t)res->num[PQ_RETRY] : -1;
     s->priority = res->set[PQ_PRIORITY] ? (int32_t)res->num[PQ_PRIORITY] : 0;
-    s->category = res->set[PQ_CATEGORY] ? plan_s(P, res->str[PQ_CATEGORY]) : NULL;
-    s->successmsg = res->set[PQ_SUCCESS] ? plan_s(P, res->str[PQ_SUCCESS]) : NULL;
-    s->failuremsg = res->set[PQ_FAILURE] ? plan_s(P, res->str[PQ_FAILURE]) : NULL;
+    s->category = res->set[PQ_CATEGORY] ? present(P, res->str[PQ_CATEGORY]) : 0;
+    s->successmsg = res->set[PQ_SUCCESS] ? present(P, res->str[PQ_SUCCESS]) : 0;
+    s->failuremsg = res->set[PQ_FAILURE] ? present(P, res->str[PQ_FAILURE]) : 0;
 }
 
-/* "<prefix><id>" into the scratch buffer (first string). */
-static int scratch_id(struct planner *P, const char *prefix, uint32_t id)
+/* The task id "<prefix><id>": the job's own id string at the top level. */
+static uint32_t task_id(struct planner *P, const char *prefix, uint32_t id)
 {
-    const char *s = plan_s(P, id);
-    size_t pl = strlen(prefix), sl = strlen(s);
-    if (wfmpi_grow((void **)&P->sbuf, &P->sbuf_cap, P->sbuf_len + pl + sl + 1, 1) ||
-        WFMPI_PUSH(P->soff, P->n_soff, P->cap_soff, P->sbuf_len))
-        return oom(P);
-    memcpy(P->sbuf + P->sbuf_len, prefix, pl);
-    memcpy(P->sbuf + P->sbuf_len + pl, s, sl + 1);
-    P->sbuf_len += pl + sl + 1;
-    return 0;
+    if (!*prefix)
+        return present(P, id);
+    return intern_concat(P, prefix, strlen(prefix), 0, plan_s(P, id), wfmpi_strtab_len(P->st, id));
 }
 
-static int add_task(struct wf_run *r, uint32_t j, struct wfmpi_plan_task_spec *s, size_t n_args,
-                    size_t first_env)
+/* words[] holds argv words (after argv[0]) then env entries from first_env. */
+static int add_task(struct wf_run *r, uint32_t j, struct plan_task_ids *s, size_t first_env)
 {
     struct planner *P = r->w.P;
-    if (scratch_ptrs(P))
-        return -ENOMEM;
-    s->id = P->ptrs[0];
-    s->args = P->ptrs + 1;
-    s->n_args = (uint32_t)n_args;
-    s->env = P->ptrs + first_env;
-    s->n_env = (uint32_t)(P->n_soff - first_env);
+    s->args = P->words;
+    s->n_args = (uint32_t)first_env;
+    s->env = P->words + first_env;
+    s->n_env = (uint32_t)(P->n_words - first_env);
     s->files = P->files;
     s->n_files = (uint32_t)P->n_files;
-    int64_t idx = wfmpi_plan_builder_add_task(P->b, s, P->err);
+    int64_t idx = plan_builder_add_task_ids(P->b, s, P->err);
     if (idx < 0) {
         if (idx == WFMPI_E_INPUT) /* duplicate id: say where */
             return plan_pos_error(P, r->w.v->jobs[j].id_pos, WFMPI_E_INPUT, "%s", P->err->text);
@@ -340,22 +352,26 @@ static int plain_job(struct wf_run *r, uint32_t j)
         return rc;
     if ((rc = job_files(r, j, t->site)))
         return rc;
-    P->sbuf_len = P->n_soff = 0;
-    if ((rc = scratch_id(P, r->w.prefix, job->id)) || (rc = split_args(P, v, job)))
+    P->n_words = 0;
+    if ((rc = split_args(P, v, job)))
         return rc;
-    size_t n_args = P->n_soff - 1;
+    size_t n_args = P->n_words;
     if ((rc = add_env_strings(P)))
         return rc;
-    struct wfmpi_plan_task_spec s = {0};
+    struct plan_task_ids s = {0};
     spec_from_res(&res, &s, P);
-    s.transformation = plan_s(P, t->label);
-    s.exe = plan_s(P, t->exe);
-    s.container = t->container ? plan_s(P, t->container) : NULL;
-    s.site = plan_s(P, t->site);
-    s.stdin_path = job->stdin_lfn ? plan_s(P, job->stdin_lfn) : NULL;
-    s.stdout_path = job->stdout_lfn ? plan_s(P, job->stdout_lfn) : NULL;
-    s.stderr_path = job->stderr_lfn ? plan_s(P, job->stderr_lfn) : NULL;
-    return add_task(r, j, &s, n_args, 1 + n_args);
+    if (!(s.id = task_id(P, r->w.prefix, job->id)))
+        return oom(P);
+    s.transformation = present(P, t->label);
+    s.exe = present(P, t->exe);
+    s.container = t->container;
+    s.site = present(P, t->site);
+    s.stdin_path = job->stdin_lfn;
+    s.stdout_path = job->stdout_lfn;
+    s.stderr_path = job->stderr_lfn;
+    if (!s.transformation || !s.exe || !s.site)
+        return oom(P);
+    return add_task(r, j, &s, n_args);
 }
 
 /* A sub-workflow whose file a job of this workflow writes cannot be read
@@ -375,22 +391,24 @@ static int dynamic_subwf(struct wf_run *r, uint32_t j)
         rc = job_files(r, j, P->s_local);
     if (rc)
         return rc;
-    P->sbuf_len = P->n_soff = 0;
-    if ((rc = scratch_id(P, r->w.prefix, job->id)))
-        return rc;
+    struct plan_task_ids s = {0};
+    spec_from_res(&res, &s, P);
+    if (!(s.id = task_id(P, r->w.prefix, job->id)))
+        return oom(P);
     char rundir[PATH_MAX];
-    snprintf(rundir, sizeof(rundir), "%s.run", P->sbuf);
+    snprintf(rundir, sizeof(rundir), "%s.run", plan_s(P, s.id));
     const char *file = plan_s(P, job->file);
-    if (scratch_add(P, "run", 3) || scratch_add(P, file, strlen(file)) ||
-        scratch_add(P, "--run-dir", 9) || scratch_add(P, rundir, strlen(rundir)) ||
+    P->n_words = 0;
+    if (word_add_str(P, "run", 3) || word_add_str(P, file, strlen(file)) ||
+        word_add_str(P, "--run-dir", 9) || word_add_str(P, rundir, strlen(rundir)) ||
         add_env_strings(P))
         return -ENOMEM;
-    struct wfmpi_plan_task_spec s = {0};
-    spec_from_res(&res, &s, P);
-    s.transformation = "wfmpi";
-    s.exe = P->self_exe;
-    s.site = "local";
-    return add_task(r, j, &s, 4, 5);
+    s.transformation = wfmpi_strtab_intern_cstr(P->st, "wfmpi");
+    s.exe = wfmpi_strtab_intern_cstr(P->st, P->self_exe);
+    s.site = wfmpi_strtab_intern_cstr(P->st, "local");
+    if (!s.transformation || !s.exe || !s.site)
+        return oom(P);
+    return add_task(r, j, &s, 4);
 }
 
 /* What the parent's sub-workflow job hands down: its input uses, resolved
@@ -722,8 +740,7 @@ static void planner_fini(struct planner *P)
     free(P->task_pos);
     free(P->env.kv);
     free(P->sbuf);
-    free(P->soff);
-    free(P->ptrs);
+    free(P->words);
     free(P->files);
 }
 

@@ -4,7 +4,14 @@
 #include "wfmpi/util.h"
 
 /* Open-addressing hash table of ids; strings are packed back to back in large
- * byte chunks (no per-string malloc, no alignment padding). */
+ * byte chunks (no per-string malloc, no alignment padding).
+ *
+ * A million-job workflow interns tens of millions of strings, most of them
+ * already present, so a lookup is kept to as few cache misses as possible:
+ * each slot holds the id and the string's hash side by side (a probe that
+ * hits another string is rejected without leaving the slot array), and an
+ * id's pointer, length and hash share one 16-byte entry (a hit costs the
+ * slot, the entry and the bytes). */
 #define POOL_CHUNK ((size_t)1 << 20)
 
 struct pool_chunk {
@@ -13,27 +20,45 @@ struct pool_chunk {
     char data[];
 };
 
+struct entry {
+    const char *str;
+    uint32_t len;
+    uint32_t hash;
+};
+
 struct wfmpi_strtab {
-    const char **str; /* str[id], id 1..count */
-    uint32_t *len;
-    uint32_t *hash;
-    size_t cap; /* capacity of str/len/hash arrays */
+    struct entry *ent; /* ent[id], id 1..count */
+    size_t cap; /* capacity of ent */
     uint32_t count;
-    uint32_t *slots; /* 0 = empty, else id */
+    uint64_t *slots; /* 0 = empty, else hash << 32 | id */
     size_t nslots; /* power of two */
     struct pool_chunk *pool;
     size_t bytes;
 };
 
-/* FNV-1a: short keys, good enough spread, no dependencies. */
+/* Word-at-a-time multiplicative hash: strings here are short (ids, file
+ * names, numbers), where a byte loop spends more time than the probe. */
 static uint32_t str_hash(const char *s, size_t len)
 {
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < len; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 16777619u;
+    const uint64_t k = 0x9E3779B97F4A7C15ull;
+    uint64_t h = (uint64_t)len * k;
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        h = (h ^ w) * k;
+        h ^= h >> 32;
     }
-    return h;
+    if (i < len) {
+        uint64_t w = 0;
+        for (size_t j = 0; i + j < len; j++)
+            w |= (uint64_t)(unsigned char)s[i + j] << (8 * j);
+        h = (h ^ w) * k;
+    }
+    h ^= h >> 29;
+    h *= 0xBF58476D1CE4E5B9ull;
+    h ^= h >> 32;
+    return (uint32_t)h;
 }
 
 struct wfmpi_strtab *wfmpi_strtab_create(void)
@@ -60,9 +85,7 @@ void wfmpi_strtab_destroy(struct wfmpi_strtab *t)
         free(c);
         c = next;
     }
-    free(t->str);
-    free(t->len);
-    free(t->hash);
+    free(t->ent);
     free(t->slots);
     free(t);
 }
@@ -72,12 +95,16 @@ static uint32_t lookup(const struct wfmpi_strtab *t, const char *s, size_t len, 
 {
     size_t mask = t->nslots - 1;
     for (size_t i = h & mask;; i = (i + 1) & mask) {
-        uint32_t id = t->slots[i];
-        if (id == 0) {
+        uint64_t v = t->slots[i];
+        if (v == 0) {
             *slot = i;
             return 0;
         }
-        if (t->hash[id] == h && t->len[id] == len && memcmp(t->str[id], s, len) == 0) {
+        if ((uint32_t)(v >> 32) != h)
+            continue;
+        uint32_t id = (uint32_t)v;
+        const struct entry *e = &t->ent[id];
+        if (e->len == len && memcmp(e->str, s, len) == 0) {
             *slot = i;
             return id;
         }
@@ -87,14 +114,17 @@ static uint32_t lookup(const struct wfmpi_strtab *t, const char *s, size_t len, 
 static int rehash(struct wfmpi_strtab *t)
 {
     size_t n = t->nslots * 2;
-    uint32_t *slots = calloc(n, sizeof(*slots));
+    uint64_t *slots = calloc(n, sizeof(*slots));
     if (!slots)
         return -ENOMEM;
-    for (uint32_t id = 1; id <= t->count; id++) {
-        size_t i = t->hash[id] & (n - 1);
+    for (size_t k = 0; k < t->nslots; k++) {
+        uint64_t v = t->slots[k];
+        if (!v)
+            continue;
+        size_t i = (size_t)(v >> 32) & (n - 1);
         while (slots[i])
             i = (i + 1) & (n - 1);
-        slots[i] = id;
+        slots[i] = v;
     }
     free(t->slots);
     t->slots = slots;
@@ -123,23 +153,15 @@ static char *pool_copy(struct wfmpi_strtab *t, const char *s, size_t len)
     return p;
 }
 
-static int grow_arrays(struct wfmpi_strtab *t, size_t need)
+static int grow_entries(struct wfmpi_strtab *t, size_t need)
 {
     if (need < t->cap)
         return 0;
     size_t cap = t->cap ? t->cap * 2 : 1024;
-    const char **str = realloc(t->str, cap * sizeof(*str));
-    if (!str)
+    struct entry *ent = realloc(t->ent, cap * sizeof(*ent));
+    if (!ent)
         return -ENOMEM;
-    t->str = str;
-    uint32_t *len = realloc(t->len, cap * sizeof(*len));
-    if (!len)
-        return -ENOMEM;
-    t->len = len;
-    uint32_t *hash = realloc(t->hash, cap * sizeof(*hash));
-    if (!hash)
-        return -ENOMEM;
-    t->hash = hash;
+    t->ent = ent;
     t->cap = cap;
     return 0;
 }
@@ -153,22 +175,21 @@ uint32_t wfmpi_strtab_intern(struct wfmpi_strtab *t, const char *s, size_t len)
     uint32_t id = lookup(t, s, len, h, &slot);
     if (id)
         return id;
-    /* Keep the load factor at most 1/2 so probes stay short (and never loop). */
-    if (((size_t)t->count + 1) * 2 > t->nslots) {
+    /* Keep the load factor at most 3/4: probes stay short (the hash in the
+     * slot rejects most collisions cheaply) and never loop. */
+    if (((size_t)t->count + 1) * 4 > t->nslots * 3) {
         if (rehash(t) < 0)
             return 0;
         lookup(t, s, len, h, &slot);
     }
-    if (grow_arrays(t, (size_t)t->count + 1) < 0)
+    if (grow_entries(t, (size_t)t->count + 1) < 0)
         return 0;
     char *copy = pool_copy(t, s, len);
     if (!copy)
         return 0;
     id = ++t->count;
-    t->str[id] = copy;
-    t->len[id] = (uint32_t)len;
-    t->hash[id] = h;
-    t->slots[slot] = id;
+    t->ent[id] = (struct entry){copy, (uint32_t)len, h};
+    t->slots[slot] = (uint64_t)h << 32 | id;
     return id;
 }
 
@@ -180,17 +201,19 @@ uint32_t wfmpi_strtab_intern_cstr(struct wfmpi_strtab *t, const char *s)
 uint32_t wfmpi_strtab_find(const struct wfmpi_strtab *t, const char *s, size_t len)
 {
     size_t slot;
+    if (len > UINT32_MAX - 1)
+        return 0;
     return lookup(t, s, len, str_hash(s, len), &slot);
 }
 
 const char *wfmpi_strtab_str(const struct wfmpi_strtab *t, uint32_t id)
 {
-    return (id == 0 || id > t->count) ? NULL : t->str[id];
+    return (id == 0 || id > t->count) ? NULL : t->ent[id].str;
 }
 
 uint32_t wfmpi_strtab_len(const struct wfmpi_strtab *t, uint32_t id)
 {
-    return (id == 0 || id > t->count) ? 0 : t->len[id];
+    return (id == 0 || id > t->count) ? 0 : t->ent[id].len;
 }
 
 uint32_t wfmpi_strtab_count(const struct wfmpi_strtab *t)
@@ -200,6 +223,5 @@ uint32_t wfmpi_strtab_count(const struct wfmpi_strtab *t)
 
 size_t wfmpi_strtab_bytes(const struct wfmpi_strtab *t)
 {
-    return t->bytes + t->cap * (sizeof(char *) + 2 * sizeof(uint32_t)) +
-           t->nslots * sizeof(uint32_t);
+    return t->bytes + t->cap * sizeof(struct entry) + t->nslots * sizeof(uint64_t);
 }
