@@ -628,6 +628,7 @@ struct master_state {
     struct wfmpi_ckpt_recovered rec;
     char run_dir[PATH_MAX], work_dir[PATH_MAX];
     int32_t cores, gpus; /* the pool's totals, recorded for statistics */
+    double plan_s, ckpt_open_s; /* for the log: where start-up time goes */
 };
 
 static int open_checkpoint(const struct run_opts *o, struct master_state *ms,
