@@ -63,6 +63,7 @@ struct wfmpi_ckpt_run {
     double start, end; /* end 0 while running or when killed */
     int32_t ranks, nodes;
     int32_t exit_code; /* -1 while running or when killed */
+    int32_t cores, gpus; /* the pool's totals; 0 = not recorded (older run dirs) */
 };
 
 struct wfmpi_ckpt_options {
@@ -71,6 +72,11 @@ struct wfmpi_ckpt_options {
     double fsync_interval; /* seconds between journal fsyncs; 0 = default 0.05 */
     double snapshot_share; /* max share of run time spent snapshotting; 0 = 0.02 */
     double snapshot_min_interval; /* seconds; 0 = default 10 */
+    /* For readers of the run dir (status/analyze/statistics/report): the
+     * tasks' work dir and the pool's total cores and GPUs, recorded with each
+     * run. NULL/0 = unknown. */
+    const char *work_dir;
+    int32_t cores, gpus;
 };
 
 /* What a resume found, for the "resumed: ..." line. */
@@ -139,11 +145,33 @@ struct wfmpi_ckpt_state {
     uint32_t n_events;
     struct wfmpi_ckpt_run *runs;
     uint32_t n_runs;
+    /* What each task is, from the plan (NULL/0 when the snapshot predates
+     * these datasets): transformation index into xforms ("" = none), cores
+     * and GPUs requested. */
+    char **xforms;
+    uint32_t n_xforms;
+    uint32_t *task_xform, *task_cores, *task_gpus;
+    char work_dir[4096]; /* the last run's work dir, "" when not recorded */
 };
 
 /* Load state.h5 and replay the journal. WFMPI_E_INPUT for a missing or empty
  * run dir, WFMPI_E_CORRUPT / WFMPI_E_VERSION naming the file. */
 struct wfmpi_ckpt_state *wfmpi_ckpt_load(const char *run_dir, struct wfmpi_error *err);
 void wfmpi_ckpt_state_free(struct wfmpi_ckpt_state *st);
+
+/* How a task runs, for analyze: its command line (argv shell-quoted and
+ * joined) and the stdout/stderr paths the job names ("" = the run dir's
+ * jobs/<id>.<attempt>.out|err). Strings are malloc'd, caller frees. */
+struct wfmpi_ckpt_task_cmd {
+    char *cmd, *stdout_path, *stderr_path;
+};
+
+/* Read the commands of n tasks (indexes into the state's tables) from
+ * run_dir/state.h5 without loading the rest; out[i] for tasks[i]. A snapshot
+ * that predates these datasets gives empty strings. Errors as
+ * wfmpi_ckpt_load. Any process. */
+int wfmpi_ckpt_load_cmds(const char *run_dir, const uint32_t *tasks, uint32_t n,
+                         struct wfmpi_ckpt_task_cmd *out, struct wfmpi_error *err);
+void wfmpi_ckpt_task_cmd_fini(struct wfmpi_ckpt_task_cmd *c);
 
 #endif /* WFMPI_CKPT_H */

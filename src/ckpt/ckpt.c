@@ -24,6 +24,7 @@ struct wfmpi_ckpt {
     struct ckpt_state st;
     const char **ids; /* per task, into the plan's strings */
     uint64_t *hashes; /* per task, what decides how it runs */
+    struct ckpt_taskinfo ti; /* what each task is, for readers of the run dir */
     struct journal j;
     uint64_t snap_seq; /* journal seq folded into the last snapshot */
     double last_snap, snap_cost;
@@ -270,6 +271,8 @@ static int open_state(struct wfmpi_ckpt *c, struct wfmpi_ckpt_recovered *rec,
     int rc = ckpt_state_init(&c->st, c->v->n_tasks);
     if (rc == 0)
         rc = build_index(c);
+    if (rc == 0)
+        rc = ckpt_taskinfo_build(&c->ti, c->plan);
     if (rc < 0)
         return wfmpi_error_set(err, rc, "out of memory for the checkpoint");
     bool have_state = exists(c->run_dir, "state.h5");
@@ -319,6 +322,7 @@ void wfmpi_ckpt_close(struct wfmpi_ckpt *c)
         return;
     journal_close(&c->j);
     ckpt_state_fini(&c->st);
+    ckpt_taskinfo_fini(&c->ti);
     free(c->ids);
     free(c->hashes);
     free(c);
@@ -378,7 +382,7 @@ static int record(struct wfmpi_ckpt *c, enum journal_type type, const void *p, s
 
 int wfmpi_ckpt_run_start(struct wfmpi_ckpt *c, int32_t ranks, int32_t nodes)
 {
-    struct rec_run_start r = {wfmpi_wall(), ranks, nodes};
+    struct rec_run_start r = {wfmpi_wall(), ranks, nodes, c->opt.cores, c->opt.gpus};
     int rc = record(c, J_RUN_START, &r, sizeof(r));
     c->run_index = (uint32_t)(c->st.n_runs ? c->st.n_runs - 1 : 0);
     return rc;
@@ -435,9 +439,11 @@ int wfmpi_ckpt_snapshot(struct wfmpi_ckpt *c)
     struct snapshot_meta meta = {.journal_seq = seq};
     snprintf(meta.name, sizeof(meta.name), "%s", wfmpi_plan_str(c->plan, c->v->name));
     memcpy(meta.hash, c->hash, sizeof(meta.hash));
+    snprintf(meta.work_dir, sizeof(meta.work_dir), "%s", c->opt.work_dir ? c->opt.work_dir : "");
     size_t yaml_len = 0;
     const char *yaml = wfmpi_plan_text(c->plan, &yaml_len);
-    rc = snapshot_write(c->run_dir, &meta, &c->st, c->ids, c->hashes, yaml, yaml_len, &c->err);
+    rc = snapshot_write(c->run_dir, &meta, &c->st, c->ids, c->hashes, &c->ti, yaml, yaml_len,
+                        &c->err);
     /* Only a durable snapshot may retire the journal: a crash between the two
      * leaves old records that replay skips by sequence number. */
     if (rc == 0 && (rc = journal_create(&c->j, c->journal_path, seq, c->hash)) < 0)
@@ -478,14 +484,27 @@ struct wfmpi_ckpt_state *wfmpi_ckpt_load(const char *run_dir, struct wfmpi_error
     char journal[PATH_MAX + 16];
     snprintf(journal, sizeof(journal), "%s/journal", run_dir);
     struct old_run o;
+    struct ckpt_taskinfo ti = {0};
     int rc = load_old(run_dir, journal, &o, err);
+    if (rc == 0)
+        rc = snapshot_read_taskinfo(run_dir, &ti, err);
+    if (rc == 0 && ti.n_tasks != o.st.n_tasks)
+        rc = wfmpi_error_set(err, WFMPI_E_CORRUPT, "%s/state.h5 changed while being read", run_dir);
     struct wfmpi_ckpt_state *st = rc == 0 ? calloc(1, sizeof(*st)) : NULL;
     if (rc < 0 || !st) {
         if (rc == 0)
             wfmpi_error_set(err, -ENOMEM, "out of memory");
         old_run_free(&o);
+        ckpt_taskinfo_fini(&ti);
         return NULL;
     }
+    /* The task info moves into the public state (cmd/out/err were not read). */
+    st->xforms = ti.xforms;
+    st->n_xforms = ti.n_xforms;
+    st->task_xform = ti.xform;
+    st->task_cores = ti.cores;
+    st->task_gpus = ti.gpus;
+    snprintf(st->work_dir, sizeof(st->work_dir), "%s", o.meta.work_dir);
     snprintf(st->workflow_name, sizeof(st->workflow_name), "%s", o.meta.name);
     memcpy(st->workflow_hash, o.meta.hash, sizeof(st->workflow_hash));
     st->n_tasks = o.st.n_tasks;
@@ -517,5 +536,11 @@ void wfmpi_ckpt_state_free(struct wfmpi_ckpt_state *st)
     free(st->tasks);
     free(st->events);
     free(st->runs);
+    for (uint32_t k = 0; st->xforms && k < st->n_xforms; k++)
+        free(st->xforms[k]);
+    free(st->xforms);
+    free(st->task_xform);
+    free(st->task_cores);
+    free(st->task_gpus);
     free(st);
 }

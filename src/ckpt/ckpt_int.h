@@ -69,10 +69,14 @@ struct rec_task_start {
     double start;
 };
 
+/* 16 bytes in journals written before cores/gpus were recorded; both sizes
+ * are read. */
 struct rec_run_start {
     double start;
     int32_t ranks, nodes;
+    int32_t cores, gpus;
 };
+#define REC_RUN_START_V0_BYTES 16
 
 struct rec_run_end {
     double end;
@@ -99,18 +103,39 @@ int ckpt_state_apply(struct ckpt_state *st, enum journal_type type, const unsign
 size_t ckpt_encode_end(const struct wfmpi_ckpt_event *ev, const char *detail, unsigned char *buf,
                        size_t cap);
 
+/* ------------------------------------------------------------ task info
+ * Per-task facts from the plan for readers of the run dir (taskinfo.c). */
+struct ckpt_taskinfo {
+    uint32_t n_tasks;
+    char **xforms; /* unique transformation names; [0] = "" (none) */
+    uint32_t n_xforms;
+    uint32_t *xform, *cores, *gpus; /* per task */
+    const char **cmd; /* per task, shell-quoted argv, into buf */
+    const char **out, **err; /* per task, the job's stdout/stderr ("" = none), plan's strings */
+    char *buf;
+};
+
+int ckpt_taskinfo_build(struct ckpt_taskinfo *ti, const struct wfmpi_plan *p);
+void ckpt_taskinfo_fini(struct ckpt_taskinfo *ti);
+
 /* -------------------------------------------------------------- snapshot */
 struct snapshot_meta {
     char name[256];
     char hash[WFMPI_SHA256_HEX_LEN];
     uint64_t journal_seq; /* records up to this seq are in the snapshot */
     int format_version;
+    char work_dir[4096]; /* "" = not recorded */
 };
 
-/* Write state.h5 atomically. ids[i] and hashes[i] per task; yaml may be NULL. */
+/* Write state.h5 atomically. ids[i] and hashes[i] per task; yaml and ti may
+ * be NULL. */
 int snapshot_write(const char *run_dir, const struct snapshot_meta *meta,
                    const struct ckpt_state *st, const char *const *ids, const uint64_t *hashes,
-                   const char *yaml, size_t yaml_len, struct wfmpi_error *err);
+                   const struct ckpt_taskinfo *ti, const char *yaml, size_t yaml_len,
+                   struct wfmpi_error *err);
+/* Read the task info datasets into ti (all NULL/0 when the file predates
+ * them); ti->cmd/out/err are not read (see wfmpi_ckpt_load_cmds). */
+int snapshot_read_taskinfo(const char *run_dir, struct ckpt_taskinfo *ti, struct wfmpi_error *err);
 /* Read state.h5: meta, the state, ids and hashes (malloc'd, caller frees). */
 int snapshot_read(const char *run_dir, struct snapshot_meta *meta, struct ckpt_state *st,
                   char ***ids, uint64_t **hashes, struct wfmpi_error *err);

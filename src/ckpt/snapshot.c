@@ -1,7 +1,11 @@
 /* state.h5: the HDF5 snapshot. Layout (docs/checkpoint.md): root attributes
- * format_version, wfmpi_version, workflow_name, workflow_hash, journal_seq;
- * datasets tasks (compound), task_ids and task_details (UTF-8 strings),
- * task_hashes (u64), events (compound), runs (compound), workflow_yaml.
+ * format_version, wfmpi_version, workflow_name, workflow_hash, journal_seq,
+ * work_dir; datasets tasks (compound), task_ids and task_details (UTF-8
+ * strings), task_hashes (u64), events (compound), runs (compound),
+ * workflow_yaml, and what each task is: transformations (strings),
+ * task_xform, task_cores, task_gpus (u32), task_cmd, task_stdout,
+ * task_stderr (strings). The task info datasets and work_dir came later
+ * within format 1: readers treat them as optional.
  * Compound members are matched by name on read, so adding members later keeps
  * old files readable. */
 #include <fcntl.h>
@@ -72,6 +76,8 @@ static hid_t run_type(void)
     INS(t, struct wfmpi_ckpt_run, ranks, H5T_NATIVE_INT32);
     INS(t, struct wfmpi_ckpt_run, nodes, H5T_NATIVE_INT32);
     INS(t, struct wfmpi_ckpt_run, exit_code, H5T_NATIVE_INT32);
+    INS(t, struct wfmpi_ckpt_run, cores, H5T_NATIVE_INT32);
+    INS(t, struct wfmpi_ckpt_run, gpus, H5T_NATIVE_INT32);
     return t;
 }
 
@@ -128,11 +134,32 @@ static int write_meta(hid_t f, const struct snapshot_meta *meta)
         rc = write_str_attr(f, "workflow_hash", meta->hash);
     if (rc == 0)
         rc = write_attr(f, "journal_seq", H5T_NATIVE_UINT64, &meta->journal_seq);
+    if (rc == 0 && meta->work_dir[0])
+        rc = write_str_attr(f, "work_dir", meta->work_dir);
+    return rc;
+}
+
+static int write_taskinfo(hid_t f, const struct ckpt_taskinfo *ti)
+{
+    int rc = write_1d(f, "transformations", str_type(), ti->n_xforms, ti->xforms);
+    if (rc == 0)
+        rc = write_1d(f, "task_xform", H5Tcopy(H5T_NATIVE_UINT32), ti->n_tasks, ti->xform);
+    if (rc == 0)
+        rc = write_1d(f, "task_cores", H5Tcopy(H5T_NATIVE_UINT32), ti->n_tasks, ti->cores);
+    if (rc == 0)
+        rc = write_1d(f, "task_gpus", H5Tcopy(H5T_NATIVE_UINT32), ti->n_tasks, ti->gpus);
+    if (rc == 0)
+        rc = write_1d(f, "task_cmd", str_type(), ti->n_tasks, ti->cmd);
+    if (rc == 0)
+        rc = write_1d(f, "task_stdout", str_type(), ti->n_tasks, ti->out);
+    if (rc == 0)
+        rc = write_1d(f, "task_stderr", str_type(), ti->n_tasks, ti->err);
     return rc;
 }
 
 static int write_contents(hid_t f, const struct snapshot_meta *meta, const struct ckpt_state *st,
-                          const char *const *ids, const uint64_t *hashes, const char *yaml)
+                          const char *const *ids, const uint64_t *hashes,
+                          const struct ckpt_taskinfo *ti, const char *yaml)
 {
     int rc = write_meta(f, meta);
     const char **details = NULL;
@@ -154,6 +181,8 @@ static int write_contents(hid_t f, const struct snapshot_meta *meta, const struc
         rc = write_1d(f, "runs", run_type(), st->n_runs, st->runs);
     if (rc == 0 && yaml)
         rc = write_1d(f, "workflow_yaml", str_type(), 1, &yaml);
+    if (rc == 0 && ti && ti->n_tasks == st->n_tasks)
+        rc = write_taskinfo(f, ti);
     free(details);
     return rc;
 }
@@ -170,7 +199,8 @@ static int fsync_path(const char *path)
 
 int snapshot_write(const char *run_dir, const struct snapshot_meta *meta,
                    const struct ckpt_state *st, const char *const *ids, const uint64_t *hashes,
-                   const char *yaml, size_t yaml_len, struct wfmpi_error *err)
+                   const struct ckpt_taskinfo *ti, const char *yaml, size_t yaml_len,
+                   struct wfmpi_error *err)
 {
     (void)yaml_len;
     quiet_hdf5();
@@ -180,7 +210,7 @@ int snapshot_write(const char *run_dir, const struct snapshot_meta *meta,
     hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     if (f < 0)
         return wfmpi_error_set(err, WFMPI_E_HDF5, "%s: cannot create", tmp);
-    int rc = write_contents(f, meta, st, ids, hashes, yaml);
+    int rc = write_contents(f, meta, st, ids, hashes, ti, yaml);
     if (H5Fclose(f) < 0 && rc == 0)
         rc = WFMPI_E_HDF5;
     /* Durable before visible, and the rename durable too. */
@@ -344,6 +374,9 @@ int snapshot_read(const char *run_dir, struct snapshot_meta *meta, struct ckpt_s
         rc = read_str_attr(f, "workflow_hash", meta->hash, sizeof(meta->hash));
     if (rc == 0)
         rc = read_attr(f, "journal_seq", H5T_NATIVE_UINT64, &meta->journal_seq);
+    meta->work_dir[0] = '\0';
+    if (rc == 0 && H5Aexists(f, "work_dir") > 0)
+        rc = read_str_attr(f, "work_dir", meta->work_dir, sizeof(meta->work_dir));
     if (rc == 0)
         rc = read_tables(f, st, ids, hashes);
     H5Fclose(f);
@@ -353,5 +386,192 @@ int snapshot_read(const char *run_dir, struct snapshot_meta *meta, struct ckpt_s
     if (rc < 0)
         return wfmpi_error_set(err, rc, "%s: damaged or incomplete snapshot (%s)", path,
                                wfmpi_strerror(rc));
+    return 0;
+}
+
+/* ------------------------------------------------------ task info (read) */
+
+static int read_u32s(hid_t f, const char *name, uint32_t n_expect, uint32_t **out)
+{
+    size_t n = 0;
+    int rc = read_1d(f, name, H5Tcopy(H5T_NATIVE_UINT32), sizeof(uint32_t), (void **)out, &n);
+    return rc == 0 && n != n_expect ? WFMPI_E_CORRUPT : rc;
+}
+
+static int read_taskinfo(hid_t f, struct ckpt_taskinfo *ti)
+{
+    hsize_t n = 0;
+    hid_t ds = open_1d(f, "transformations", &n);
+    if (ds < 0 || n == 0 || n > UINT32_MAX) {
+        if (ds >= 0)
+            H5Dclose(ds);
+        return WFMPI_E_CORRUPT;
+    }
+    H5Dclose(ds);
+    ti->n_xforms = (uint32_t)n;
+    int rc = read_strings(f, "transformations", ti->n_xforms, &ti->xforms);
+    if (rc == 0)
+        rc = read_u32s(f, "task_xform", ti->n_tasks, &ti->xform);
+    for (uint32_t i = 0; rc == 0 && i < ti->n_tasks; i++) {
+        if (ti->xform[i] >= ti->n_xforms)
+            rc = WFMPI_E_CORRUPT;
+    }
+    if (rc == 0)
+        rc = read_u32s(f, "task_cores", ti->n_tasks, &ti->cores);
+    if (rc == 0)
+        rc = read_u32s(f, "task_gpus", ti->n_tasks, &ti->gpus);
+    return rc;
+}
+
+/* Open state.h5 read-only and learn its task count (from task_ids). */
+static int open_snapshot(const char *run_dir, char *path, size_t size, hid_t *out,
+                         uint32_t *n_tasks, struct wfmpi_error *err)
+{
+    quiet_hdf5();
+    snprintf(path, size, "%s/state.h5", run_dir);
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0)
+        return wfmpi_error_set(err, access(path, F_OK) < 0 ? WFMPI_E_INPUT : WFMPI_E_CORRUPT,
+                               "%s: not a readable HDF5 file", path);
+    hsize_t n = 0;
+    hid_t ds = open_1d(f, "task_ids", &n);
+    if (ds >= 0)
+        H5Dclose(ds);
+    if (ds < 0 || n > UINT32_MAX) {
+        H5Fclose(f);
+        return wfmpi_error_set(err, WFMPI_E_CORRUPT, "%s: damaged or incomplete snapshot", path);
+    }
+    *n_tasks = (uint32_t)n;
+    *out = f;
+    return 0;
+}
+
+int snapshot_read_taskinfo(const char *run_dir, struct ckpt_taskinfo *ti, struct wfmpi_error *err)
+{
+    char path[PATH_MAX + 16];
+    memset(ti, 0, sizeof(*ti));
+    hid_t f = -1;
+    int rc = open_snapshot(run_dir, path, sizeof(path), &f, &ti->n_tasks, err);
+    if (rc < 0)
+        return rc;
+    rc = H5Lexists(f, "transformations", H5P_DEFAULT) > 0 ? read_taskinfo(f, ti) : 0;
+    H5Fclose(f);
+    if (rc < 0) {
+        uint32_t n = ti->n_tasks;
+        ckpt_taskinfo_fini(ti);
+        ti->n_tasks = n;
+        return wfmpi_error_set(err, rc, "%s: damaged task info (%s)", path, wfmpi_strerror(rc));
+    }
+    return 0;
+}
+
+/* Read the strings of dataset `name` at the given indexes (point selection),
+ * so a few failed tasks' commands cost nothing like the whole table. */
+static int read_string_points(hid_t f, const char *name, const uint32_t *idx, uint32_t n,
+                              char **out)
+{
+    hsize_t len = 0;
+    hid_t ds = open_1d(f, name, &len);
+    if (ds < 0)
+        return WFMPI_E_CORRUPT;
+    hsize_t *coords = malloc((n ? n : 1) * sizeof(hsize_t));
+    char **raw = calloc(n ? n : 1, sizeof(char *));
+    int rc = coords && raw ? 0 : -ENOMEM;
+    for (uint32_t i = 0; rc == 0 && i < n; i++) {
+        if (idx[i] >= len)
+            rc = WFMPI_E_INPUT;
+        else
+            coords[i] = idx[i];
+    }
+    hid_t fspace = rc == 0 ? H5Dget_space(ds) : -1;
+    hsize_t mdims[1] = {n};
+    hid_t mspace = rc == 0 ? H5Screate_simple(1, mdims, NULL) : -1;
+    hid_t t = str_type();
+    if (rc == 0 && n &&
+        (H5Sselect_elements(fspace, H5S_SELECT_SET, n, coords) < 0 ||
+         H5Dread(ds, t, mspace, fspace, H5P_DEFAULT, raw) < 0))
+        rc = WFMPI_E_CORRUPT;
+    for (uint32_t i = 0; i < n && raw; i++) {
+        if (rc == 0 && !(out[i] = strdup(raw[i] ? raw[i] : "")))
+            rc = -ENOMEM;
+        H5free_memory(raw[i]);
+    }
+    H5Tclose(t);
+    if (mspace >= 0)
+        H5Sclose(mspace);
+    if (fspace >= 0)
+        H5Sclose(fspace);
+    H5Dclose(ds);
+    free(coords);
+    free(raw);
+    return rc;
+}
+
+void wfmpi_ckpt_task_cmd_fini(struct wfmpi_ckpt_task_cmd *c)
+{
+    if (!c)
+        return;
+    free(c->cmd);
+    free(c->stdout_path);
+    free(c->stderr_path);
+    memset(c, 0, sizeof(*c));
+}
+
+static int fill_empty(struct wfmpi_ckpt_task_cmd *out, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        out[i].cmd = out[i].cmd ? out[i].cmd : strdup("");
+        out[i].stdout_path = out[i].stdout_path ? out[i].stdout_path : strdup("");
+        out[i].stderr_path = out[i].stderr_path ? out[i].stderr_path : strdup("");
+        if (!out[i].cmd || !out[i].stdout_path || !out[i].stderr_path)
+            return -ENOMEM;
+    }
+    return 0;
+}
+
+static int read_cmds(hid_t f, const uint32_t *tasks, uint32_t n, struct wfmpi_ckpt_task_cmd *out)
+{
+    if (H5Lexists(f, "task_cmd", H5P_DEFAULT) <= 0)
+        return 0;
+    char **tmp = calloc(n ? n : 1, sizeof(char *));
+    if (!tmp)
+        return -ENOMEM;
+    static const char *const names[3] = {"task_cmd", "task_stdout", "task_stderr"};
+    int rc = 0;
+    for (int k = 0; rc == 0 && k < 3; k++) {
+        memset(tmp, 0, (n ? n : 1) * sizeof(char *));
+        rc = read_string_points(f, names[k], tasks, n, tmp);
+        for (uint32_t i = 0; i < n; i++) {
+            char **dst = k == 0 ? &out[i].cmd : k == 1 ? &out[i].stdout_path : &out[i].stderr_path;
+            if (rc == 0)
+                *dst = tmp[i];
+            else
+                free(tmp[i]);
+        }
+    }
+    free(tmp);
+    return rc;
+}
+
+int wfmpi_ckpt_load_cmds(const char *run_dir, const uint32_t *tasks, uint32_t n,
+                         struct wfmpi_ckpt_task_cmd *out, struct wfmpi_error *err)
+{
+    char path[PATH_MAX + 16];
+    uint32_t n_tasks = 0;
+    memset(out, 0, n * sizeof(*out));
+    hid_t f = -1;
+    int rc = open_snapshot(run_dir, path, sizeof(path), &f, &n_tasks, err);
+    if (rc < 0)
+        return rc;
+    rc = read_cmds(f, tasks, n, out);
+    H5Fclose(f);
+    if (rc == 0)
+        rc = fill_empty(out, n);
+    if (rc < 0) {
+        for (uint32_t i = 0; i < n; i++)
+            wfmpi_ckpt_task_cmd_fini(&out[i]);
+        return wfmpi_error_set(err, rc, "%s: cannot read task commands (%s)", path,
+                               wfmpi_strerror(rc));
+    }
     return 0;
 }

@@ -166,11 +166,11 @@ int ckpt_state_apply(struct ckpt_state *st, enum journal_type type, const unsign
     case J_TASK_END:
         return apply_end(st, p, len);
     case J_RUN_START: {
-        struct rec_run_start r;
-        if (len != sizeof(r))
+        struct rec_run_start r = {0};
+        if (len != sizeof(r) && len != REC_RUN_START_V0_BYTES)
             return WFMPI_E_CORRUPT;
-        memcpy(&r, p, sizeof(r));
-        struct wfmpi_ckpt_run run = {r.start, 0, r.ranks, r.nodes, -1};
+        memcpy(&r, p, len);
+        struct wfmpi_ckpt_run run = {r.start, 0, r.ranks, r.nodes, -1, r.cores, r.gpus};
         return WFMPI_PUSH(st->runs, st->n_runs, st->cap_runs, run);
     }
     case J_RUN_END: {
