@@ -264,6 +264,12 @@ struct wfmpi_strtab *wfmpi_wf_strtab(const struct wfmpi_wf *wf);
 const char *wfmpi_wf_str(const struct wfmpi_wf *wf, uint32_t id);
 /* The raw text of the main workflow file (for hashing and the checkpoint). */
 const char *wfmpi_wf_text(const struct wfmpi_wf *wf, size_t *len);
+/* The main workflow file, so its text can be read again later instead of
+ * being held in memory: a new descriptor (close-on-exec; the caller closes
+ * it), with the file's size and modification time (ns) as loaded, which a
+ * later reader compares to notice the file changed in place. Returns -1 for
+ * a workflow loaded from a buffer, -errno when dup fails. */
+int wfmpi_wf_text_file(const struct wfmpi_wf *wf, uint64_t *size, int64_t *mtime_ns);
 /* Format a position as "file:line:col" into buf; returns buf. */
 const char *wfmpi_wf_pos_str(const struct wfmpi_wf *wf, struct wfmpi_wf_pos pos, char *buf,
                              size_t size);

@@ -5,6 +5,7 @@
  * wfmpi_plan_builder_finish (graph.c). */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "plan_int.h"
 
@@ -302,6 +303,26 @@ int wfmpi_plan_builder_set_source(struct wfmpi_plan_builder *b, const char *path
     p->text = copy;
     p->text_len = text ? len : 0;
     p->path = pid;
+    plan_source_destroy(p->src);
+    p->src = NULL;
+    return 0;
+}
+
+int plan_builder_set_source_file(struct wfmpi_plan_builder *b, const char *path, int fd,
+                                 uint64_t size, int64_t mtime_ns)
+{
+    struct plan_source *src = calloc(1, sizeof(*src));
+    int rc = src ? wfmpi_plan_builder_set_source(b, path, NULL, 0) : -ENOMEM;
+    if (rc) {
+        free(src);
+        close(fd);
+        return rc;
+    }
+    src->fd = fd;
+    src->size = size;
+    src->mtime_ns = mtime_ns;
+    plan_source_destroy(b->p->src);
+    b->p->src = src;
     return 0;
 }
 

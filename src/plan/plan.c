@@ -1,6 +1,8 @@
 /* The finished plan: read-only accessors and the canonical hash. */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "plan_int.h"
 
@@ -17,6 +19,7 @@ void wfmpi_plan_destroy(struct wfmpi_plan *plan)
     free(plan->categories);
     free(plan->cp);
     free(plan->text);
+    plan_source_destroy(plan->src);
     free(plan);
 }
 
@@ -47,8 +50,78 @@ void wfmpi_plan_hash(const struct wfmpi_plan *plan, char out[WFMPI_SHA256_HEX_LE
     memcpy(out, plan->hash, WFMPI_SHA256_HEX_LEN);
 }
 
+void plan_source_destroy(struct plan_source *src)
+{
+    if (!src)
+        return;
+    if (src->fd >= 0)
+        close(src->fd);
+    free(src->text);
+    free(src);
+}
+
+static int64_t mtime_of(const struct stat *st)
+{
+    return (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+}
+
+/* Read the whole file at src->fd, if it is still the size and age it was
+ * when planned (an editor that rewrites it in place would otherwise make the
+ * checkpoint record a workflow that was never planned). */
+static int source_read(struct plan_source *src)
+{
+    struct stat st;
+    if (fstat(src->fd, &st) < 0)
+        return -errno;
+    if ((uint64_t)st.st_size != src->size || mtime_of(&st) != src->mtime_ns)
+        return WFMPI_E_INPUT;
+    if (src->size >= SIZE_MAX)
+        return -ENOMEM;
+    char *text = malloc((size_t)src->size + 1);
+    if (!text)
+        return -ENOMEM;
+    size_t got = 0;
+    while (got < src->size) {
+        ssize_t n = pread(src->fd, text + got, (size_t)src->size - got, (off_t)got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            int rc = n < 0 ? -errno : WFMPI_E_INPUT;
+            free(text);
+            return rc;
+        }
+        got += (size_t)n;
+    }
+    if (fstat(src->fd, &st) < 0 || (uint64_t)st.st_size != src->size ||
+        mtime_of(&st) != src->mtime_ns) {
+        free(text);
+        return WFMPI_E_INPUT;
+    }
+    text[got] = '\0';
+    src->text = text;
+    src->len = got;
+    return 0;
+}
+
 const char *wfmpi_plan_text(const struct wfmpi_plan *plan, size_t *len)
 {
+    struct plan_source *src = plan->src;
+    if (src && src->fd >= 0) {
+        int rc = source_read(src);
+        if (rc == WFMPI_E_INPUT)
+            wfmpi_warn("%s changed since it was planned: its text is not recorded",
+                       wfmpi_plan_str(plan, plan->path));
+        else if (rc)
+            wfmpi_warn("%s: cannot read the workflow text: %s", wfmpi_plan_str(plan, plan->path),
+                       wfmpi_strerror(rc));
+        close(src->fd);
+        src->fd = -1;
+    }
+    if (src) {
+        if (len)
+            *len = src->text ? src->len : 0;
+        return src->text ? src->text : "";
+    }
     if (len)
         *len = plan->text_len;
     return plan->text ? plan->text : "";
@@ -60,7 +133,7 @@ size_t wfmpi_plan_bytes(const struct wfmpi_plan *plan)
            plan->cap_tasks * sizeof(*plan->tasks) + plan->cap_strs * sizeof(*plan->strs) +
            plan->cap_files * sizeof(*plan->files) + 2 * plan->n_edges * sizeof(uint32_t) +
            plan->cap_categories * sizeof(*plan->categories) + plan->n_cp * sizeof(*plan->cp) +
-           plan->text_len;
+           plan->text_len + (plan->src && plan->src->text ? plan->src->len : 0);
 }
 
 /* ------------------------------------------------------------------ hash

@@ -36,6 +36,7 @@ struct wfmpi_plan {
     char hash[WFMPI_SHA256_HEX_LEN];
     char *text; /* main workflow file, NUL-terminated copy */
     size_t text_len;
+    struct plan_source *src; /* or the file, read on first use; NULL */
 
     struct wfmpi_plan_view view; /* filled by finish */
 };
@@ -54,6 +55,24 @@ struct wfmpi_plan_builder {
     uint32_t *scratch; /* ids of one string spec's args and env */
     size_t cap_scratch;
 };
+
+/* The main workflow file of a plan, read only when wfmpi_plan_text is first
+ * called (the checkpoint does; `wfmpi plan` never does), so a 400 MB
+ * workflow is not held next to its plan. Reached through a pointer: reading
+ * it fills this in behind a const plan. */
+struct plan_source {
+    int fd; /* -1 once read */
+    uint64_t size;
+    int64_t mtime_ns;
+    char *text; /* NULL until read, or when reading failed */
+    size_t len;
+};
+
+/* Record the workflow text as an open file (taken over: closed by the plan)
+ * of the size and mtime it had when parsed. 0 or -ENOMEM (fd closed). */
+int plan_builder_set_source_file(struct wfmpi_plan_builder *b, const char *path, int fd,
+                                 uint64_t size, int64_t mtime_ns);
+void plan_source_destroy(struct plan_source *src);
 
 /* Size the builder's arrays up front when the caller knows the totals (the
  * YAML planner does), so a million-task plan is not copied by doublings.

@@ -670,9 +670,19 @@ static int ensure_builder(struct planner *P, struct wf_run *r, const char *path)
     if (!P->b)
         return oom(P);
     wfmpi_plan_builder_adopt_strtab(P->b, P->st);
-    size_t len;
-    const char *text = wfmpi_wf_text(r->w.wf, &len);
-    if (wfmpi_plan_builder_set_source(P->b, path, text, len) || plan_keys_init(P))
+    /* The text is read again only if the checkpoint asks for it. */
+    uint64_t size;
+    int64_t mtime;
+    int fd = wfmpi_wf_text_file(r->w.wf, &size, &mtime);
+    int rc;
+    if (fd >= 0) {
+        rc = plan_builder_set_source_file(P->b, path, fd, size, mtime);
+    } else {
+        size_t len;
+        const char *text = wfmpi_wf_text(r->w.wf, &len);
+        rc = wfmpi_plan_builder_set_source(P->b, path, text, len);
+    }
+    if (rc || plan_keys_init(P))
         return oom(P);
     return 0;
 }

@@ -122,6 +122,8 @@ struct wfmpi_wf {
     char *text; /* malloc'd (buffers) or mapped (files, text_mapped) */
     size_t text_len;
     bool text_mapped;
+    int fd; /* the main file (for wfmpi_wf_text_file), -1 for buffers */
+    int64_t mtime_ns; /* of the main file when it was opened */
     struct wfmpi_wf_view view;
 
     /* Growable arrays behind the view (cap = allocated elements). */

@@ -13,6 +13,7 @@ static struct wfmpi_wf *wf_create(const struct wfmpi_wf_options *opt)
     struct wfmpi_wf *wf = calloc(1, sizeof(*wf));
     if (!wf)
         return NULL;
+    wf->fd = -1;
     if (opt && opt->strtab) {
         wf->strtab = opt->strtab;
     } else {
@@ -40,6 +41,8 @@ void wfmpi_wf_destroy(struct wfmpi_wf *wf)
         munmap(wf->text, wf->text_len);
     else
         free(wf->text);
+    if (wf->fd >= 0)
+        close(wf->fd);
     if (wf->own_strtab)
         wfmpi_strtab_destroy(wf->strtab);
     free(wf);
@@ -52,6 +55,8 @@ struct file_text {
     char *data;
     size_t len;
     bool mapped;
+    int fd; /* kept open only when asked for (keep_fd), else -1 */
+    int64_t mtime_ns;
 };
 
 static int read_error(struct wfmpi_error *err, const char *path, int rc)
@@ -62,9 +67,22 @@ static int read_error(struct wfmpi_error *err, const char *path, int rc)
     return wfmpi_error_set(err, rc, "%s: %s", path, wfmpi_strerror(rc));
 }
 
-static int map_file(const char *path, struct file_text *t, struct wfmpi_error *err)
+static void unmap_file(struct file_text *t)
+{
+    if (t->mapped)
+        munmap(t->data, t->len);
+    else
+        free(t->data);
+    if (t->fd >= 0)
+        close(t->fd);
+    memset(t, 0, sizeof(*t));
+    t->fd = -1;
+}
+
+static int map_file(const char *path, bool keep_fd, struct file_text *t, struct wfmpi_error *err)
 {
     memset(t, 0, sizeof(*t));
+    t->fd = -1;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return read_error(err, path, -errno);
@@ -87,17 +105,15 @@ static int map_file(const char *path, struct file_text *t, struct wfmpi_error *e
     } else if (rc == 0 && !(t->data = calloc(1, 1))) {
         rc = -ENOMEM;
     }
-    close(fd);
+    if (rc == 0 && keep_fd) {
+        t->fd = fd;
+        t->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+    } else {
+        close(fd);
+    }
+    if (rc < 0)
+        unmap_file(t);
     return rc < 0 ? read_error(err, path, rc) : 0;
-}
-
-static void unmap_file(struct file_text *t)
-{
-    if (t->mapped)
-        munmap(t->data, t->len);
-    else
-        free(t->data);
-    memset(t, 0, sizeof(*t));
 }
 
 /* Parse one YAML text into wf as a document of the given kind. */
@@ -123,7 +139,7 @@ static int load_catalog(struct wfmpi_wf *wf, const char *path, enum wf_doc doc,
                         struct wfmpi_error *err)
 {
     struct file_text t;
-    int rc = map_file(path, &t, err);
+    int rc = map_file(path, false, &t, err);
     if (rc < 0)
         return rc;
     rc = parse_text(wf, path, t.data, t.len, t.mapped, doc, err);
@@ -200,6 +216,10 @@ static struct wfmpi_wf *load_main(struct wfmpi_wf *wf, const char *path,
                                   const struct wfmpi_wf_options *opt, struct wfmpi_error *err)
 {
     int rc = parse_text(wf, path, wf->text, wf->text_len, wf->text_mapped, WF_DOC_WORKFLOW, err);
+    /* The parser dropped all but its last steps of the mapped text; the rest
+     * goes too (wfmpi_wf_text reads it back from the page cache if asked). */
+    if (wf->text_mapped)
+        madvise(wf->text, wf->text_len, MADV_DONTNEED);
     if (rc == 0)
         rc = load_catalogs(wf, path, opt, err);
     if (rc == 0)
@@ -225,7 +245,7 @@ struct wfmpi_wf *wfmpi_wf_load(const char *path, const struct wfmpi_wf_options *
         err = &local;
     wfmpi_error_clear(err);
     struct file_text t;
-    if (map_file(path, &t, err) < 0)
+    if (map_file(path, true, &t, err) < 0)
         return NULL;
     struct wfmpi_wf *wf = wf_create(opt);
     if (!wf) {
@@ -236,6 +256,8 @@ struct wfmpi_wf *wfmpi_wf_load(const char *path, const struct wfmpi_wf_options *
     wf->text = t.data;
     wf->text_len = t.len;
     wf->text_mapped = t.mapped;
+    wf->fd = t.fd;
+    wf->mtime_ns = t.mtime_ns;
     return load_main(wf, path, opt, err);
 }
 
@@ -287,6 +309,18 @@ const char *wfmpi_wf_text(const struct wfmpi_wf *wf, size_t *len)
     if (len)
         *len = wf->text_len;
     return wf->text;
+}
+
+int wfmpi_wf_text_file(const struct wfmpi_wf *wf, uint64_t *size, int64_t *mtime_ns)
+{
+    if (wf->fd < 0)
+        return -1;
+    int fd = fcntl(wf->fd, F_DUPFD_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    *size = wf->text_len;
+    *mtime_ns = wf->mtime_ns;
+    return fd;
 }
 
 const char *wfmpi_wf_pos_str(const struct wfmpi_wf *wf, struct wfmpi_wf_pos pos, char *buf,

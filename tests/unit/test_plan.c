@@ -477,6 +477,36 @@ static void test_yaml_bad_profiles(void **state)
                "negative value '-4'");
 }
 
+/* The workflow text is read back from the file only when asked for (the
+ * checkpoint), and only while the file still is what was planned. */
+static void test_yaml_text(void **state)
+{
+    (void)state;
+    const char *y = HDR TC "jobs:\n- {type: job, name: tool, id: a, arguments: [x]}\n";
+    size_t len = 0;
+    struct wfmpi_plan *p = plan_ok("text.yml", y, NULL);
+    assert_string_equal(wfmpi_plan_text(p, &len), y);
+    assert_int_equal(len, strlen(y));
+    assert_string_equal(wfmpi_plan_text(p, &len), y); /* read once, kept */
+    wfmpi_plan_destroy(p);
+
+    /* Replaced by rename (what editors do): the planned file is still read. */
+    p = plan_ok("text.yml", y, NULL);
+    char path[512], tmp[512];
+    snprintf(path, sizeof(path), "%s/text.yml", tmpdir);
+    snprintf(tmp, sizeof(tmp), "%s", write_file("text.new", "other\n"));
+    assert_int_equal(rename(tmp, path), 0);
+    assert_string_equal(wfmpi_plan_text(p, &len), y);
+    wfmpi_plan_destroy(p);
+
+    /* Rewritten in place: not the planned text, so nothing is recorded. */
+    p = plan_ok("text.yml", y, NULL);
+    write_file("text.yml", "pegasus: '5.0'\n");
+    assert_string_equal(wfmpi_plan_text(p, &len), "");
+    assert_int_equal(len, 0);
+    wfmpi_plan_destroy(p);
+}
+
 static void test_yaml_file_edges(void **state)
 {
     (void)state;
@@ -624,6 +654,7 @@ int main(void)
         cmocka_unit_test(test_yaml_resources_env_argv),
         cmocka_unit_test(test_yaml_bad_profiles),
         cmocka_unit_test(test_yaml_file_edges),
+        cmocka_unit_test(test_yaml_text),
         cmocka_unit_test(test_yaml_inputs),
         cmocka_unit_test(test_yaml_path_fallback),
         cmocka_unit_test(test_yaml_subworkflow),
