@@ -94,6 +94,21 @@ static int assign_share(struct wfmpi_mpi *m, struct wfmpi_error *err)
     return 0;
 }
 
+/* Run a start-up step that may fail on some ranks only, then agree over
+ * every rank, so that all leave together instead of some waiting in the next
+ * collective for ranks that have gone. */
+static int agree(struct wfmpi_mpi *m, int (*step)(struct wfmpi_mpi *, struct wfmpi_error *),
+                 struct wfmpi_error *err)
+{
+    int mine = step(m, err), all = 0;
+    int rc = MPI_Allreduce(&mine, &all, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    if (rc != MPI_SUCCESS)
+        return mpi_fail(err, rc, "MPI_Allreduce");
+    if (mine == 0 && all < 0)
+        return wfmpi_error_set(err, all, "another rank could not take its share of its node");
+    return all;
+}
+
 /* What the master learns about each rank. */
 struct rank_record {
     int node, node_rank;
@@ -205,8 +220,8 @@ struct wfmpi_mpi *wfmpi_mpi_init(int *argc, char ***argv, struct wfmpi_error *er
         return NULL;
     }
     MPI_Comm_rank(m->node_comm, &m->node_rank);
-    if (find_node_index(m, err) < 0 || discover_node(m, err) < 0 || assign_share(m, err) < 0 ||
-        build_node_map(m, err) < 0) {
+    if (find_node_index(m, err) < 0 || discover_node(m, err) < 0 ||
+        agree(m, assign_share, err) < 0 || build_node_map(m, err) < 0) {
         wfmpi_mpi_finalize(m);
         return NULL;
     }

@@ -18,6 +18,7 @@ struct plan {
     uint32_t n_gpus; /* given GPUs */
     uint8_t order[WFMPI_TOPO_MAX_GPUS]; /* given GPUs by (package, NUMA, ordinal) */
     struct core_list all; /* every given core */
+    uint8_t *homeless; /* per rank: none of its GPUs is near a given core */
 };
 
 static bool core_given(const struct wfmpi_topo *t, const struct wfmpi_topo_given *g, uint32_t c)
@@ -110,6 +111,21 @@ static bool rank_near(const struct plan *p, uint32_t k, uint32_t c)
     return false;
 }
 
+/* A rank none of whose GPUs is near a given core (srun gave the ranks cores
+ * far from their GPUs) counts as near every core, so it still gets some. */
+static bool rank_homeless(const struct plan *p, uint32_t k)
+{
+    for (uint32_t i = 0; i < p->all.n; i++)
+        if (rank_near(p, k, p->all.idx[i]))
+            return false;
+    return true;
+}
+
+static bool rank_near_or_homeless(const struct plan *p, uint32_t k, uint32_t c)
+{
+    return p->homeless[k] || rank_near(p, k, c);
+}
+
 static bool rank_same_package(const struct plan *p, uint32_t k, uint32_t c)
 {
     uint64_t m = rank_gpus(p, k);
@@ -138,7 +154,7 @@ typedef bool (*near_fn)(const struct plan *p, uint32_t k, uint32_t c);
  * package, else to everybody. */
 static void cores_all_gpu(const struct plan *p, uint32_t rank, struct wfmpi_topo_cpuset *out)
 {
-    static const near_fn tests[] = {rank_near, rank_same_package};
+    static const near_fn tests[] = {rank_near_or_homeless, rank_same_package};
     uint32_t *dom = malloc(sizeof(uint32_t) * WFMPI_TOPO_MAX_CORES);
     if (!dom)
         return;
@@ -180,11 +196,11 @@ static void cores_mixed(const struct plan *p, uint32_t rank, struct wfmpi_topo_c
         /* Rank k's single GPU: the cores of its domain. */
         uint32_t nd = 0;
         for (uint32_t i = 0; i < C; i++)
-            if (rank_near(p, k, p->all.idx[i]))
+            if (rank_near_or_homeless(p, k, p->all.idx[i]))
                 dom[nd++] = p->all.idx[i];
         uint32_t near_before = 0, near_total = 0;
         for (uint32_t j = 0; j < g; j++) {
-            bool same = nd && rank_near(p, j, dom[0]);
+            bool same = nd && rank_near_or_homeless(p, j, dom[0]);
             near_total += same;
             near_before += same && j < k;
         }
@@ -239,12 +255,19 @@ int wfmpi_topo_assign(const struct wfmpi_topo *t, const struct wfmpi_topo_given 
         return WFMPI_E_INPUT;
     }
     order_gpus(p);
+    if (!(p->homeless = calloc(n_ranks, 1))) {
+        free(p);
+        return -ENOMEM;
+    }
+    for (uint32_t k = 0; k < n_ranks; k++)
+        p->homeless[k] = rank_homeless(p, k);
     out->gpus = rank_gpus(p, rank);
     wfmpi_topo_cpuset_zero(&out->cpus);
     if (p->n_gpus >= n_ranks)
         cores_all_gpu(p, rank, &out->cpus);
     else
         cores_mixed(p, rank, &out->cpus);
+    free(p->homeless);
     free(p);
     return wfmpi_topo_cpuset_count(&out->cpus) ? 0 : -ENOMEM;
 }
