@@ -15,6 +15,8 @@
 
 #include "wfmpi/topo.h"
 
+#include "../../src/sched/sched_int.h" /* sched_pick_gpus_near: GPU choice by locality */
+
 static struct wfmpi_topo *load(const char *file)
 {
     char path[512];
@@ -321,6 +323,23 @@ static void test_bind_only_existing(void **state)
     assert_int_equal(wfmpi_topo_bind(&want, &existing, &err), 0);
 }
 
+/* The scheduler's GPU choice with the NUMA groups start-up gives it. */
+static void test_pick_gpus_near(void **state)
+{
+    (void)state;
+    static const uint32_t dgx[16] = {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1};
+    /* Group 1 has 3 free, group 0 has 5: the tighter group that fits. */
+    assert_int_equal(sched_pick_gpus_near(0x0e1f, 3, 16, dgx), 0x0e00);
+    /* No group has 4 free: adjacent run / lowest, as without groups. */
+    assert_int_equal(sched_pick_gpus_near(0x0707, 4, 16, dgx), sched_pick_gpus(0x0707, 4, 16));
+    /* A group run is preferred to a lower run that crosses groups. */
+    assert_int_equal(sched_pick_gpus_near(0x3f80, 2, 16, dgx), 0x0300);
+    static const uint32_t a100[4] = {0, 1, 2, 3};
+    assert_int_equal(sched_pick_gpus_near(0xf, 2, 4, a100), 0x3);
+    assert_int_equal(sched_pick_gpus_near(0xd, 1, 4, a100), 0x1);
+    assert_int_equal(sched_pick_gpus_near(0xd, 2, 4, NULL), 0xc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -335,6 +354,7 @@ int main(void)
         cmocka_unit_test(test_cpuset_lists),
         cmocka_unit_test(test_pick_cores),
         cmocka_unit_test(test_bind_only_existing),
+        cmocka_unit_test(test_pick_gpus_near),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
