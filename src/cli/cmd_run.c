@@ -245,8 +245,12 @@ static int apply_option(struct run_opts *o, int c, const char *arg)
 /* Returns -1 to go on, else an exit code. */
 static int parse_run_args(int argc, char **argv, struct run_opts *o)
 {
-    *o = (struct run_opts){
-        .retries = 1, .progress = 5, .kill_grace = 10, .log_level = WFMPI_LOG_WARN};
+    *o = (struct run_opts){.retries = 1,
+                           .progress = 5,
+                           .kill_grace = 10,
+                           .drain_grace = 60,
+                           .drain_before = 120,
+                           .log_level = WFMPI_LOG_WARN};
     optind = 1;
     int c;
     while ((c = getopt_long(argc, argv, "h", run_options, NULL)) != -1) {

@@ -108,6 +108,15 @@ expect_rc 3 "self-drain before the walltime"
 [ -s "$d/ckpt.s" ] || fail "self-drain must SIGTERM the task so it checkpoints"
 pass "drains on its own before the allocation ends"
 
+# Defaults users rely on: 60 s grace, 120 s before the end.
+d=$TMP/defaults; mkdir -p "$d"
+{ header defaults; echo "  - {id: t, name: task, arguments: [], uses: []}"; } >"$d/wf.yml"
+wfmpi_mpi -C "$d" 1 wf.yml --walltime-end $(( $(date +%s) + 100 ))
+expect_rc 3 "walltime closer than the default --drain-before 120"
+grep -q "draining (walltime near): .*SIGKILL in 60 s" "$d/wf.wfmpi/wfmpi.log" ||
+  fail "default drain: $(grep draining "$d/wf.wfmpi/wfmpi.log")"
+pass "defaults: --drain-before 120, --drain-grace 60"
+
 # -- 4. pegasus.checkpoint.time: SIGTERM at that time, the retry resumes
 d=$TMP/ctime; mkdir -p "$d"
 { header ctime; cat <<YML
