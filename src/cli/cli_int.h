@@ -18,6 +18,10 @@ enum wfmpi_exit {
 int cli_plan(int argc, char **argv);
 int cli_run(int argc, char **argv);
 int cli_topo(int argc, char **argv);
+int cli_status(int argc, char **argv);
+int cli_analyze(int argc, char **argv);
+int cli_statistics(int argc, char **argv);
+int cli_report(int argc, char **argv);
 
 /* Map an error code from the library to an exit code: input errors are 2,
  * everything else is an environment error (4). */

@@ -17,6 +17,10 @@ static const struct subcommand subcommands[] = {
     {"run", cli_run, "run a workflow on the MPI ranks of this allocation (default)"},
     {"plan", cli_plan, "validate a workflow and show its executable plan; run nothing"},
     {"topo", cli_topo, "show the nodes, GPUs and ranks and how wfmpi shares them"},
+    {"status", cli_status, "how far a run is: tasks per state, elapsed, time left"},
+    {"analyze", cli_analyze, "what failed in a run and why (exit 1 when something did)"},
+    {"statistics", cli_statistics, "run statistics: times, badput, per transformation, usage"},
+    {"report", cli_report, "write a self-contained HTML report (Gantt chart, tables)"},
     {"version", cli_version, "print the version"},
 };
 
