@@ -159,6 +159,12 @@ struct wfmpi_ckpt_state {
 struct wfmpi_ckpt_state *wfmpi_ckpt_load(const char *run_dir, struct wfmpi_error *err);
 void wfmpi_ckpt_state_free(struct wfmpi_ckpt_state *st);
 
+/* Check that run_dir/state.h5 opens, is a format this wfmpi reads and has
+ * its tables, without reading them (milliseconds at any size): the cheap
+ * validity test `wfmpi status` makes before it trusts status.json. Errors
+ * as wfmpi_ckpt_load. */
+int wfmpi_ckpt_probe(const char *run_dir, struct wfmpi_error *err);
+
 /* How a task runs, for analyze: its command line (argv shell-quoted and
  * joined) and the stdout/stderr paths the job names ("" = the run dir's
  * jobs/<id>.<attempt>.out|err). Strings are malloc'd, caller frees. */

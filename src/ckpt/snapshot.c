@@ -575,3 +575,35 @@ int wfmpi_ckpt_load_cmds(const char *run_dir, const uint32_t *tasks, uint32_t n,
     }
     return 0;
 }
+
+int wfmpi_ckpt_probe(const char *run_dir, struct wfmpi_error *err)
+{
+    char path[PATH_MAX + 16];
+    uint32_t n_tasks = 0;
+    hid_t f = -1;
+    if (access(run_dir, F_OK) < 0)
+        return wfmpi_error_set(err, WFMPI_E_INPUT, "%s: no such run directory", run_dir);
+    snprintf(path, sizeof(path), "%s/state.h5", run_dir);
+    if (access(path, F_OK) < 0)
+        return wfmpi_error_set(err, WFMPI_E_INPUT, "%s: not a wfmpi run directory (no state.h5)",
+                               run_dir);
+    int rc = open_snapshot(run_dir, path, sizeof(path), &f, &n_tasks, err);
+    if (rc < 0)
+        return rc;
+    int version = 0;
+    rc = read_attr(f, "format_version", H5T_NATIVE_INT, &version);
+    static const char *const tables[] = {"tasks", "task_details", "task_hashes", "events", "runs"};
+    for (size_t k = 0; rc == 0 && k < sizeof(tables) / sizeof(tables[0]); k++) {
+        if (H5Lexists(f, tables[k], H5P_DEFAULT) <= 0)
+            rc = WFMPI_E_CORRUPT;
+    }
+    H5Fclose(f);
+    if (rc == 0 && version > WFMPI_CKPT_FORMAT_VERSION)
+        return wfmpi_error_set(err, WFMPI_E_VERSION,
+                               "%s: format version %d is newer than this wfmpi reads (%d)", path,
+                               version, WFMPI_CKPT_FORMAT_VERSION);
+    if (rc < 0)
+        return wfmpi_error_set(err, rc, "%s: damaged or incomplete snapshot (%s)", path,
+                               wfmpi_strerror(rc));
+    return 0;
+}
