@@ -15,6 +15,9 @@ endmacro()
 wfmpi_require_pkg(YAML yaml-0.1 libyaml-dev)
 wfmpi_require_pkg(HWLOC hwloc libhwloc-dev)
 wfmpi_require_pkg(JANSSON jansson libjansson-dev)
+# wfmpi serve: HTTP(S) with TLS through GnuTLS.
+wfmpi_require_pkg(MHD libmicrohttpd libmicrohttpd-dev)
+find_package(Threads REQUIRED)
 
 find_package(MPI COMPONENTS C)
 if(NOT MPI_C_FOUND)

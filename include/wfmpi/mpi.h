@@ -105,4 +105,54 @@ int wfmpi_mpi_stop_workers(struct wfmpi_mpi *m, int exit_code);
  * chose (>= 0), or a negative error. */
 int wfmpi_mpi_worker(struct wfmpi_mpi *m, struct wfmpi_error *err);
 
+/* ------------------------------------------------------------- pilot pool
+ * Glidein pilots (src/glidein) get tasks from a service instead of a plan:
+ * rank 0 places each one on its allocation itself (free cores and GPUs per
+ * node; GPU tasks on the owner of their first GPU, CPU tasks on the node's
+ * least busy rank) and sends the same wire records to the same worker loop
+ * (wfmpi_mpi_worker) as `wfmpi run`; its own share runs locally. */
+struct wfmpi_mpi_pool;
+
+/* A task as the pilot received it; pointers borrowed for the call. slot is
+ * the caller's handle (< max_slots), returned as the result tag's high 32
+ * bits; the low 32 bits are attempt. */
+struct wfmpi_pool_task {
+    uint32_t slot, attempt, cores, gpus;
+    double timeout_s, checkpoint_s;
+    const char *id, *exe, *stdin_path, *stdout_path, *stderr_path, *successmsg, *failuremsg;
+    const char *const *argv;
+    uint32_t argc;
+    const char *const *env;
+    uint32_t n_env;
+    const char *const *outputs;
+    uint32_t n_outputs;
+};
+
+/* Master only; sends the run configuration (the workers' side of it is in
+ * wfmpi_mpi_worker). NULL with err set on failure. */
+struct wfmpi_mpi_pool *wfmpi_mpi_pool_create(struct wfmpi_mpi *m, const struct wfmpi_run_config *cfg,
+                                             uint32_t cores_per_node, uint32_t max_slots,
+                                             struct wfmpi_error *err);
+/* Waits for sends in flight and frees (workers are stopped separately). */
+void wfmpi_mpi_pool_destroy(struct wfmpi_mpi_pool *p);
+/* Free resources now: totals over nodes, and the largest free node. */
+void wfmpi_mpi_pool_free(const struct wfmpi_mpi_pool *p, struct wfmpi_sched_budget *total,
+                         struct wfmpi_sched_budget *largest);
+/* Total resources of the allocation per node (for registration). */
+uint32_t wfmpi_mpi_pool_nodes(const struct wfmpi_mpi_pool *p);
+const struct wfmpi_sched_node *wfmpi_mpi_pool_node(const struct wfmpi_mpi_pool *p, uint32_t i);
+/* Place and queue a task: 0, -EAGAIN when no node has room now, another
+ * negative error otherwise. Nothing leaves before the next progress(). */
+int wfmpi_mpi_pool_start(struct wfmpi_mpi_pool *p, const struct wfmpi_pool_task *t);
+/* Send queued batches, collect finished attempts into out (at most max),
+ * freeing their resources. Returns how many, or a negative error. */
+int wfmpi_mpi_pool_progress(struct wfmpi_mpi_pool *p, struct wfmpi_exec_result *out, uint32_t max,
+                            struct wfmpi_error *err);
+uint32_t wfmpi_mpi_pool_running(const struct wfmpi_mpi_pool *p);
+/* Drain: SIGTERM running tasks here and on every worker, SIGKILL after grace;
+ * their results come back INTERRUPTED. */
+int wfmpi_mpi_pool_drain(struct wfmpi_mpi_pool *p, double grace_s);
+/* An fd to sleep on (local task exits). */
+int wfmpi_mpi_pool_fd(const struct wfmpi_mpi_pool *p);
+
 #endif /* WFMPI_MPI_H */

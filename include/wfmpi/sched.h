@@ -107,6 +107,27 @@ void wfmpi_sched_destroy(struct wfmpi_sched *s);
  * CPU tasks to the node's rank with the fewest running tasks. */
 uint32_t wfmpi_sched_next(struct wfmpi_sched *s, struct wfmpi_sched_dispatch *out, uint32_t max);
 
+/* What a remote pilot has free right now (glidein mode): claim() hands out
+ * only tasks that fit it, and shrinks it as it takes them. */
+struct wfmpi_sched_budget {
+    uint32_t cores;
+    uint32_t gpus;
+    uint64_t memory_mb; /* 0 = do not account memory */
+    double time_left; /* seconds the pilot has left; INFINITY = unknown */
+};
+
+/* Glidein mode: pop up to max READY tasks in ready order whose cores, GPUs,
+ * memory and runtime estimate fit the budget (which shrinks as tasks are
+ * taken), mark them RUNNING and return them with node, rank and gpu_mask 0:
+ * the pilot, not the scheduler, places them. A task that does not fit is
+ * skipped for this call (its class steps aside) and stays READY for other
+ * pilots; it is never deferred. Claimed tasks take no resources from the
+ * scheduler's nodes (the service creates its scheduler with one large
+ * virtual node, for create()'s fit check only). Do not mix with next() on
+ * one scheduler. Returns how many (0 when draining). */
+uint32_t wfmpi_sched_claim(struct wfmpi_sched *s, const struct wfmpi_sched_budget *b,
+                           struct wfmpi_sched_dispatch *out, uint32_t max);
+
 /* Report the end of an attempt; frees its resources and moves states on.
  * Returns 0, or WFMPI_E_INPUT for an unknown task/attempt or one that is not
  * running (a duplicate report is refused, state untouched). */

@@ -22,6 +22,12 @@ int cli_status(int argc, char **argv);
 int cli_analyze(int argc, char **argv);
 int cli_statistics(int argc, char **argv);
 int cli_report(int argc, char **argv);
+/* Glidein mode (cmd_serve.c, cmd_submit.c, cmd_glidein.c). */
+int cli_serve(int argc, char **argv);
+int cli_submit(int argc, char **argv);
+int cli_remove(int argc, char **argv);
+int cli_status_server(int argc, char **argv);
+int cli_glidein(int argc, char **argv);
 
 /* Map an error code from the library to an exit code: input errors are 2,
  * everything else is an environment error (4). */

@@ -32,6 +32,10 @@ static void sleep_s(double s)
 
 int cli_status(int argc, char **argv)
 {
+    /* `status --server URL WFID` asks a glidein service (cmd_submit.c). */
+    for (int i = 1; i < argc; i++)
+        if (strncmp(argv[i], "--server", 8) == 0)
+            return cli_status_server(argc, argv);
     static const struct option longs[] = {{"long", no_argument, NULL, 'l'},
                                           {"watch", required_argument, NULL, 'w'},
                                           {"json", no_argument, NULL, 'j'},

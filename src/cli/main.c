@@ -21,6 +21,10 @@ static const struct subcommand subcommands[] = {
     {"analyze", cli_analyze, "what failed in a run and why (exit 1 when something did)"},
     {"statistics", cli_statistics, "run statistics: times, badput, per transformation, usage"},
     {"report", cli_report, "write a self-contained HTML report (Gantt chart, tables)"},
+    {"serve", cli_serve, "host workflows for glidein pilots over HTTPS"},
+    {"submit", cli_submit, "submit a workflow to a `wfmpi serve`; prints its id"},
+    {"remove", cli_remove, "remove a submitted workflow from a `wfmpi serve`"},
+    {"glidein", cli_glidein, "pilot: pull tasks from a `wfmpi serve` onto this allocation"},
     {"version", cli_version, "print the version"},
 };
 

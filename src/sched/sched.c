@@ -245,6 +245,57 @@ uint32_t wfmpi_sched_next(struct wfmpi_sched *s, struct wfmpi_sched_dispatch *ou
     return n;
 }
 
+static bool fits_budget(const struct wfmpi_sched *s, const struct sched_class *c,
+                        const struct wfmpi_sched_budget *b)
+{
+    return !throttled(s, c) && c->cores <= b->cores && c->gpus <= b->gpus &&
+           (b->memory_mb == 0 || c->memory_mb <= b->memory_mb);
+}
+
+/* Glidein: like next(), but against the pilot's budget instead of the nodes,
+ * and a claimed task holds no node resources (node = SCHED_NONE), so
+ * complete() has nothing to release. */
+uint32_t wfmpi_sched_claim(struct wfmpi_sched *s, const struct wfmpi_sched_budget *b,
+                           struct wfmpi_sched_dispatch *out, uint32_t max)
+{
+    if (!s->sealed)
+        seal(s);
+    if (s->draining)
+        return 0;
+    struct wfmpi_sched_budget left = *b;
+    uint32_t n = 0, n_aside = 0, aside[SCHED_MAX_TRIES];
+    while (n < max && s->cheap_len > 0 &&
+           !(s->max_running && s->count[WFMPI_TASK_RUNNING] >= s->max_running)) {
+        uint32_t c = s->cheap[0];
+        const struct sched_class *cl = &s->classes[c];
+        double rt = s->view->tasks[s->order[cl->ready.items[0]]].runtime_s;
+        if (!fits_budget(s, cl, &left) || (rt > 0 && rt > left.time_left)) {
+            sched_cheap_remove(s, c);
+            aside[n_aside++] = c;
+            if (n_aside == SCHED_MAX_TRIES)
+                break;
+            continue;
+        }
+        uint32_t task = sched_ready_pop(s, c);
+        struct sched_task *t = &s->tasks[task];
+        t->attempts++;
+        set_state(s, task, WFMPI_TASK_RUNNING);
+        if (cl->category)
+            s->cats[cl->category - 1].running++;
+        t->node = SCHED_NONE;
+        t->gpu_mask = 0;
+        left.cores -= cl->cores;
+        left.gpus -= cl->gpus;
+        if (left.memory_mb)
+            left.memory_mb = left.memory_mb > cl->memory_mb ? left.memory_mb - cl->memory_mb : 1;
+        out[n++] = (struct wfmpi_sched_dispatch){
+            .task = task, .attempt = t->attempts, .cores = cl->cores, .memory_mb = cl->memory_mb};
+    }
+    while (n_aside > 0)
+        sched_cheap_insert(s, aside[--n_aside]);
+    return n;
+}
+
 /* -------------------------------------------------------- completion */
 
 static void make_ready(struct wfmpi_sched *s, uint32_t task)
@@ -319,7 +370,8 @@ int wfmpi_sched_complete(struct wfmpi_sched *s, uint32_t task, uint32_t attempt,
     const struct sched_class *c = &s->classes[s->tasks[task].cls];
     if (c->category)
         s->cats[c->category - 1].running--;
-    sched_release(s, task);
+    if (s->tasks[task].node != SCHED_NONE) /* claimed tasks hold no node resources */
+        sched_release(s, task);
     finish_attempt(s, task, outcome);
     return 0;
 }

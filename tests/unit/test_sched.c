@@ -908,6 +908,65 @@ static void test_empty_plan(void **state)
     wfmpi_plan_destroy(plan);
 }
 
+/* Glidein claim: ready order, budget fit (cores, GPUs, memory, time left),
+ * the budget shrinking as tasks are taken, no node resources held, and
+ * INTERRUPTED completions (lease expiry) using no retry. */
+static void test_claim_budget(void **state)
+{
+    (void)state;
+    struct pb p = pb_new();
+    uint32_t big = pb_task(&p, (struct tdef){.id = "big", .cores = 8, .priority = 9});
+    uint32_t gpu = pb_task(&p, (struct tdef){.id = "gpu", .cores = 1, .gpus = 2, .priority = 8});
+    uint32_t mem = pb_task(&p, (struct tdef){.id = "mem", .cores = 1, .mem = 4000, .priority = 7});
+    uint32_t slow =
+        pb_task(&p, (struct tdef){.id = "slow", .cores = 1, .runtime = 600, .priority = 6});
+    uint32_t a = pb_task(&p, (struct tdef){.id = "a", .cores = 2, .priority = 5});
+    uint32_t b = pb_task(&p, (struct tdef){.id = "b", .cores = 2, .priority = 4});
+    uint32_t kid = pb_simple(&p, "kid");
+    pb_edge(&p, a, kid);
+    struct wfmpi_plan *plan = pb_finish(&p);
+    struct wfmpi_sched_node nodes[] = {one_node(1u << 20, 64)};
+    struct wfmpi_sched_config cfg = {.nodes = nodes, .n_nodes = 1, .default_retries = 0};
+    struct wfmpi_error err = {0};
+    struct wfmpi_sched *s = wfmpi_sched_create(plan, &cfg, &err);
+    assert_non_null(s);
+    struct wfmpi_sched_dispatch d[8];
+    /* 3 cores, no GPU, 1000 MB, 60 s: only a (2 cores) fits, then b no longer does. */
+    struct wfmpi_sched_budget bud = {.cores = 3, .memory_mb = 1000, .time_left = 60};
+    assert_int_equal(wfmpi_sched_claim(s, &bud, d, 8), 1);
+    assert_int_equal(d[0].task, a);
+    assert_int_equal(d[0].attempt, 1);
+    assert_int_equal(d[0].node, 0);
+    assert_int_equal(d[0].gpu_mask, 0);
+    assert_int_equal(wfmpi_sched_state(s, b), WFMPI_TASK_READY);
+    /* A larger pilot takes the rest in ready order. */
+    struct wfmpi_sched_budget all = {.cores = 64, .gpus = 4, .time_left = 1e9};
+    assert_int_equal(wfmpi_sched_claim(s, &all, d, 8), 5);
+    assert_int_equal(d[0].task, big);
+    assert_int_equal(d[1].task, gpu);
+    assert_int_equal(d[2].task, mem);
+    assert_int_equal(d[3].task, slow);
+    assert_int_equal(d[4].task, b);
+    /* A lost lease: READY again without using a retry, claimable again. */
+    assert_int_equal(wfmpi_sched_complete(s, big, 1, WFMPI_SCHED_INTERRUPTED), 0);
+    assert_int_equal(wfmpi_sched_state(s, big), WFMPI_TASK_READY);
+    assert_int_equal(wfmpi_sched_claim(s, &all, d, 8), 1);
+    assert_int_equal(d[0].task, big);
+    assert_int_equal(d[0].attempt, 2);
+    assert_int_equal(wfmpi_sched_complete(s, a, 1, WFMPI_SCHED_OK), 0);
+    assert_int_equal(wfmpi_sched_claim(s, &all, d, 8), 1);
+    assert_int_equal(d[0].task, kid);
+    uint32_t live[][2] = {{big, 2}, {gpu, 1}, {mem, 1}, {slow, 1}, {b, 1}, {kid, 1}};
+    for (size_t i = 0; i < sizeof(live) / sizeof(live[0]); i++)
+        assert_int_equal(wfmpi_sched_complete(s, live[i][0], live[i][1], WFMPI_SCHED_OK), 0);
+    assert_true(wfmpi_sched_finished(s));
+    /* Draining: nothing is claimed. */
+    wfmpi_sched_drain(s);
+    assert_int_equal(wfmpi_sched_claim(s, &all, d, 8), 0);
+    wfmpi_sched_destroy(s);
+    wfmpi_plan_destroy(plan);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -930,6 +989,7 @@ int main(void)
         cmocka_unit_test(test_no_head_of_line_blocking),
         cmocka_unit_test(test_random_outcomes_consistent),
         cmocka_unit_test(test_empty_plan),
+        cmocka_unit_test(test_claim_budget),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

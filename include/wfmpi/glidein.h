@@ -1,0 +1,109 @@
+/* wfmpi glidein mode (DESIGN.md §8): a hosted scheduler service (`wfmpi
+ * serve`, libmicrohttpd) that holds submitted workflows, and the client side
+ * (libcurl) used by `wfmpi submit/status/remove` and by pilots (`wfmpi
+ * glidein`) that pull tasks into an allocation's MPI pool.
+ *
+ * The protocol (JSON over HTTPS, versioned under /v1) is documented in
+ * docs/glidein-protocol.md. HTTP lives only in this module.
+ */
+#ifndef WFMPI_GLIDEIN_H
+#define WFMPI_GLIDEIN_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "wfmpi/mpi.h"
+#include "wfmpi/util.h"
+
+/* Request body limits: a submission carries a workflow and its catalogs. */
+#define WFMPI_GLIDEIN_MAX_SUBMIT ((size_t)64 << 20)
+#define WFMPI_GLIDEIN_MAX_REQUEST ((size_t)1 << 20)
+#define WFMPI_GLIDEIN_USER_MAX 64
+
+/* ------------------------------------------------------------ service */
+
+struct wfmpi_glidein_server_opts {
+    const char *bind; /* address to bind, "127.0.0.1" when NULL */
+    uint16_t port; /* 0 = any free port (see server_port()) */
+    const char *cert_file, *key_file; /* PEM; both or neither */
+    bool insecure_http; /* plain HTTP: only with a loopback bind */
+    const char *tokens_file; /* "user sha256hex(token)" per line */
+    const char *state_dir; /* <state_dir>/<wfid>/ per workflow */
+    double lease_s; /* a pilot silent this long loses its attempts (60) */
+    double long_poll_s; /* longest a claim waits for work (5) */
+    int32_t default_retries; /* for tasks without dagman.retry (1) */
+};
+
+struct wfmpi_glidein_server;
+
+/* Load the tokens, reopen every workflow under state_dir (resuming its
+ * checkpoint) and start listening. NULL with err set: WFMPI_E_INPUT for bad
+ * options (plain HTTP off loopback, a cert without key), -errno for I/O. */
+struct wfmpi_glidein_server *wfmpi_glidein_server_create(const struct wfmpi_glidein_server_opts *o,
+                                                         struct wfmpi_error *err);
+/* The port actually bound. */
+uint16_t wfmpi_glidein_server_port(const struct wfmpi_glidein_server *s);
+/* Housekeeping until *stop becomes non-zero: lease expiry, checkpoint
+ * snapshots. Requests are served by libmicrohttpd's threads meanwhile. */
+int wfmpi_glidein_server_run(struct wfmpi_glidein_server *s, volatile sig_atomic_t *stop);
+/* Stop listening, close every checkpoint. NULL is fine. */
+void wfmpi_glidein_server_destroy(struct wfmpi_glidein_server *s);
+
+/* Add (or replace) user's line in tokens_file with the hash of a fresh random
+ * token, written to token (hex, NUL-terminated; size >= 65). The file is
+ * rewritten crash-safely with mode 0600. */
+int wfmpi_glidein_add_user(const char *tokens_file, const char *user, char *token, size_t size,
+                           struct wfmpi_error *err);
+
+/* ------------------------------------------------------------- client */
+
+struct wfmpi_glidein_client_opts {
+    const char *url; /* https://host:port (http:// only with insecure_http) */
+    const char *token_file; /* the bearer token, first line */
+    const char *cacert; /* CA bundle for the server's certificate; NULL = system */
+    bool insecure_http;
+    double connect_timeout_s; /* 0 = 10 */
+    double total_timeout_s; /* 0 = 60 */
+};
+
+/* Submit a workflow: plans it locally first (input errors come back as
+ * WFMPI_E_INPUT before anything is sent), then sends the workflow text and its
+ * catalogs (rc/tc/sc may be NULL; default catalogs beside the workflow are
+ * sent too). Writes the workflow id (NUL-terminated) to id. */
+int wfmpi_glidein_submit(const struct wfmpi_glidein_client_opts *c, const char *workflow,
+                         const char *rc, const char *tc, const char *sc, char *id, size_t id_size,
+                         struct wfmpi_error *err);
+/* GET /v1/workflows/<id>: the JSON answer into out (caller inits/fini's out). */
+int wfmpi_glidein_status(const struct wfmpi_glidein_client_opts *c, const char *id,
+                         struct wfmpi_buf *out, struct wfmpi_error *err);
+/* DELETE /v1/workflows/<id>. */
+int wfmpi_glidein_remove(const struct wfmpi_glidein_client_opts *c, const char *id,
+                         struct wfmpi_error *err);
+
+/* -------------------------------------------------------------- pilot */
+
+struct wfmpi_glidein_pilot_opts {
+    struct wfmpi_glidein_client_opts client;
+    double lifetime_s; /* leave after this long; 0 = no limit */
+    double idle_timeout_s; /* leave when no work came for this long (300) */
+    double walltime_end; /* epoch seconds the allocation ends; 0 = unknown */
+    double drain_before_s; /* stop claiming this long before walltime_end */
+    double drain_grace_s; /* SIGTERM -> SIGKILL for tasks on drain */
+    double kill_grace_s;
+    bool exec_null; /* report success without spawning (bench) */
+    const char *work_dir; /* absolute; tasks run here */
+    const char *site; /* reported at registration */
+    uint32_t cores_per_node; /* 0 = hwloc */
+    uint32_t max_claim; /* tasks per claim (1024) */
+    volatile sig_atomic_t *stop; /* non-zero: drain and leave (a signal) */
+};
+
+/* Rank 0 of `wfmpi glidein`: register, claim, feed the MPI ranks, report
+ * results, deregister. Every other rank runs wfmpi_mpi_worker(). Returns the
+ * exit code for every rank (0 clean end: idle, lifetime; 3 stopped by a
+ * signal or walltime) or a negative error. */
+int wfmpi_glidein_pilot(struct wfmpi_mpi *m, const struct wfmpi_glidein_pilot_opts *o,
+                        struct wfmpi_error *err);
+
+#endif /* WFMPI_GLIDEIN_H */

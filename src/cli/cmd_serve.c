@@ -1,0 +1,160 @@
+/* `wfmpi serve`: the hosted scheduler of glidein mode (docs/glidein.md).
+ * `wfmpi serve --add-user NAME --tokens FILE` prints a fresh token once. */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli_int.h"
+#include "wfmpi/glidein.h"
+
+static void serve_usage(FILE *out)
+{
+    fprintf(out, "usage: wfmpi serve --tokens FILE --state-dir DIR (--cert PEM --key PEM | "
+                 "--insecure-http) [options]\n"
+                 "       wfmpi serve --add-user NAME --tokens FILE\n"
+                 "Hold submitted workflows and hand their tasks to glidein pilots over HTTPS.\n\n"
+                 "  --bind ADDR        address to listen on (127.0.0.1)\n"
+                 "  --port N           port (0 = any free port, printed) (8443)\n"
+                 "  --cert/--key PEM   TLS certificate and key\n"
+                 "  --insecure-http    plain HTTP; refused unless --bind is loopback\n"
+                 "  --tokens FILE      users: 'user sha256hex(token)' per line\n"
+                 "  --state-dir DIR    one directory per workflow; reopened on start\n"
+                 "  --lease S          a pilot silent this long loses its tasks (60)\n"
+                 "  --long-poll S      longest a claim waits for work (5)\n"
+                 "  --retries N        retries for tasks without dagman.retry (1)\n"
+                 "  --add-user NAME    add NAME to --tokens with a new token, print it, exit\n"
+                 "  --log-level LEVEL  error, warn (default), info, debug\n");
+}
+
+static volatile sig_atomic_t serve_stop;
+
+static void on_stop(int sig)
+{
+    serve_stop = sig;
+}
+
+static int add_user(const char *tokens, const char *user)
+{
+    char token[80];
+    struct wfmpi_error err = {0};
+    int rc = wfmpi_glidein_add_user(tokens, user, token, sizeof(token), &err);
+    if (rc < 0) {
+        cli_print_error(&err, rc);
+        return cli_exit_for(rc);
+    }
+    printf("%s\n", token);
+    fprintf(stderr, "wfmpi: token for '%s' stored as a hash in %s; it is shown only now\n", user,
+            tokens);
+    memset(token, 0, sizeof(token));
+    return WFMPI_EXIT_OK;
+}
+
+static int serve_opts(int argc, char **argv, struct wfmpi_glidein_server_opts *o, const char **add)
+{
+    static const struct option longs[] = {{"bind", required_argument, NULL, 'b'},
+                                          {"port", required_argument, NULL, 'p'},
+                                          {"cert", required_argument, NULL, 'c'},
+                                          {"key", required_argument, NULL, 'k'},
+                                          {"insecure-http", no_argument, NULL, 'i'},
+                                          {"tokens", required_argument, NULL, 't'},
+                                          {"state-dir", required_argument, NULL, 's'},
+                                          {"lease", required_argument, NULL, 'L'},
+                                          {"long-poll", required_argument, NULL, 'P'},
+                                          {"retries", required_argument, NULL, 'r'},
+                                          {"add-user", required_argument, NULL, 'a'},
+                                          {"log-level", required_argument, NULL, 'v'},
+                                          {"help", no_argument, NULL, 'h'},
+                                          {NULL, 0, NULL, 0}};
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", longs, NULL)) != -1) {
+        enum wfmpi_log_level lvl;
+        switch (c) {
+        case 'b':
+            o->bind = optarg;
+            break;
+        case 'p':
+            o->port = (uint16_t)atoi(optarg);
+            break;
+        case 'c':
+            o->cert_file = optarg;
+            break;
+        case 'k':
+            o->key_file = optarg;
+            break;
+        case 'i':
+            o->insecure_http = true;
+            break;
+        case 't':
+            o->tokens_file = optarg;
+            break;
+        case 's':
+            o->state_dir = optarg;
+            break;
+        case 'L':
+            o->lease_s = atof(optarg);
+            break;
+        case 'P':
+            o->long_poll_s = atof(optarg);
+            break;
+        case 'r':
+            o->default_retries = atoi(optarg);
+            break;
+        case 'a':
+            *add = optarg;
+            break;
+        case 'v':
+            if (wfmpi_log_parse_level(optarg, &lvl) < 0)
+                return WFMPI_EXIT_USAGE;
+            wfmpi_log_set_level(lvl);
+            break;
+        case 'h':
+            serve_usage(stdout);
+            return WFMPI_EXIT_OK;
+        default:
+            serve_usage(stderr);
+            return WFMPI_EXIT_USAGE;
+        }
+    }
+    if (optind != argc) {
+        serve_usage(stderr);
+        return WFMPI_EXIT_USAGE;
+    }
+    return -1;
+}
+
+int cli_serve(int argc, char **argv)
+{
+    struct wfmpi_glidein_server_opts o = {.port = 8443, .default_retries = 1};
+    const char *add = NULL;
+    int rc = serve_opts(argc, argv, &o, &add);
+    if (rc >= 0)
+        return rc;
+    if (add) {
+        if (!o.tokens_file) {
+            fprintf(stderr, "wfmpi serve: --add-user needs --tokens FILE\n");
+            return WFMPI_EXIT_USAGE;
+        }
+        return add_user(o.tokens_file, add);
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_stop;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    struct wfmpi_error err = {0};
+    struct wfmpi_glidein_server *s = wfmpi_glidein_server_create(&o, &err);
+    if (!s) {
+        cli_print_error(&err, err.code);
+        return cli_exit_for(err.code);
+    }
+    printf("wfmpi serve: listening on %s port %u (%s)\n", o.bind ? o.bind : "127.0.0.1",
+           (unsigned)wfmpi_glidein_server_port(s), o.cert_file ? "https" : "http");
+    fflush(stdout);
+    wfmpi_glidein_server_run(s, &serve_stop);
+    wfmpi_glidein_server_destroy(s);
+    return WFMPI_EXIT_OK;
+}

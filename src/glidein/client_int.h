@@ -1,0 +1,26 @@
+/* Private to the glidein module: one libcurl handle and its bearer header. */
+#ifndef WFMPI_GLIDEIN_CLIENT_INT_H
+#define WFMPI_GLIDEIN_CLIENT_INT_H
+
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include "wfmpi/glidein.h"
+
+struct gl_http {
+    struct wfmpi_glidein_client_opts o;
+    CURL *curl;
+    struct curl_slist *hdrs;
+    char auth[4200];
+};
+
+int gl_http_init(struct gl_http *h, const struct wfmpi_glidein_client_opts *o,
+                 struct wfmpi_error *err);
+void gl_http_fini(struct gl_http *h);
+/* One request (no retry); body NULL = no body. *status = HTTP status. A
+ * transport failure (connect, TLS, timeout) is -EIO with err set. */
+int gl_http_request(struct gl_http *h, const char *method, const char *path, const char *body,
+                    double timeout_s, long *status, struct wfmpi_buf *out, struct wfmpi_error *err);
+const char *gl_answer_error(const struct wfmpi_buf *b, char *text, size_t size);
+
+#endif

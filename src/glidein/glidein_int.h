@@ -1,0 +1,88 @@
+/* Private to the glidein module: the service's state, shared by the HTTP
+ * plumbing (serve.c) and the protocol handlers (serve_api.c). */
+#ifndef WFMPI_GLIDEIN_INT_H
+#define WFMPI_GLIDEIN_INT_H
+
+#include <jansson.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "wfmpi/ckpt.h"
+#include "wfmpi/glidein.h"
+#include "wfmpi/plan.h"
+#include "wfmpi/sched.h"
+
+#define GL_ID_LEN 17 /* 16 hex digits + NUL */
+#define GL_REQ_ID_MAX 64
+#define GL_CLAIM_MAX 4096 /* tasks per claim answer */
+
+struct gl_user {
+    char name[WFMPI_GLIDEIN_USER_MAX];
+    unsigned char hash[32];
+};
+
+struct gl_workflow {
+    char id[GL_ID_LEN];
+    char owner[WFMPI_GLIDEIN_USER_MAX];
+    char dir[PATH_MAX];
+    struct wfmpi_plan *plan;
+    const struct wfmpi_plan_view *v;
+    struct wfmpi_sched *s;
+    struct wfmpi_ckpt *ckpt;
+    bool removed;
+    bool new_failure;
+    uint32_t *lease_pilot; /* per task: pilot slot + 1 holding the live attempt */
+    uint32_t *done_attempt; /* per task: attempt whose result was accepted */
+};
+
+struct gl_pilot {
+    char id[GL_ID_LEN];
+    char owner[WFMPI_GLIDEIN_USER_MAX];
+    char site[128];
+    char job[64];
+    double walltime_end;
+    double last_seen; /* monotonic */
+    bool gone; /* deregistered or lease expired */
+    uint32_t running; /* attempts it holds */
+    char last_req[GL_REQ_ID_MAX]; /* claim idempotency */
+    char *last_answer;
+};
+
+struct gl_server {
+    struct wfmpi_glidein_server_opts o;
+    pthread_mutex_t lock;
+    pthread_cond_t work; /* signalled when tasks may have become READY */
+    struct gl_user *users;
+    size_t n_users;
+    struct gl_workflow **wfs;
+    size_t n_wfs, cap_wfs;
+    struct gl_pilot **pilots;
+    size_t n_pilots, cap_pilots;
+    uint32_t rr; /* round-robin start over workflows for claims */
+    char *cert, *key; /* PEM text, alive as long as the daemon */
+    struct MHD_Daemon *daemon;
+    uint16_t port;
+};
+
+/* An HTTP answer: status and JSON body (malloc'd, owned by the caller). */
+struct gl_reply {
+    unsigned status;
+    char *body;
+};
+
+/* serve_api.c: every handler runs with s->lock held, except claim which may
+ * wait on s->work (releasing it). user is the authenticated user. */
+void gl_route(struct gl_server *s, const char *user, const char *method, const char *url,
+              const char *body, size_t len, struct gl_reply *r);
+int gl_workflow_open(struct gl_server *s, const char *dir, struct wfmpi_error *err);
+void gl_workflow_free(struct gl_workflow *w);
+void gl_expire_leases(struct gl_server *s);
+void gl_housekeeping(struct gl_server *s);
+void gl_reply_json(struct gl_reply *r, unsigned status, json_t *j); /* steals j */
+void gl_reply_error(struct gl_reply *r, unsigned status, const char *msg);
+/* 16 random hex digits from RAND_bytes. */
+int gl_random_id(char out[GL_ID_LEN]);
+
+#endif

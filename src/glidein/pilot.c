@@ -1,0 +1,479 @@
+/* `wfmpi glidein` rank 0: register with the service, claim tasks that fit
+ * the allocation's free resources and time, hand them to the MPI pool
+ * (src/mpi/pilot.c: same wire records and worker loop as `wfmpi run`), and
+ * report results. Only this rank talks HTTP.
+ *
+ * Failure handling: every request has connect and total timeouts; a failed
+ * request is retried with exponential backoff and jitter; results stay in
+ * `unacked` until the service acknowledged them (ok, duplicate or stale), so
+ * an outage or a service restart loses none. A claim is retried with the same
+ * request id, so a lost answer hands out nothing twice. A 404 (the service
+ * forgot us: restart, or our lease expired) means register again. */
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "client_int.h"
+
+#define MAX_SLOTS 65536u
+#define RESULT_BATCH 1024
+#define ANSWER_MAX ((size_t)64 << 20)
+
+struct slot {
+    char wf[24];
+    uint32_t task, attempt;
+    bool used;
+};
+
+struct pilot {
+    const struct wfmpi_glidein_pilot_opts *o;
+    struct wfmpi_mpi *m;
+    struct wfmpi_mpi_pool *pool;
+    struct gl_http h;
+    struct wfmpi_buf ans;
+    char id[32];
+    double heartbeat_s;
+    struct slot *slots;
+    uint32_t *free_slots, n_free;
+    json_t *backlog; /* claimed tasks that did not fit a node yet */
+    json_t *unacked; /* results not yet acknowledged */
+    uint64_t req_seq;
+    char req_id[64]; /* the claim in progress (kept across retries) */
+    bool claim_pending;
+    int failures;
+    double next_try, next_claim, next_heartbeat, last_work, started;
+    const char *leaving; /* reason, once we stop claiming */
+    bool drained;
+};
+
+static void backoff(struct pilot *p, const struct wfmpi_error *err)
+{
+    double d = 0.2 * (double)(1u << (p->failures < 8 ? p->failures : 8));
+    if (d > 30)
+        d = 30;
+    d *= 0.5 + (double)rand() / RAND_MAX; /* jitter: pilots do not retry in step */
+    p->failures++;
+    p->next_try = wfmpi_mono() + d;
+    wfmpi_warn("glidein: %s; retrying in %.1f s", err->text, d);
+}
+
+/* One request; *status 0 on a transport error (already backed off). */
+static long call(struct pilot *p, const char *path, json_t *body, double timeout)
+{
+    char *text = json_dumps(body, JSON_COMPACT);
+    struct wfmpi_error err = {0};
+    long status = 0;
+    int rc = text ? gl_http_request(&p->h, "POST", path, text, timeout, &status, &p->ans, &err)
+                  : -ENOMEM;
+    free(text);
+    if (rc < 0 || status >= 500) {
+        if (rc == 0)
+            wfmpi_error_set(&err, WFMPI_E_PROTO, "%s: HTTP %ld", path, status);
+        backoff(p, &err);
+        return 0;
+    }
+    p->failures = 0;
+    return status;
+}
+
+static json_t *node_list(struct pilot *p)
+{
+    json_t *a = json_array();
+    for (uint32_t i = 0; i < wfmpi_mpi_pool_nodes(p->pool); i++) {
+        const struct wfmpi_sched_node *n = wfmpi_mpi_pool_node(p->pool, i);
+        const struct wfmpi_mpi_node *mn = wfmpi_mpi_node(p->m, i);
+        json_t *gpus = json_array();
+        const struct wfmpi_topo *t = mn ? mn->info.detail : NULL;
+        for (uint32_t g = 0; t && g < t->n_gpus; g++)
+            json_array_append_new(gpus, json_pack("{s:s,s:I,s:s}", "model", t->gpus[g].name,
+                                                  "memory_mb", (json_int_t)t->gpus[g].memory_mb,
+                                                  "uuid", t->gpus[g].uuid));
+        json_array_append_new(a, json_pack("{s:i,s:I,s:i,s:o}", "cores", (int)n->cores, "memory_mb",
+                                           (json_int_t)n->memory_mb, "n_gpus", (int)n->gpus, "gpus",
+                                           gpus));
+    }
+    return a;
+}
+
+static int do_register(struct pilot *p)
+{
+    const char *job = getenv("SLURM_JOB_ID");
+    json_t *b =
+        json_pack("{s:s,s:s,s:f,s:o}", "site", p->o->site ? p->o->site : "", "slurm_job",
+                  job ? job : "", "walltime_end", p->o->walltime_end, "nodes", node_list(p));
+    long st = call(p, "/v1/pilots", b, 0);
+    json_decref(b);
+    if (st == 0)
+        return 0;
+    json_t *j = json_loadb(p->ans.data, p->ans.len, 0, NULL);
+    const char *id = json_string_value(json_object_get(j, "pilot"));
+    if (st != 201 || !id) {
+        char text[256];
+        wfmpi_error_log("glidein: registration refused (%ld): %s", st,
+                        gl_answer_error(&p->ans, text, sizeof(text)));
+        json_decref(j);
+        return st == 401 || st == 403 ? WFMPI_E_INPUT : WFMPI_E_PROTO;
+    }
+    snprintf(p->id, sizeof(p->id), "%s", id);
+    double hb = json_number_value(json_object_get(j, "heartbeat_s"));
+    p->heartbeat_s = hb > 0.2 ? hb : 1;
+    json_decref(j);
+    wfmpi_info("glidein: registered as pilot %s", p->id);
+    return 1;
+}
+
+static void forget_registration(struct pilot *p)
+{
+    wfmpi_warn("glidein: the service does not know pilot %s any more; registering again", p->id);
+    p->id[0] = '\0';
+}
+
+/* ------------------------------------------------------------ tasks */
+
+static const char **strs(json_t *a, uint32_t *n)
+{
+    *n = (uint32_t)json_array_size(a);
+    const char **v = calloc(*n + 1, sizeof(*v));
+    for (uint32_t i = 0; v && i < *n; i++) {
+        v[i] = json_string_value(json_array_get(a, i));
+        if (!v[i])
+            v[i] = "";
+    }
+    return v;
+}
+
+static const char *opt(json_t *t, const char *k)
+{
+    return json_string_value(json_object_get(t, k));
+}
+
+/* Start one claimed task: 1 started, 0 no room now, < 0 error. */
+static int start_task(struct pilot *p, json_t *t)
+{
+    if (p->n_free == 0)
+        return 0;
+    uint32_t slot = p->free_slots[p->n_free - 1];
+    struct wfmpi_pool_task pt = {
+        .slot = slot,
+        .attempt = (uint32_t)json_integer_value(json_object_get(t, "attempt")),
+        .cores = (uint32_t)json_integer_value(json_object_get(t, "cores")),
+        .gpus = (uint32_t)json_integer_value(json_object_get(t, "gpus")),
+        .timeout_s = json_number_value(json_object_get(t, "timeout")),
+        .checkpoint_s = json_number_value(json_object_get(t, "checkpoint_time")),
+        .id = opt(t, "id"),
+        .exe = opt(t, "exe"),
+        .stdin_path = opt(t, "stdin"),
+        .stdout_path = opt(t, "stdout"),
+        .stderr_path = opt(t, "stderr"),
+        .successmsg = opt(t, "successmsg"),
+        .failuremsg = opt(t, "failuremsg")};
+    const char *wf = opt(t, "wf");
+    if (!pt.id || !pt.exe || !wf || pt.attempt == 0)
+        return WFMPI_E_PROTO;
+    if (pt.cores == 0)
+        pt.cores = 1;
+    char out[4200], errp[4200];
+    if (!pt.stdout_path) {
+        snprintf(out, sizeof(out), "%s/jobs/%s/%s.%u.out", p->o->work_dir, wf, pt.id, pt.attempt);
+        pt.stdout_path = out;
+    }
+    if (!pt.stderr_path) {
+        snprintf(errp, sizeof(errp), "%s/jobs/%s/%s.%u.err", p->o->work_dir, wf, pt.id, pt.attempt);
+        pt.stderr_path = errp;
+    }
+    const char **argv = strs(json_object_get(t, "argv"), &pt.argc);
+    json_t *env = json_deep_copy(json_object_get(t, "env"));
+    if (!json_is_array(env))
+        env = (json_decref(env), json_array());
+    json_array_append_new(env, json_sprintf("WFMPI_TASK_ID=%s", pt.id));
+    json_array_append_new(env, json_sprintf("WFMPI_ATTEMPT=%u", pt.attempt));
+    json_array_append_new(env, json_sprintf("WFMPI_WORKFLOW=%s", wf));
+    const char **envv = strs(env, &pt.n_env);
+    const char **outs = strs(json_object_get(t, "outputs"), &pt.n_outputs);
+    pt.argv = argv;
+    pt.env = envv;
+    pt.outputs = outs;
+    int rc = argv && envv && outs ? wfmpi_mpi_pool_start(p->pool, &pt) : -ENOMEM;
+    free(argv);
+    free(envv);
+    free(outs);
+    json_decref(env);
+    if (rc == -EAGAIN)
+        return 0;
+    if (rc < 0)
+        return rc;
+    struct slot *s = &p->slots[slot];
+    snprintf(s->wf, sizeof(s->wf), "%s", wf);
+    s->task = (uint32_t)json_integer_value(json_object_get(t, "task"));
+    s->attempt = pt.attempt;
+    s->used = true;
+    p->n_free--;
+    return 1;
+}
+
+static int start_backlog(struct pilot *p)
+{
+    size_t i = 0;
+    while (i < json_array_size(p->backlog)) {
+        int rc = start_task(p, json_array_get(p->backlog, i));
+        if (rc < 0)
+            return rc;
+        if (rc == 0) {
+            i++;
+            continue;
+        }
+        json_array_remove(p->backlog, i);
+    }
+    return 0;
+}
+
+static void claim(struct pilot *p)
+{
+    double now = wfmpi_mono();
+    if (p->leaving || !p->id[0] || now < p->next_claim || json_array_size(p->backlog) > 0)
+        return;
+    struct wfmpi_sched_budget total, largest;
+    wfmpi_mpi_pool_free(p->pool, &total, &largest);
+    if (total.cores == 0)
+        return;
+    if (!p->claim_pending) {
+        snprintf(p->req_id, sizeof(p->req_id), "%s-%llu", p->id, (unsigned long long)++p->req_seq);
+        p->claim_pending = true;
+    }
+    double left =
+        p->o->walltime_end > 0 ? p->o->walltime_end - wfmpi_wall() - p->o->drain_before_s : -1;
+    bool idle = wfmpi_mpi_pool_running(p->pool) == 0;
+    json_t *b = json_pack("{s:s,s:i,s:i,s:i,s:f}", "request_id", p->req_id, "max",
+                          (int)(p->o->max_claim ? p->o->max_claim : 1024), "cores",
+                          (int)largest.cores, "gpus", (int)largest.gpus, "wait", idle ? 2.0 : 0.0);
+    if (left >= 0)
+        json_object_set_new(b, "time_left", json_real(left));
+    /* The budget is the largest free node: what fits it fits somewhere. */
+    char path[96];
+    snprintf(path, sizeof(path), "/v1/pilots/%s/claim", p->id);
+    long st = call(p, path, b, 30);
+    json_decref(b);
+    if (st == 0)
+        return;
+    p->claim_pending = false;
+    if (st == 404) {
+        forget_registration(p);
+        return;
+    }
+    json_t *j = st == 200 ? json_loadb(p->ans.data, p->ans.len, 0, NULL) : NULL;
+    json_t *tasks = json_object_get(j, "tasks");
+    size_t n = json_array_size(tasks);
+    json_array_extend(p->backlog, tasks);
+    json_decref(j);
+    p->next_claim = wfmpi_mono() + (n ? 0 : 0.25);
+    if (n)
+        p->last_work = wfmpi_mono();
+}
+
+/* ---------------------------------------------------------- results */
+
+static void collect(struct pilot *p, const struct wfmpi_exec_result *r, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t slot = (uint32_t)(r[i].tag >> 32);
+        struct slot *s = &p->slots[slot];
+        json_array_append_new(
+            p->unacked, json_pack("{s:s,s:i,s:i,s:s,s:i,s:i,s:f,s:f,s:f,s:f,s:I,s:s}", "wf", s->wf,
+                                  "task", (int)s->task, "attempt", (int)s->attempt, "reason",
+                                  wfmpi_exec_reason_name(r[i].reason), "exit_code", r[i].exit_code,
+                                  "signal", r[i].signal, "start", r[i].start_wall, "end",
+                                  r[i].end_wall, "utime", r[i].utime, "stime", r[i].stime,
+                                  "maxrss_kb", (json_int_t)r[i].maxrss_kb, "detail", r[i].detail));
+        s->used = false;
+        p->free_slots[p->n_free++] = slot;
+    }
+    if (n)
+        p->last_work = wfmpi_mono();
+}
+
+static void send_results(struct pilot *p)
+{
+    size_t n = json_array_size(p->unacked);
+    if (n == 0 || !p->id[0])
+        return;
+    json_t *batch = json_array();
+    for (size_t i = 0; i < n && i < RESULT_BATCH; i++)
+        json_array_append(batch, json_array_get(p->unacked, i));
+    size_t k = json_array_size(batch);
+    json_t *b = json_pack("{s:o}", "results", batch);
+    char path[96];
+    snprintf(path, sizeof(path), "/v1/pilots/%s/results", p->id);
+    long st = call(p, path, b, 0);
+    json_decref(b);
+    if (st == 404) {
+        forget_registration(p);
+        return;
+    }
+    if (st != 200 && st != 409) {
+        if (st)
+            wfmpi_warn("glidein: results refused with HTTP %ld; keeping them", st);
+        return;
+    }
+    if (st == 409)
+        wfmpi_warn("glidein: %zu result(s) were for attempts this pilot no longer holds", k);
+    /* Acknowledged (counted, duplicate or stale): never sent again. */
+    for (size_t i = 0; i < k; i++)
+        json_array_remove(p->unacked, 0);
+}
+
+static void heartbeat(struct pilot *p)
+{
+    double now = wfmpi_mono();
+    if (!p->id[0] || now < p->next_heartbeat)
+        return;
+    p->next_heartbeat = now + p->heartbeat_s;
+    char path[96];
+    snprintf(path, sizeof(path), "/v1/pilots/%s/heartbeat", p->id);
+    json_t *b = json_pack("{s:i}", "running", (int)wfmpi_mpi_pool_running(p->pool));
+    long st = call(p, path, b, 0);
+    json_decref(b);
+    if (st == 404) {
+        forget_registration(p);
+        return;
+    }
+    json_t *j = st == 200 ? json_loadb(p->ans.data, p->ans.len, 0, NULL) : NULL;
+    json_t *cmd = json_object_get(j, "commands");
+    if (json_is_true(json_object_get(cmd, "drain")) && !p->leaving)
+        p->leaving = "drain";
+    if (json_is_true(json_object_get(cmd, "shutdown")))
+        p->leaving = "shutdown";
+    json_decref(j);
+}
+
+/* ------------------------------------------------------------- loop */
+
+static void watch(struct pilot *p)
+{
+    double now = wfmpi_mono();
+    if (p->leaving)
+        return;
+    if (p->o->stop && *p->o->stop)
+        p->leaving = "signal";
+    else if (p->o->lifetime_s > 0 && now - p->started >= p->o->lifetime_s)
+        p->leaving = "lifetime";
+    else if (p->o->walltime_end > 0 && wfmpi_wall() >= p->o->walltime_end - p->o->drain_before_s)
+        p->leaving = "walltime";
+    else if (p->o->idle_timeout_s > 0 && wfmpi_mpi_pool_running(p->pool) == 0 &&
+             json_array_size(p->backlog) == 0 && now - p->last_work >= p->o->idle_timeout_s)
+        p->leaving = "idle";
+    if (p->leaving)
+        wfmpi_warn("glidein: leaving (%s); %u task(s) still running", p->leaving,
+                   wfmpi_mpi_pool_running(p->pool));
+}
+
+static int step(struct pilot *p, struct wfmpi_exec_result *res, struct wfmpi_error *err)
+{
+    watch(p);
+    bool hard = p->leaving && (!strcmp(p->leaving, "signal") || !strcmp(p->leaving, "walltime"));
+    if (hard && !p->drained) {
+        p->drained = true;
+        /* Claimed but never started: give them back as interrupted. */
+        json_array_clear(p->backlog);
+        if (wfmpi_mpi_pool_drain(p->pool, p->o->drain_grace_s) < 0)
+            return wfmpi_error_set(err, WFMPI_E_MPI, "cannot drain the ranks");
+    }
+    int rc = start_backlog(p);
+    if (rc < 0)
+        return wfmpi_error_set(err, rc, "cannot start a task: %s", wfmpi_strerror(rc));
+    rc = wfmpi_mpi_pool_progress(p->pool, res, RESULT_BATCH, err);
+    if (rc < 0)
+        return rc;
+    collect(p, res, (uint32_t)rc);
+    if (wfmpi_mono() >= p->next_try) {
+        if (!p->id[0] && do_register(p) < 0)
+            return wfmpi_error_set(err, WFMPI_E_INPUT, "the service refused this pilot");
+        send_results(p);
+        heartbeat(p);
+        claim(p);
+    }
+    if (rc == 0) {
+        struct pollfd pfd = {.fd = wfmpi_mpi_pool_fd(p->pool), .events = POLLIN};
+        struct timespec ts = {0, 1000000L};
+        ppoll(&pfd, 1, &ts, NULL);
+    }
+    return 0;
+}
+
+static void deregister(struct pilot *p)
+{
+    if (!p->id[0])
+        return;
+    char path[96];
+    snprintf(path, sizeof(path), "/v1/pilots/%s/deregister", p->id);
+    json_t *b = json_pack("{s:s}", "reason", p->leaving ? p->leaving : "error");
+    call(p, path, b, 10);
+    json_decref(b);
+}
+
+static int pilot_loop(struct pilot *p, struct wfmpi_error *err)
+{
+    struct wfmpi_exec_result *res = calloc(RESULT_BATCH, sizeof(*res));
+    if (!res)
+        return wfmpi_error_set(err, -ENOMEM, "out of memory");
+    int rc = 0;
+    /* Leave once nothing runs and every result is acknowledged; after an
+     * outage give up on unacknowledged results only after ~2 minutes. */
+    double give_up = 0;
+    while (rc == 0) {
+        rc = step(p, res, err);
+        if (!p->leaving || wfmpi_mpi_pool_running(p->pool) > 0)
+            continue;
+        if (json_array_size(p->unacked) == 0)
+            break;
+        if (give_up == 0)
+            give_up = wfmpi_mono() + 120;
+        if (wfmpi_mono() > give_up) {
+            wfmpi_error_log("glidein: %zu result(s) could not be delivered",
+                            json_array_size(p->unacked));
+            break;
+        }
+    }
+    free(res);
+    return rc;
+}
+
+int wfmpi_glidein_pilot(struct wfmpi_mpi *m, const struct wfmpi_glidein_pilot_opts *o,
+                        struct wfmpi_error *err)
+{
+    struct pilot p = {.o = o, .m = m};
+    /* The pool first: the workers wait for its configuration broadcast. */
+    struct wfmpi_run_config cfg = {o->work_dir,      o->work_dir,      o->exec_null,
+                                   o->kill_grace_s,  o->drain_grace_s, o->walltime_end,
+                                   o->drain_before_s};
+    if (!(p.pool = wfmpi_mpi_pool_create(m, &cfg, o->cores_per_node, MAX_SLOTS, err)))
+        return err->code;
+    srand((unsigned)(getpid() ^ (unsigned)time(NULL)));
+    wfmpi_buf_init(&p.ans, ANSWER_MAX);
+    p.slots = calloc(MAX_SLOTS, sizeof(*p.slots));
+    p.free_slots = calloc(MAX_SLOTS, sizeof(*p.free_slots));
+    p.backlog = json_array();
+    p.unacked = json_array();
+    p.heartbeat_s = 1;
+    p.started = p.last_work = wfmpi_mono();
+    int rc = gl_http_init(&p.h, &o->client, err);
+    if (rc == 0 && (!p.slots || !p.free_slots))
+        rc = wfmpi_error_set(err, -ENOMEM, "out of memory");
+    for (uint32_t i = 0; rc == 0 && i < MAX_SLOTS; i++)
+        p.free_slots[p.n_free++] = MAX_SLOTS - 1 - i;
+    if (rc == 0)
+        rc = pilot_loop(&p, err);
+    deregister(&p);
+    gl_http_fini(&p.h);
+    wfmpi_mpi_pool_destroy(p.pool);
+    wfmpi_buf_fini(&p.ans);
+    json_decref(p.backlog);
+    json_decref(p.unacked);
+    free(p.slots);
+    free(p.free_slots);
+    if (rc < 0)
+        return rc;
+    return p.leaving && (!strcmp(p.leaving, "signal") || !strcmp(p.leaving, "walltime")) ? 3 : 0;
+}

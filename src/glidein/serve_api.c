@@ -1,0 +1,715 @@
+/* The /v1 protocol of `wfmpi serve` (docs/glidein-protocol.md): workflows
+ * (submit, status, remove) and pilots (register, claim, heartbeat, results,
+ * deregister). Every function here runs with the service lock held.
+ *
+ * Each workflow has its own plan, scheduler core and checkpoint in
+ * <state-dir>/<id>/, exactly as `wfmpi run` has them; pilots place tasks
+ * themselves, so the scheduler is built on one large virtual node (for
+ * create()'s fit check only) and handed out with wfmpi_sched_claim(). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+
+#include "glidein_int.h"
+#include "wfmpi/exec.h"
+#include "wfmpi/wf.h"
+
+#define META_MAX ((size_t)1 << 16)
+#define VIRTUAL_CORES (1u << 30)
+/* Answer with an error and leave the (void) handler. */
+#define REPLY_ERROR(...)                                                                           \
+    do {                                                                                           \
+        gl_reply_error(__VA_ARGS__);                                                               \
+        return;                                                                                    \
+    } while (0)
+
+/* ---------------------------------------------------------- workflows */
+
+static bool valid_name(const char *n)
+{
+    size_t len = strlen(n);
+    if (len == 0 || len > 200 || n[0] == '.')
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-", n[i]))
+            return false;
+    return true;
+}
+
+void gl_workflow_free(struct gl_workflow *w)
+{
+    if (!w)
+        return;
+    if (w->ckpt)
+        wfmpi_ckpt_commit(w->ckpt, true);
+    wfmpi_ckpt_close(w->ckpt);
+    wfmpi_sched_destroy(w->s);
+    wfmpi_plan_destroy(w->plan);
+    free(w->lease_pilot);
+    free(w->done_attempt);
+    free(w);
+}
+
+static const char *meta_str(json_t *meta, const char *key)
+{
+    const char *v = json_string_value(json_object_get(meta, key));
+    return v && valid_name(v) ? v : NULL;
+}
+
+static int open_state(struct gl_workflow *w, int32_t retries, struct wfmpi_error *err)
+{
+    struct wfmpi_sched_node vnode = {
+        .cores = VIRTUAL_CORES, .gpus = WFMPI_SCHED_MAX_GPUS_PER_NODE, .n_ranks = 1};
+    struct wfmpi_sched_config cfg = {.nodes = &vnode, .n_nodes = 1, .default_retries = retries};
+    if (!(w->s = wfmpi_sched_create(w->plan, &cfg, err)))
+        return err->code;
+    char run[PATH_MAX + 8];
+    snprintf(run, sizeof(run), "%s/run", w->dir);
+    int rc = wfmpi_mkdir_p(run);
+    if (rc < 0)
+        return wfmpi_error_set(err, rc, "%s: %s", run, wfmpi_strerror(rc));
+    struct wfmpi_ckpt_options copt = {0};
+    struct wfmpi_ckpt_recovered rec;
+    if (!(w->ckpt = wfmpi_ckpt_open(run, w->plan, &copt, &rec, err)))
+        return err->code;
+    if ((rc = wfmpi_ckpt_restore_sched(w->ckpt, w->s, err)) < 0)
+        return rc;
+    if (rec.resumed)
+        wfmpi_warn("workflow %s resumed: %u done, %u failed, %u requeued", w->id, rec.done,
+                   rec.failed, rec.requeued);
+    wfmpi_ckpt_run_start(w->ckpt, 0, 0);
+    size_t n = w->v->n_tasks ? w->v->n_tasks : 1;
+    w->lease_pilot = calloc(n, sizeof(uint32_t));
+    w->done_attempt = calloc(n, sizeof(uint32_t));
+    if (!w->lease_pilot || !w->done_attempt)
+        return wfmpi_error_set(err, -ENOMEM, "out of memory");
+    if (w->removed)
+        wfmpi_sched_drain(w->s);
+    return wfmpi_ckpt_commit(w->ckpt, true);
+}
+
+static int plan_workflow(struct gl_workflow *w, json_t *meta, struct wfmpi_error *err)
+{
+    const char *wfname = meta_str(meta, "workflow");
+    if (!wfname)
+        return wfmpi_error_set(err, WFMPI_E_INPUT, "%s/meta.json: no workflow", w->dir);
+    char path[PATH_MAX + 256], rc[PATH_MAX + 256], tc[PATH_MAX + 256], sc[PATH_MAX + 256];
+    struct wfmpi_plan_options po = {0};
+    snprintf(path, sizeof(path), "%s/%s", w->dir, wfname);
+    if (meta_str(meta, "rc"))
+        po.rc_file = (snprintf(rc, sizeof(rc), "%s/%s", w->dir, meta_str(meta, "rc")), rc);
+    if (meta_str(meta, "tc"))
+        po.tc_file = (snprintf(tc, sizeof(tc), "%s/%s", w->dir, meta_str(meta, "tc")), tc);
+    if (meta_str(meta, "sc"))
+        po.sc_file = (snprintf(sc, sizeof(sc), "%s/%s", w->dir, meta_str(meta, "sc")), sc);
+    if (!(w->plan = wfmpi_plan_create(path, &po, err)))
+        return err->code;
+    w->v = wfmpi_plan_view(w->plan);
+    return 0;
+}
+
+int gl_workflow_open(struct gl_server *s, const char *dir, struct wfmpi_error *err)
+{
+    char mpath[PATH_MAX + 16];
+    snprintf(mpath, sizeof(mpath), "%s/meta.json", dir);
+    json_error_t jerr;
+    json_t *meta = json_load_file(mpath, 0, &jerr);
+    if (!meta)
+        return wfmpi_error_set(err, WFMPI_E_CORRUPT, "%s: %s", mpath, jerr.text);
+    struct gl_workflow *w = calloc(1, sizeof(*w));
+    const char *id = json_string_value(json_object_get(meta, "id"));
+    const char *owner = json_string_value(json_object_get(meta, "owner"));
+    int rc = 0;
+    if (!w)
+        rc = wfmpi_error_set(err, -ENOMEM, "out of memory");
+    else if (!id || !owner || strlen(id) != GL_ID_LEN - 1 || strlen(owner) >= sizeof(w->owner))
+        rc = wfmpi_error_set(err, WFMPI_E_CORRUPT, "%s: no id or owner", mpath);
+    if (rc == 0) {
+        snprintf(w->id, sizeof(w->id), "%s", id);
+        snprintf(w->owner, sizeof(w->owner), "%s", owner);
+        snprintf(w->dir, sizeof(w->dir), "%s", dir);
+        w->removed = json_is_true(json_object_get(meta, "removed"));
+        rc = plan_workflow(w, meta, err);
+    }
+    if (rc == 0)
+        rc = open_state(w, s->o.default_retries, err);
+    if (rc == 0 && WFMPI_PUSH(s->wfs, s->n_wfs, s->cap_wfs, w) < 0)
+        rc = wfmpi_error_set(err, -ENOMEM, "out of memory");
+    json_decref(meta);
+    if (rc < 0)
+        gl_workflow_free(w);
+    else
+        pthread_cond_broadcast(&s->work);
+    return rc;
+}
+
+static struct gl_workflow *find_wf(struct gl_server *s, const char *id, const char *owner)
+{
+    for (size_t i = 0; i < s->n_wfs; i++)
+        if (strcmp(s->wfs[i]->id, id) == 0 && strcmp(s->wfs[i]->owner, owner) == 0)
+            return s->wfs[i];
+    return NULL;
+}
+
+static int write_meta(const struct gl_workflow *w, json_t *meta)
+{
+    char path[PATH_MAX + 16];
+    snprintf(path, sizeof(path), "%s/meta.json", w->dir);
+    char *text = json_dumps(meta, JSON_INDENT(1));
+    int rc = text ? wfmpi_write_file_atomic(path, text, strlen(text)) : -ENOMEM;
+    free(text);
+    return rc;
+}
+
+/* Write the submitted files under a fresh <state-dir>/<id>/ and meta.json. */
+static int store_submission(struct gl_server *s, const char *user, json_t *req, char *dir,
+                            size_t dsize, struct wfmpi_error *err)
+{
+    json_t *files = json_object_get(req, "files");
+    const char *wfname = json_string_value(json_object_get(req, "workflow"));
+    if (!json_is_object(files) || !wfname || !valid_name(wfname) ||
+        !json_is_string(json_object_get(files, wfname)))
+        return wfmpi_error_set(err, WFMPI_E_INPUT,
+                               "expected {\"workflow\": NAME, \"files\": {NAME: TEXT, ...}}");
+    char id[GL_ID_LEN];
+    if (gl_random_id(id) < 0)
+        return wfmpi_error_set(err, WFMPI_E_INTERNAL, "no random id");
+    snprintf(dir, dsize, "%s/%s", s->o.state_dir, id);
+    int rc = wfmpi_mkdir_p(dir);
+    const char *name;
+    json_t *text;
+    json_object_foreach(files, name, text)
+    {
+        if (rc < 0)
+            break;
+        if (!valid_name(name) || !json_is_string(text))
+            return wfmpi_error_set(err, WFMPI_E_INPUT, "bad file name or text '%.64s'", name);
+        char path[PATH_MAX + 256];
+        snprintf(path, sizeof(path), "%s/%s", dir, name);
+        rc = wfmpi_write_file_atomic(path, json_string_value(text), json_string_length(text));
+    }
+    if (rc < 0)
+        return wfmpi_error_set(err, rc, "%s: %s", dir, wfmpi_strerror(rc));
+    json_t *meta =
+        json_pack("{s:s,s:s,s:s,s:b}", "id", id, "owner", user, "workflow", wfname, "removed", 0);
+    const char *keys[] = {"rc", "tc", "sc"};
+    for (int i = 0; i < 3; i++) {
+        const char *v = json_string_value(json_object_get(req, keys[i]));
+        if (v && valid_name(v) && json_is_string(json_object_get(files, v)))
+            json_object_set_new(meta, keys[i], json_string(v));
+    }
+    struct gl_workflow tmp = {0};
+    snprintf(tmp.dir, sizeof(tmp.dir), "%s", dir);
+    rc = write_meta(&tmp, meta);
+    json_decref(meta);
+    return rc < 0 ? wfmpi_error_set(err, rc, "%s: %s", dir, wfmpi_strerror(rc)) : 0;
+}
+
+static void discard_dir(const char *dir)
+{
+    /* A failed submission leaves nothing behind; a directory we cannot empty
+     * is moved out of the way so a restart does not try it again. */
+    char cmd[PATH_MAX + 32], aside[PATH_MAX + 16];
+    snprintf(aside, sizeof(aside), "%s.rejected", dir);
+    if (rename(dir, aside) == 0) {
+        snprintf(cmd, sizeof(cmd), "rm -rf -- '%s'", aside);
+        if (system(cmd) != 0)
+            wfmpi_warn("could not remove %s", aside);
+    }
+}
+
+static void do_submit(struct gl_server *s, const char *user, const char *body, size_t len,
+                      struct gl_reply *r)
+{
+    json_error_t jerr;
+    json_t *req = json_loadb(body, len, 0, &jerr);
+    if (!json_is_object(req)) {
+        json_decref(req);
+        REPLY_ERROR(r, MHD_HTTP_BAD_REQUEST, "malformed JSON");
+    }
+    char dir[PATH_MAX];
+    struct wfmpi_error err = {0};
+    int rc = store_submission(s, user, req, dir, sizeof(dir), &err);
+    json_decref(req);
+    if (rc == 0)
+        rc = gl_workflow_open(s, dir, &err);
+    if (rc < 0) {
+        if (dir[0] && strncmp(dir, s->o.state_dir, strlen(s->o.state_dir)) == 0)
+            discard_dir(dir);
+        REPLY_ERROR(r,
+                    rc == WFMPI_E_INPUT || rc == WFMPI_E_LIMIT ? MHD_HTTP_BAD_REQUEST
+                                                               : MHD_HTTP_INTERNAL_SERVER_ERROR,
+                    err.text[0] ? err.text : wfmpi_strerror(rc));
+    }
+    struct gl_workflow *w = s->wfs[s->n_wfs - 1];
+    wfmpi_warn("workflow %s submitted by %s: %u tasks", w->id, user, w->v->n_tasks);
+    gl_reply_json(r, MHD_HTTP_CREATED,
+                  json_pack("{s:s,s:i}", "id", w->id, "tasks", (json_int_t)w->v->n_tasks));
+}
+
+static const char *wf_state(const struct gl_workflow *w, const struct wfmpi_sched_counts *k)
+{
+    if (w->removed)
+        return "removed";
+    if (!wfmpi_sched_finished(w->s))
+        return "running";
+    return k->state[WFMPI_TASK_FAILED] || k->state[WFMPI_TASK_BLOCKED] ? "failed" : "finished";
+}
+
+static void do_status(struct gl_workflow *w, struct gl_reply *r)
+{
+    struct wfmpi_sched_counts k;
+    wfmpi_sched_counts(w->s, &k);
+    uint32_t n = w->v->n_tasks;
+    json_t *counts = json_pack(
+        "{s:i,s:i,s:i,s:i,s:i,s:i}", "unready", (json_int_t)k.state[WFMPI_TASK_UNREADY], "ready",
+        (json_int_t)k.state[WFMPI_TASK_READY], "running", (json_int_t)k.state[WFMPI_TASK_RUNNING],
+        "done", (json_int_t)k.state[WFMPI_TASK_DONE], "failed",
+        (json_int_t)k.state[WFMPI_TASK_FAILED], "blocked", (json_int_t)k.state[WFMPI_TASK_BLOCKED]);
+    gl_reply_json(r, MHD_HTTP_OK,
+                  json_pack("{s:i,s:s,s:s,s:s,s:s,s:i,s:f,s:i,s:o}", "format", 1, "id", w->id,
+                            "owner", w->owner, "workflow", wfmpi_plan_str(w->plan, w->v->name),
+                            "state", wf_state(w, &k), "total", (json_int_t)n, "percent_done",
+                            n ? 100.0 * k.state[WFMPI_TASK_DONE] / n : 100.0, "retries",
+                            (json_int_t)k.retries, "counts", counts));
+}
+
+static void do_remove(struct gl_workflow *w, struct gl_reply *r)
+{
+    char mpath[PATH_MAX + 16];
+    snprintf(mpath, sizeof(mpath), "%s/meta.json", w->dir);
+    json_t *meta = json_load_file(mpath, 0, NULL);
+    if (!meta)
+        REPLY_ERROR(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "meta.json unreadable");
+    json_object_set_new(meta, "removed", json_true());
+    int rc = write_meta(w, meta);
+    json_decref(meta);
+    if (rc < 0)
+        REPLY_ERROR(r, MHD_HTTP_INTERNAL_SERVER_ERROR, wfmpi_strerror(rc));
+    w->removed = true;
+    wfmpi_sched_drain(w->s);
+    wfmpi_warn("workflow %s removed by its owner", w->id);
+    gl_reply_json(r, MHD_HTTP_OK, json_pack("{s:s,s:s}", "id", w->id, "state", "removed"));
+}
+
+/* ------------------------------------------------------------- pilots */
+
+static struct gl_pilot *find_pilot(struct gl_server *s, const char *id, const char *owner,
+                                   uint32_t *slot)
+{
+    for (size_t i = 0; i < s->n_pilots; i++) {
+        struct gl_pilot *p = s->pilots[i];
+        if (!p->gone && strcmp(p->id, id) == 0 && strcmp(p->owner, owner) == 0) {
+            *slot = (uint32_t)i + 1;
+            return p;
+        }
+    }
+    return NULL;
+}
+
+static void record_end(struct gl_workflow *w, uint32_t task, uint32_t attempt, int32_t pilot,
+                       const struct wfmpi_exec_result *res, const char *detail)
+{
+    struct wfmpi_ckpt_event ev = {.task = task,
+                                  .attempt = attempt,
+                                  .rank = pilot,
+                                  .start = res->start_wall,
+                                  .end = res->end_wall,
+                                  .reason = (uint8_t)res->reason,
+                                  .exit_code = res->exit_code,
+                                  .signal = res->signal,
+                                  .utime = res->utime,
+                                  .stime = res->stime,
+                                  .maxrss_kb = res->maxrss_kb,
+                                  .state_after = (uint8_t)wfmpi_sched_state(w->s, task)};
+    if (wfmpi_ckpt_task_end(w->ckpt, &ev, detail) < 0)
+        wfmpi_error_log("workflow %s: %s", w->id, wfmpi_ckpt_error(w->ckpt));
+    w->new_failure |= ev.state_after == WFMPI_TASK_FAILED;
+}
+
+/* Every attempt the pilot in slot holds goes back to READY, using no retry. */
+static void release_pilot(struct gl_server *s, struct gl_pilot *p, uint32_t slot, const char *why)
+{
+    uint32_t n = 0;
+    for (size_t i = 0; i < s->n_wfs; i++) {
+        struct gl_workflow *w = s->wfs[i];
+        if (strcmp(w->owner, p->owner) != 0)
+            continue;
+        for (uint32_t t = 0; t < w->v->n_tasks; t++) {
+            if (w->lease_pilot[t] != slot)
+                continue;
+            uint32_t a = wfmpi_sched_attempts(w->s, t);
+            w->lease_pilot[t] = 0;
+            if (wfmpi_sched_complete(w->s, t, a, WFMPI_SCHED_INTERRUPTED) < 0)
+                continue;
+            struct wfmpi_exec_result res = {.reason = WFMPI_EXEC_INTERRUPTED};
+            res.start_wall = res.end_wall = wfmpi_wall();
+            record_end(w, t, a, (int32_t)slot, &res, why);
+            n++;
+        }
+        wfmpi_ckpt_commit(w->ckpt, false);
+    }
+    p->gone = true;
+    p->running = 0;
+    if (n)
+        wfmpi_warn("pilot %s (%s): %s; %u attempt(s) back to READY", p->id, p->owner, why, n);
+    pthread_cond_broadcast(&s->work);
+}
+
+void gl_expire_leases(struct gl_server *s)
+{
+    double now = wfmpi_mono();
+    for (size_t i = 0; i < s->n_pilots; i++) {
+        struct gl_pilot *p = s->pilots[i];
+        if (!p->gone && now - p->last_seen > s->o.lease_s)
+            release_pilot(s, p, (uint32_t)i + 1, "lease expired");
+    }
+}
+
+void gl_housekeeping(struct gl_server *s)
+{
+    for (size_t i = 0; i < s->n_wfs; i++) {
+        struct gl_workflow *w = s->wfs[i];
+        if (w->new_failure) {
+            wfmpi_ckpt_mark_blocked(w->ckpt, w->s);
+            w->new_failure = false;
+        }
+        wfmpi_ckpt_commit(w->ckpt, false);
+        wfmpi_ckpt_maybe_snapshot(w->ckpt);
+    }
+}
+
+static void do_register(struct gl_server *s, const char *user, json_t *req, struct gl_reply *r)
+{
+    struct gl_pilot *p = calloc(1, sizeof(*p));
+    if (!p || gl_random_id(p->id) < 0 || WFMPI_PUSH(s->pilots, s->n_pilots, s->cap_pilots, p) < 0) {
+        free(p);
+        REPLY_ERROR(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+    }
+    snprintf(p->owner, sizeof(p->owner), "%s", user);
+    const char *site = json_string_value(json_object_get(req, "site"));
+    const char *job = json_string_value(json_object_get(req, "slurm_job"));
+    snprintf(p->site, sizeof(p->site), "%s", site ? site : "");
+    snprintf(p->job, sizeof(p->job), "%s", job ? job : "");
+    p->walltime_end = json_number_value(json_object_get(req, "walltime_end"));
+    p->last_seen = wfmpi_mono();
+    size_t nodes = json_array_size(json_object_get(req, "nodes"));
+    wfmpi_warn("pilot %s registered: user %s, site '%s', job '%s', %zu node(s)", p->id, user,
+               p->site, p->job, nodes);
+    gl_reply_json(r, MHD_HTTP_CREATED,
+                  json_pack("{s:s,s:f,s:f}", "pilot", p->id, "lease_s", s->o.lease_s, "heartbeat_s",
+                            s->o.lease_s / 4));
+}
+
+static json_t *str_list(const struct gl_workflow *w, struct wfmpi_plan_range rg)
+{
+    json_t *a = json_array();
+    for (uint32_t i = 0; i < rg.count; i++)
+        json_array_append_new(a, json_string(wfmpi_plan_str(w->plan, w->v->strs[rg.first + i])));
+    return a;
+}
+
+static json_t *opt_str(const struct gl_workflow *w, uint32_t id)
+{
+    return id ? json_string(wfmpi_plan_str(w->plan, id)) : json_null();
+}
+
+static json_t *outputs_of(const struct gl_workflow *w, const struct wfmpi_plan_task *t)
+{
+    json_t *a = json_array();
+    for (uint32_t i = 0; i < t->files.count; i++) {
+        const struct wfmpi_plan_file *f = &w->v->files[t->files.first + i];
+        if ((f->link == WFMPI_WF_LINK_OUTPUT || f->link == WFMPI_WF_LINK_INOUT) &&
+            !(f->flags & WFMPI_WF_USE_OPTIONAL))
+            json_array_append_new(a, json_string(wfmpi_plan_str(w->plan, f->lfn)));
+    }
+    return a;
+}
+
+/* The full, self-contained task record a pilot needs (like the MPI wire
+ * record, minus placement, which the pilot does). */
+static json_t *task_json(const struct gl_workflow *w, const struct wfmpi_sched_dispatch *d,
+                         double expiry)
+{
+    const struct wfmpi_plan_task *t = &w->v->tasks[d->task];
+    char lease[64];
+    snprintf(lease, sizeof(lease), "%s:%u:%u", w->id, d->task, d->attempt);
+    json_t *j =
+        json_pack("{s:s,s:i,s:i,s:s,s:f,s:s,s:s}", "wf", w->id, "task", (json_int_t)d->task,
+                  "attempt", (json_int_t)d->attempt, "lease", lease, "lease_expiry", expiry, "id",
+                  wfmpi_plan_str(w->plan, t->id), "exe", wfmpi_plan_str(w->plan, t->exe));
+    json_object_set_new(j, "argv", str_list(w, t->argv));
+    json_object_set_new(j, "env", str_list(w, t->env));
+    json_object_set_new(j, "stdin", opt_str(w, t->stdin_path));
+    json_object_set_new(j, "stdout", opt_str(w, t->stdout_path));
+    json_object_set_new(j, "stderr", opt_str(w, t->stderr_path));
+    json_object_set_new(j, "successmsg", opt_str(w, t->successmsg));
+    json_object_set_new(j, "failuremsg", opt_str(w, t->failuremsg));
+    json_object_set_new(j, "outputs", outputs_of(w, t));
+    json_object_set_new(j, "cores", json_integer(t->cores));
+    json_object_set_new(j, "gpus", json_integer(t->gpus));
+    json_object_set_new(j, "memory_mb", json_integer((json_int_t)t->memory_mb));
+    json_object_set_new(j, "timeout", json_real(t->maxwalltime_s));
+    json_object_set_new(j, "checkpoint_time", json_real(t->checkpoint_time_s));
+    return j;
+}
+
+static uint32_t claim_some(struct gl_server *s, struct gl_pilot *p, uint32_t slot,
+                           struct wfmpi_sched_budget *b, uint32_t max, json_t *tasks)
+{
+    struct wfmpi_sched_dispatch ds[256];
+    uint32_t got = 0;
+    double expiry = wfmpi_wall() + s->o.lease_s;
+    for (size_t k = 0; k < s->n_wfs && got < max; k++) {
+        struct gl_workflow *w = s->wfs[(s->rr + k) % s->n_wfs];
+        if (w->removed || strcmp(w->owner, p->owner) != 0)
+            continue;
+        uint32_t n;
+        while (got < max && b->cores > 0 &&
+               (n = wfmpi_sched_claim(w->s, b, ds, max - got < 256 ? max - got : 256)) > 0) {
+            for (uint32_t i = 0; i < n; i++) {
+                const struct wfmpi_plan_task *t = &w->v->tasks[ds[i].task];
+                b->cores -= t->cores;
+                b->gpus -= t->gpus;
+                if (b->memory_mb)
+                    b->memory_mb = b->memory_mb > t->memory_mb ? b->memory_mb - t->memory_mb : 1;
+                w->lease_pilot[ds[i].task] = slot;
+                wfmpi_ckpt_task_start(w->ckpt, ds[i].task, ds[i].attempt, (int32_t)slot, 0, 0,
+                                      wfmpi_wall());
+                json_array_append_new(tasks, task_json(w, &ds[i], expiry));
+            }
+            got += n;
+            p->running += n;
+        }
+        /* Starts are durable before the pilot hears of them. */
+        if (wfmpi_ckpt_commit(w->ckpt, false) < 0)
+            wfmpi_error_log("workflow %s: %s", w->id, wfmpi_ckpt_error(w->ckpt));
+    }
+    s->rr++;
+    return got;
+}
+
+static void wait_for_work(struct gl_server *s, double until_wall)
+{
+    struct timespec ts;
+    ts.tv_sec = (time_t)until_wall;
+    ts.tv_nsec = (long)((until_wall - (double)ts.tv_sec) * 1e9);
+    pthread_cond_timedwait(&s->work, &s->lock, &ts);
+}
+
+static void do_claim(struct gl_server *s, struct gl_pilot *p, uint32_t slot, json_t *req,
+                     struct gl_reply *r)
+{
+    const char *rid = json_string_value(json_object_get(req, "request_id"));
+    if (!rid || strlen(rid) >= GL_REQ_ID_MAX)
+        REPLY_ERROR(r, MHD_HTTP_BAD_REQUEST, "claim needs a request_id");
+    if (p->last_answer && strcmp(rid, p->last_req) == 0) {
+        r->status = MHD_HTTP_OK;
+        r->body = strdup(p->last_answer);
+        return;
+    }
+    json_int_t max = json_integer_value(json_object_get(req, "max"));
+    json_t *tl = json_object_get(req, "time_left");
+    struct wfmpi_sched_budget b = {
+        .cores = (uint32_t)json_integer_value(json_object_get(req, "cores")),
+        .gpus = (uint32_t)json_integer_value(json_object_get(req, "gpus")),
+        .memory_mb = (uint64_t)json_integer_value(json_object_get(req, "memory_mb")),
+        .time_left = json_is_number(tl) ? json_number_value(tl) : INFINITY};
+    double wait = json_number_value(json_object_get(req, "wait"));
+    if (max <= 0 || max > GL_CLAIM_MAX)
+        max = GL_CLAIM_MAX;
+    if (wait > s->o.long_poll_s)
+        wait = s->o.long_poll_s;
+    json_t *tasks = json_array();
+    double until = wfmpi_wall() + (wait > 0 ? wait : 0);
+    while (claim_some(s, p, slot, &b, (uint32_t)max, tasks) == 0 && wfmpi_wall() < until &&
+           !p->gone)
+        wait_for_work(s, until);
+    p->last_seen = wfmpi_mono();
+    json_t *ans = json_pack("{s:o,s:f}", "tasks", tasks, "lease_s", s->o.lease_s);
+    char *text = json_dumps(ans, JSON_COMPACT);
+    json_decref(ans);
+    free(p->last_answer);
+    p->last_answer = text;
+    snprintf(p->last_req, sizeof(p->last_req), "%s", rid);
+    r->status = MHD_HTTP_OK;
+    r->body = text ? strdup(text) : NULL;
+}
+
+static enum wfmpi_exec_reason reason_of(const char *name)
+{
+    for (int i = 0; name && i < WFMPI_EXEC_NREASONS; i++)
+        if (strcmp(name, wfmpi_exec_reason_name((enum wfmpi_exec_reason)i)) == 0)
+            return (enum wfmpi_exec_reason)i;
+    return WFMPI_EXEC_NREASONS;
+}
+
+static enum wfmpi_sched_outcome outcome_of(enum wfmpi_exec_reason r)
+{
+    if (r == WFMPI_EXEC_OK)
+        return WFMPI_SCHED_OK;
+    return r == WFMPI_EXEC_INTERRUPTED ? WFMPI_SCHED_INTERRUPTED : WFMPI_SCHED_FAILED;
+}
+
+/* One result: "ok" (counted), "duplicate" (this attempt's result was already
+ * counted), "stale" (the attempt is not this pilot's any more), "bad". */
+static const char *apply_result(struct gl_server *s, struct gl_pilot *p, uint32_t slot, json_t *j)
+{
+    const char *wid = json_string_value(json_object_get(j, "wf"));
+    struct gl_workflow *w = wid ? find_wf(s, wid, p->owner) : NULL;
+    json_int_t task = json_integer_value(json_object_get(j, "task"));
+    json_int_t attempt = json_integer_value(json_object_get(j, "attempt"));
+    enum wfmpi_exec_reason reason = reason_of(json_string_value(json_object_get(j, "reason")));
+    if (!w || task < 0 || task >= w->v->n_tasks || attempt <= 0 || reason == WFMPI_EXEC_NREASONS)
+        return "bad";
+    uint32_t t = (uint32_t)task, a = (uint32_t)attempt;
+    if (w->done_attempt[t] == a)
+        return "duplicate";
+    if (w->lease_pilot[t] != slot || wfmpi_sched_state(w->s, t) != WFMPI_TASK_RUNNING ||
+        wfmpi_sched_attempts(w->s, t) != a)
+        return "stale";
+    struct wfmpi_exec_result res = {
+        .reason = reason,
+        .exit_code = (int)json_integer_value(json_object_get(j, "exit_code")),
+        .signal = (int)json_integer_value(json_object_get(j, "signal")),
+        .start_wall = json_number_value(json_object_get(j, "start")),
+        .end_wall = json_number_value(json_object_get(j, "end")),
+        .utime = json_number_value(json_object_get(j, "utime")),
+        .stime = json_number_value(json_object_get(j, "stime")),
+        .maxrss_kb = (long)json_integer_value(json_object_get(j, "maxrss_kb"))};
+    const char *detail = json_string_value(json_object_get(j, "detail"));
+    wfmpi_sched_complete(w->s, t, a, outcome_of(reason));
+    w->lease_pilot[t] = 0;
+    w->done_attempt[t] = a;
+    if (p->running)
+        p->running--;
+    record_end(w, t, a, (int32_t)slot, &res, detail ? detail : "");
+    return "ok";
+}
+
+static void do_results(struct gl_server *s, struct gl_pilot *p, uint32_t slot, json_t *req,
+                       struct gl_reply *r)
+{
+    json_t *list = json_object_get(req, "results");
+    if (!json_is_array(list))
+        REPLY_ERROR(r, MHD_HTTP_BAD_REQUEST, "expected {\"results\": [...]}");
+    json_t *acks = json_array();
+    size_t i, stale = 0;
+    json_t *j;
+    json_array_foreach(list, i, j)
+    {
+        const char *st = json_is_object(j) ? apply_result(s, p, slot, j) : "bad";
+        stale += strcmp(st, "stale") == 0;
+        json_array_append_new(acks,
+                              json_pack("{s:O?,s:O?,s:O?,s:s}", "wf", json_object_get(j, "wf"),
+                                        "task", json_object_get(j, "task"), "attempt",
+                                        json_object_get(j, "attempt"), "status", st));
+    }
+    /* Counted results are durable before they are acknowledged. */
+    for (size_t k = 0; k < s->n_wfs; k++)
+        if (strcmp(s->wfs[k]->owner, p->owner) == 0)
+            wfmpi_ckpt_commit(s->wfs[k]->ckpt, false);
+    pthread_cond_broadcast(&s->work);
+    size_t n = json_array_size(list);
+    gl_reply_json(r, n && stale == n ? MHD_HTTP_CONFLICT : MHD_HTTP_OK,
+                  json_pack("{s:o}", "acks", acks));
+}
+
+static void do_heartbeat(struct gl_server *s, struct gl_pilot *p, uint32_t slot, struct gl_reply *r)
+{
+    json_t *cancel = json_array();
+    for (size_t i = 0; i < s->n_wfs; i++) {
+        struct gl_workflow *w = s->wfs[i];
+        if (!w->removed || strcmp(w->owner, p->owner) != 0)
+            continue;
+        for (uint32_t t = 0; t < w->v->n_tasks; t++)
+            if (w->lease_pilot[t] == slot)
+                json_array_append_new(cancel, json_pack("{s:s,s:i,s:i}", "wf", w->id, "task",
+                                                        (json_int_t)t, "attempt",
+                                                        (json_int_t)wfmpi_sched_attempts(w->s, t)));
+    }
+    gl_reply_json(r, MHD_HTTP_OK,
+                  json_pack("{s:f,s:{s:b,s:b,s:o}}", "lease_expiry", wfmpi_wall() + s->o.lease_s,
+                            "commands", "drain", 0, "shutdown", 0, "cancel", cancel));
+}
+
+/* ------------------------------------------------------------- routing */
+
+static void route_pilot(struct gl_server *s, const char *user, const char *rest, json_t *req,
+                        struct gl_reply *r)
+{
+    char pid[GL_ID_LEN];
+    const char *slash = strchr(rest, '/');
+    if (!slash || (size_t)(slash - rest) != GL_ID_LEN - 1)
+        REPLY_ERROR(r, MHD_HTTP_NOT_FOUND, "no such endpoint");
+    memcpy(pid, rest, GL_ID_LEN - 1);
+    pid[GL_ID_LEN - 1] = '\0';
+    uint32_t slot = 0;
+    struct gl_pilot *p = find_pilot(s, pid, user, &slot);
+    if (!p)
+        REPLY_ERROR(r, MHD_HTTP_NOT_FOUND, "unknown pilot: register again");
+    p->last_seen = wfmpi_mono();
+    const char *op = slash + 1;
+    if (strcmp(op, "claim") == 0)
+        do_claim(s, p, slot, req, r);
+    else if (strcmp(op, "results") == 0)
+        do_results(s, p, slot, req, r);
+    else if (strcmp(op, "heartbeat") == 0)
+        do_heartbeat(s, p, slot, r);
+    else if (strcmp(op, "deregister") == 0) {
+        const char *why = json_string_value(json_object_get(req, "reason"));
+        char text[96];
+        snprintf(text, sizeof(text), "deregistered (%.64s)", why ? why : "no reason");
+        release_pilot(s, p, slot, text);
+        wfmpi_warn("pilot %s %s", p->id, text);
+        gl_reply_json(r, MHD_HTTP_OK, json_pack("{s:s}", "status", "bye"));
+    } else
+        gl_reply_error(r, MHD_HTTP_NOT_FOUND, "no such endpoint");
+}
+
+void gl_route(struct gl_server *s, const char *user, const char *method, const char *url,
+              const char *body, size_t len, struct gl_reply *r)
+{
+    bool post = strcmp(method, "POST") == 0;
+    if (strncmp(url, "/v1/workflows", 13) == 0) {
+        if (post && url[13] == '\0') {
+            do_submit(s, user, body, len, r);
+            return;
+        }
+        if (url[13] != '/')
+            REPLY_ERROR(r, MHD_HTTP_NOT_FOUND, "no such endpoint");
+        struct gl_workflow *w = find_wf(s, url + 14, user);
+        if (!w) /* someone else's workflow is as good as none */
+            REPLY_ERROR(r, MHD_HTTP_NOT_FOUND, "no such workflow");
+        if (strcmp(method, "GET") == 0) {
+            do_status(w, r);
+            return;
+        }
+        if (strcmp(method, "DELETE") == 0) {
+            do_remove(w, r);
+            return;
+        }
+        REPLY_ERROR(r, MHD_HTTP_METHOD_NOT_ALLOWED, "GET or DELETE");
+    }
+    if (!post || strncmp(url, "/v1/pilots", 10) != 0)
+        REPLY_ERROR(r, MHD_HTTP_NOT_FOUND, "no such endpoint");
+    json_error_t jerr;
+    json_t *req = json_loadb(body, len, 0, &jerr);
+    if (!json_is_object(req)) {
+        json_decref(req);
+        REPLY_ERROR(r, MHD_HTTP_BAD_REQUEST, "malformed JSON");
+    }
+    if (url[10] == '\0')
+        do_register(s, user, req, r);
+    else if (url[10] == '/')
+        route_pilot(s, user, url + 11, req, r);
+    else
+        gl_reply_error(r, MHD_HTTP_NOT_FOUND, "no such endpoint");
+    json_decref(req);
+}
