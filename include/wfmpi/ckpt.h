@@ -26,7 +26,7 @@
 #include "wfmpi/sched.h"
 #include "wfmpi/util.h"
 
-#define WFMPI_CKPT_FORMAT_VERSION 1
+#define WFMPI_CKPT_FORMAT_VERSION 2
 #define WFMPI_CKPT_DETAIL_MAX 128
 
 /* The durable state of one task, as the snapshot's task table stores it. */

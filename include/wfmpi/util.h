@@ -83,6 +83,8 @@ void wfmpi_log_set_rank(int rank);
  * owns f. stderr_level bounds what still goes to stderr. */
 void wfmpi_log_set_file(FILE *f, enum wfmpi_log_level stderr_level);
 void wfmpi_log(enum wfmpi_log_level level, const char *fmt, ...) WFMPI_PRINTF(2, 3);
+/* Flush the log file: info lines are buffered, warnings flushed at once. */
+void wfmpi_log_flush(void);
 bool wfmpi_log_enabled(enum wfmpi_log_level level);
 
 #define wfmpi_error_log(...) wfmpi_log(WFMPI_LOG_ERROR, __VA_ARGS__)

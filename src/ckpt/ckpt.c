@@ -13,7 +13,7 @@
 
 /* A snapshot is forced once the journal holds this many records, whatever
  * the rate limit says, so the journal stays bounded (~100 bytes a record). */
-#define SNAPSHOT_MAX_RECORDS 200000
+#define SNAPSHOT_MAX_RECORDS 1000000
 
 struct wfmpi_ckpt {
     char run_dir[PATH_MAX];
@@ -179,6 +179,7 @@ static void adopt_state(struct wfmpi_ckpt *c, struct old_run *o, const uint32_t 
     /* Events keep their old task indexes only when the plan is the same. */
     bool same = strcmp(o->meta.hash, c->hash) == 0;
     if (same) {
+        free(c->st.events);
         c->st.events = o->st.events;
         c->st.n_events = o->st.n_events;
         c->st.cap_events = o->st.cap_events;
@@ -269,6 +270,11 @@ static int open_state(struct wfmpi_ckpt *c, struct wfmpi_ckpt_recovered *rec,
                       struct wfmpi_error *err)
 {
     int rc = ckpt_state_init(&c->st, c->v->n_tasks);
+    /* One end event per task at least: reserve it now, not by doubling in
+     * the master's loop. */
+    if (rc == 0)
+        rc = wfmpi_grow((void **)&c->st.events, &c->st.cap_events, c->v->n_tasks + 1,
+                        sizeof(*c->st.events));
     if (rc == 0)
         rc = build_index(c);
     if (rc == 0)
@@ -401,7 +407,13 @@ int wfmpi_ckpt_task_end(struct wfmpi_ckpt *c, const struct wfmpi_ckpt_event *ev,
     struct wfmpi_ckpt_event e = *ev;
     e.run = c->run_index;
     size_t n = ckpt_encode_end(&e, detail, buf, sizeof(buf));
-    return n ? record(c, J_TASK_END, buf, n) : WFMPI_E_INTERNAL;
+    int rc = n ? journal_append(&c->j, J_TASK_END, buf, n) : WFMPI_E_INTERNAL;
+    if (rc == 0)
+        rc = ckpt_state_apply_end(&c->st, &e, detail ? detail : "");
+    if (rc < 0)
+        wfmpi_error_set(&c->err, rc, "%s: cannot record an event: %s", c->journal_path,
+                        wfmpi_strerror(rc));
+    return rc;
 }
 
 int wfmpi_ckpt_commit(struct wfmpi_ckpt *c, bool force_fsync)
@@ -440,6 +452,7 @@ int wfmpi_ckpt_snapshot(struct wfmpi_ckpt *c)
     snprintf(meta.name, sizeof(meta.name), "%s", wfmpi_plan_str(c->plan, c->v->name));
     memcpy(meta.hash, c->hash, sizeof(meta.hash));
     snprintf(meta.work_dir, sizeof(meta.work_dir), "%s", c->opt.work_dir ? c->opt.work_dir : "");
+    snprintf(meta.plan_file, sizeof(meta.plan_file), "plan-%.16s.h5", c->hash);
     size_t yaml_len = 0;
     const char *yaml = wfmpi_plan_text(c->plan, &yaml_len);
     rc = snapshot_write(c->run_dir, &meta, &c->st, c->ids, c->hashes, &c->ti, yaml, yaml_len,

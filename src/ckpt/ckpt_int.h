@@ -99,6 +99,10 @@ void ckpt_state_fini(struct ckpt_state *st);
 /* Apply one journal record (also used live by the writer). */
 int ckpt_state_apply(struct ckpt_state *st, enum journal_type type, const unsigned char *p,
                      size_t len);
+/* Apply an end event directly (the writer's path: no decode of what it
+ * just encoded). Same checks as replay. */
+int ckpt_state_apply_end(struct ckpt_state *st, const struct wfmpi_ckpt_event *ev,
+                         const char *detail);
 /* Encode a TASK_END payload (event + detail) into buf; returns its length. */
 size_t ckpt_encode_end(const struct wfmpi_ckpt_event *ev, const char *detail, unsigned char *buf,
                        size_t cap);
@@ -125,10 +129,18 @@ struct snapshot_meta {
     uint64_t journal_seq; /* records up to this seq are in the snapshot */
     int format_version;
     char work_dir[4096]; /* "" = not recorded */
+    /* Format 2: the file beside state.h5 holding what never changes during a
+     * run (ids, hashes, commands, YAML): "plan-<hash prefix>.h5". Format 1
+     * kept it all in state.h5 ("" here). */
+    char plan_file[64];
 };
 
-/* Write state.h5 atomically. ids[i] and hashes[i] per task; yaml and ti may
- * be NULL. */
+/* Write state.h5 atomically (temp, fsync, rename, fsync dir). The per-task
+ * data that never changes during a run (ids, hashes, task info, YAML) goes to
+ * meta->plan_file, written only when it does not exist yet and always before
+ * the state.h5 that names it; stale plan files are removed afterwards. So a
+ * snapshot rewrites only what changes, and a crash never pairs a state.h5
+ * with the wrong plan file. yaml and ti may be NULL. */
 int snapshot_write(const char *run_dir, const struct snapshot_meta *meta,
                    const struct ckpt_state *st, const char *const *ids, const uint64_t *hashes,
                    const struct ckpt_taskinfo *ti, const char *yaml, size_t yaml_len,

@@ -8,6 +8,7 @@
  * within format 1: readers treat them as optional.
  * Compound members are matched by name on read, so adding members later keeps
  * old files readable. */
+#include <dirent.h>
 #include <fcntl.h>
 #include <hdf5.h>
 #include <limits.h>
@@ -157,11 +158,28 @@ static int write_taskinfo(hid_t f, const struct ckpt_taskinfo *ti)
     return rc;
 }
 
-static int write_contents(hid_t f, const struct snapshot_meta *meta, const struct ckpt_state *st,
-                          const char *const *ids, const uint64_t *hashes,
-                          const struct ckpt_taskinfo *ti, const char *yaml)
+/* The static part: written once per plan (see snapshot_write). */
+static int write_static(hid_t f, const struct snapshot_meta *meta, uint32_t n,
+                        const char *const *ids, const uint64_t *hashes,
+                        const struct ckpt_taskinfo *ti, const char *yaml)
+{
+    int rc = write_str_attr(f, "workflow_hash", meta->hash);
+    if (rc == 0)
+        rc = write_1d(f, "task_ids", str_type(), n, ids);
+    if (rc == 0)
+        rc = write_1d(f, "task_hashes", H5Tcopy(H5T_NATIVE_UINT64), n, hashes);
+    if (rc == 0 && yaml)
+        rc = write_1d(f, "workflow_yaml", str_type(), 1, &yaml);
+    if (rc == 0 && ti && ti->n_tasks == n)
+        rc = write_taskinfo(f, ti);
+    return rc;
+}
+
+static int write_dynamic(hid_t f, const struct snapshot_meta *meta, const struct ckpt_state *st)
 {
     int rc = write_meta(f, meta);
+    if (rc == 0)
+        rc = write_str_attr(f, "plan_file", meta->plan_file);
     const char **details = NULL;
     if (rc == 0 && !(details = malloc((st->n_tasks ? st->n_tasks : 1) * sizeof(char *))))
         rc = -ENOMEM;
@@ -170,19 +188,11 @@ static int write_contents(hid_t f, const struct snapshot_meta *meta, const struc
     if (rc == 0)
         rc = write_1d(f, "tasks", task_type(), st->n_tasks, st->tasks);
     if (rc == 0)
-        rc = write_1d(f, "task_ids", str_type(), st->n_tasks, ids);
-    if (rc == 0)
         rc = write_1d(f, "task_details", str_type(), st->n_tasks, details);
-    if (rc == 0)
-        rc = write_1d(f, "task_hashes", H5Tcopy(H5T_NATIVE_UINT64), st->n_tasks, hashes);
     if (rc == 0)
         rc = write_1d(f, "events", event_type(), st->n_events, st->events);
     if (rc == 0)
         rc = write_1d(f, "runs", run_type(), st->n_runs, st->runs);
-    if (rc == 0 && yaml)
-        rc = write_1d(f, "workflow_yaml", str_type(), 1, &yaml);
-    if (rc == 0 && ti && ti->n_tasks == st->n_tasks)
-        rc = write_taskinfo(f, ti);
     free(details);
     return rc;
 }
@@ -197,20 +207,19 @@ static int fsync_path(const char *path)
     return rc;
 }
 
-int snapshot_write(const char *run_dir, const struct snapshot_meta *meta,
-                   const struct ckpt_state *st, const char *const *ids, const uint64_t *hashes,
-                   const struct ckpt_taskinfo *ti, const char *yaml, size_t yaml_len,
-                   struct wfmpi_error *err)
+/* Create path atomically with what fill writes into it. */
+typedef int fill_fn(hid_t f, const void *ctx);
+
+static int write_h5_atomic(const char *run_dir, const char *name, fill_fn *fill, const void *ctx,
+                           struct wfmpi_error *err)
 {
-    (void)yaml_len;
-    quiet_hdf5();
     char tmp[PATH_MAX], path[PATH_MAX];
-    snprintf(tmp, sizeof(tmp), "%s/state.h5.tmp", run_dir);
-    snprintf(path, sizeof(path), "%s/state.h5", run_dir);
+    snprintf(tmp, sizeof(tmp), "%s/%s.tmp", run_dir, name);
+    snprintf(path, sizeof(path), "%s/%s", run_dir, name);
     hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     if (f < 0)
         return wfmpi_error_set(err, WFMPI_E_HDF5, "%s: cannot create", tmp);
-    int rc = write_contents(f, meta, st, ids, hashes, ti, yaml);
+    int rc = fill(f, ctx);
     if (H5Fclose(f) < 0 && rc == 0)
         rc = WFMPI_E_HDF5;
     /* Durable before visible, and the rename durable too. */
@@ -222,9 +231,67 @@ int snapshot_write(const char *run_dir, const struct snapshot_meta *meta,
         rc = fsync_path(run_dir);
     if (rc < 0) {
         unlink(tmp);
-        return wfmpi_error_set(err, rc, "%s: cannot write snapshot: %s", path, wfmpi_strerror(rc));
+        return wfmpi_error_set(err, rc, "%s: cannot write: %s", path, wfmpi_strerror(rc));
     }
     return 0;
+}
+
+struct write_ctx {
+    const struct snapshot_meta *meta;
+    const struct ckpt_state *st;
+    const char *const *ids;
+    const uint64_t *hashes;
+    const struct ckpt_taskinfo *ti;
+    const char *yaml;
+};
+
+static int fill_static(hid_t f, const void *p)
+{
+    const struct write_ctx *w = p;
+    return write_static(f, w->meta, w->st->n_tasks, w->ids, w->hashes, w->ti, w->yaml);
+}
+
+static int fill_dynamic(hid_t f, const void *p)
+{
+    const struct write_ctx *w = p;
+    return write_dynamic(f, w->meta, w->st);
+}
+
+/* Plan files other than the current one belong to an older plan of this run
+ * dir (--force-resume); once state.h5 names the new one they are garbage. */
+static void remove_stale_plans(const char *run_dir, const char *keep)
+{
+    DIR *d = opendir(run_dir);
+    struct dirent *e;
+    while (d && (e = readdir(d)) != NULL) {
+        if (strncmp(e->d_name, "plan-", 5) != 0 || strcmp(e->d_name, keep) == 0)
+            continue;
+        char p[PATH_MAX];
+        snprintf(p, sizeof(p), "%s/%s", run_dir, e->d_name);
+        unlink(p);
+    }
+    if (d)
+        closedir(d);
+}
+
+int snapshot_write(const char *run_dir, const struct snapshot_meta *meta,
+                   const struct ckpt_state *st, const char *const *ids, const uint64_t *hashes,
+                   const struct ckpt_taskinfo *ti, const char *yaml, size_t yaml_len,
+                   struct wfmpi_error *err)
+{
+    (void)yaml_len;
+    quiet_hdf5();
+    struct write_ctx w = {meta, st, ids, hashes, ti, yaml};
+    char plan[PATH_MAX];
+    snprintf(plan, sizeof(plan), "%s/%s", run_dir, meta->plan_file);
+    int rc = 0;
+    if (access(plan, F_OK) < 0)
+        rc = write_h5_atomic(run_dir, meta->plan_file, fill_static, &w, err);
+    if (rc == 0)
+        rc = write_h5_atomic(run_dir, "state.h5", fill_dynamic, &w, err);
+    if (rc == 0)
+        remove_stale_plans(run_dir, meta->plan_file);
+    return rc;
 }
 
 /* ------------------------------------------------------------- reading */
@@ -318,15 +385,44 @@ static int read_strings(hid_t f, const char *name, uint32_t n_expect, char ***ou
     return rc;
 }
 
-static int read_tables(hid_t f, struct ckpt_state *st, char ***ids, uint64_t **hashes)
+/* The file holding the static per-task data: the plan file named by a
+ * format-2 state.h5 (opened here, caller closes it), or state.h5 itself for
+ * format 1. The plan file must belong to the same workflow. */
+static hid_t open_static(const char *run_dir, hid_t state)
+{
+    if (H5Aexists(state, "plan_file") <= 0)
+        return state;
+    char name[64], hash[WFMPI_SHA256_HEX_LEN], phash[WFMPI_SHA256_HEX_LEN], path[PATH_MAX];
+    if (read_str_attr(state, "plan_file", name, sizeof(name)) < 0 || strchr(name, '/') ||
+        read_str_attr(state, "workflow_hash", hash, sizeof(hash)) < 0)
+        return -1;
+    snprintf(path, sizeof(path), "%s/%s", run_dir, name);
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f >= 0 &&
+        (read_str_attr(f, "workflow_hash", phash, sizeof(phash)) < 0 || strcmp(hash, phash) != 0)) {
+        H5Fclose(f);
+        return -1;
+    }
+    return f;
+}
+
+static void close_static(hid_t stat, hid_t state)
+{
+    if (stat >= 0 && stat != state)
+        H5Fclose(stat);
+}
+
+static int read_tables(hid_t f, hid_t sf, struct ckpt_state *st, char ***ids, uint64_t **hashes)
 {
     size_t n = 0, m = 0;
     int rc = read_1d(f, "tasks", task_type(), sizeof(*st->tasks), (void **)&st->tasks, &n);
     st->n_tasks = (uint32_t)n;
     if (rc == 0 && !(st->details = calloc(n ? n : 1, sizeof(char *))))
         rc = -ENOMEM;
+    if (rc == 0 && sf < 0)
+        rc = WFMPI_E_CORRUPT;
     if (rc == 0)
-        rc = read_strings(f, "task_ids", st->n_tasks, ids);
+        rc = read_strings(sf, "task_ids", st->n_tasks, ids);
     char **details = NULL;
     if (rc == 0)
         rc = read_strings(f, "task_details", st->n_tasks, &details);
@@ -338,7 +434,7 @@ static int read_tables(hid_t f, struct ckpt_state *st, char ***ids, uint64_t **h
     }
     free(details);
     if (rc == 0)
-        rc = read_1d(f, "task_hashes", H5Tcopy(H5T_NATIVE_UINT64), 8, (void **)hashes, &m);
+        rc = read_1d(sf, "task_hashes", H5Tcopy(H5T_NATIVE_UINT64), 8, (void **)hashes, &m);
     if (rc == 0 && m != n)
         rc = WFMPI_E_CORRUPT;
     if (rc == 0)
@@ -377,8 +473,11 @@ int snapshot_read(const char *run_dir, struct snapshot_meta *meta, struct ckpt_s
     meta->work_dir[0] = '\0';
     if (rc == 0 && H5Aexists(f, "work_dir") > 0)
         rc = read_str_attr(f, "work_dir", meta->work_dir, sizeof(meta->work_dir));
-    if (rc == 0)
-        rc = read_tables(f, st, ids, hashes);
+    if (rc == 0) {
+        hid_t sf = open_static(run_dir, f);
+        rc = read_tables(f, sf, st, ids, hashes);
+        close_static(sf, f);
+    }
     H5Fclose(f);
     if (rc == WFMPI_E_VERSION)
         return wfmpi_error_set(err, rc, "%s: format version %d is newer than this wfmpi reads (%d)",
@@ -423,7 +522,8 @@ static int read_taskinfo(hid_t f, struct ckpt_taskinfo *ti)
     return rc;
 }
 
-/* Open state.h5 read-only and learn its task count (from task_ids). */
+/* Open the file with the static per-task data (see open_static) read-only
+ * and learn the task count from state.h5's task table. */
 static int open_snapshot(const char *run_dir, char *path, size_t size, hid_t *out,
                          uint32_t *n_tasks, struct wfmpi_error *err)
 {
@@ -434,15 +534,16 @@ static int open_snapshot(const char *run_dir, char *path, size_t size, hid_t *ou
         return wfmpi_error_set(err, access(path, F_OK) < 0 ? WFMPI_E_INPUT : WFMPI_E_CORRUPT,
                                "%s: not a readable HDF5 file", path);
     hsize_t n = 0;
-    hid_t ds = open_1d(f, "task_ids", &n);
+    hid_t ds = open_1d(f, "tasks", &n);
     if (ds >= 0)
         H5Dclose(ds);
-    if (ds < 0 || n > UINT32_MAX) {
+    hid_t sf = ds >= 0 && n <= UINT32_MAX ? open_static(run_dir, f) : -1;
+    if (sf != f)
         H5Fclose(f);
+    if (sf < 0)
         return wfmpi_error_set(err, WFMPI_E_CORRUPT, "%s: damaged or incomplete snapshot", path);
-    }
     *n_tasks = (uint32_t)n;
-    *out = f;
+    *out = sf;
     return 0;
 }
 
@@ -579,24 +680,28 @@ int wfmpi_ckpt_load_cmds(const char *run_dir, const uint32_t *tasks, uint32_t n,
 int wfmpi_ckpt_probe(const char *run_dir, struct wfmpi_error *err)
 {
     char path[PATH_MAX + 16];
-    uint32_t n_tasks = 0;
-    hid_t f = -1;
     if (access(run_dir, F_OK) < 0)
         return wfmpi_error_set(err, WFMPI_E_INPUT, "%s: no such run directory", run_dir);
     snprintf(path, sizeof(path), "%s/state.h5", run_dir);
     if (access(path, F_OK) < 0)
         return wfmpi_error_set(err, WFMPI_E_INPUT, "%s: not a wfmpi run directory (no state.h5)",
                                run_dir);
-    int rc = open_snapshot(run_dir, path, sizeof(path), &f, &n_tasks, err);
-    if (rc < 0)
-        return rc;
+    quiet_hdf5();
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0)
+        return wfmpi_error_set(err, WFMPI_E_CORRUPT, "%s: not a readable HDF5 file", path);
     int version = 0;
-    rc = read_attr(f, "format_version", H5T_NATIVE_INT, &version);
-    static const char *const tables[] = {"tasks", "task_details", "task_hashes", "events", "runs"};
+    int rc = read_attr(f, "format_version", H5T_NATIVE_INT, &version);
+    static const char *const tables[] = {"tasks", "task_details", "events", "runs"};
     for (size_t k = 0; rc == 0 && k < sizeof(tables) / sizeof(tables[0]); k++) {
         if (H5Lexists(f, tables[k], H5P_DEFAULT) <= 0)
             rc = WFMPI_E_CORRUPT;
     }
+    hid_t sf = rc == 0 && version <= WFMPI_CKPT_FORMAT_VERSION ? open_static(run_dir, f) : f;
+    if (sf < 0 || H5Lexists(sf, "task_ids", H5P_DEFAULT) <= 0 ||
+        H5Lexists(sf, "task_hashes", H5P_DEFAULT) <= 0)
+        rc = rc ? rc : WFMPI_E_CORRUPT;
+    close_static(sf, f);
     H5Fclose(f);
     if (rc == 0 && version > WFMPI_CKPT_FORMAT_VERSION)
         return wfmpi_error_set(err, WFMPI_E_VERSION,

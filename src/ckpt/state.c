@@ -102,12 +102,13 @@ static int decode_end(const unsigned char *p, size_t len, struct wfmpi_ckpt_even
     return 0;
 }
 
-static int apply_end(struct ckpt_state *st, const unsigned char *p, size_t len)
+/* Fold one decoded (or live) end event into the state. */
+int ckpt_state_apply_end(struct ckpt_state *st, const struct wfmpi_ckpt_event *evp,
+                         const char *detail)
 {
-    struct wfmpi_ckpt_event ev;
-    char detail[WFMPI_CKPT_DETAIL_MAX];
-    if (decode_end(p, len, &ev, detail) < 0 || ev.task >= st->n_tasks ||
-        ev.state_after >= WFMPI_TASK_NSTATES || ev.reason >= WFMPI_EXEC_NREASONS)
+    struct wfmpi_ckpt_event ev = *evp;
+    if (ev.task >= st->n_tasks || ev.state_after >= WFMPI_TASK_NSTATES ||
+        ev.reason >= WFMPI_EXEC_NREASONS)
         return WFMPI_E_CORRUPT;
     if (WFMPI_PUSH(st->events, st->n_events, st->cap_events, ev) < 0)
         return -ENOMEM;
@@ -136,6 +137,15 @@ static int apply_end(struct ckpt_state *st, const unsigned char *p, size_t len)
         st->details[ev.task] = d;
     }
     return 0;
+}
+
+static int apply_end(struct ckpt_state *st, const unsigned char *p, size_t len)
+{
+    struct wfmpi_ckpt_event ev;
+    char detail[WFMPI_CKPT_DETAIL_MAX];
+    if (decode_end(p, len, &ev, detail) < 0)
+        return WFMPI_E_CORRUPT;
+    return ckpt_state_apply_end(st, &ev, detail);
 }
 
 static int apply_start(struct ckpt_state *st, const unsigned char *p, size_t len)

@@ -474,6 +474,7 @@ static void maybe_write_status(struct run_ctx *c)
         return;
     c->next_status = now + 1.0;
     write_status(c, "running");
+    wfmpi_log_flush();
 }
 
 static int on_commit(void *ctx)
@@ -587,6 +588,7 @@ static FILE *open_log(const char *run_dir, const struct run_opts *o)
     snprintf(path, sizeof(path), "%s/wfmpi.log", run_dir);
     FILE *f = fopen(path, "a");
     if (f) {
+        setvbuf(f, NULL, _IOFBF, (size_t)1 << 16);
         wfmpi_log_set_level(o->log_level > WFMPI_LOG_INFO ? o->log_level : WFMPI_LOG_INFO);
         wfmpi_log_set_file(f, o->log_level);
     }
@@ -729,6 +731,7 @@ static int master_run(struct wfmpi_mpi *m, const struct run_opts *o, struct mast
         cli_print_error(&err, rc);
         if (ms->ckpt)
             wfmpi_ckpt_commit(ms->ckpt, true); /* keep what is known */
+        wfmpi_log_flush();
         wfmpi_mpi_abort(m, WFMPI_EXIT_ENV);
     }
     log_master_cost(v, wfmpi_mono() - t0, cpu_seconds() - c0);
