@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -298,13 +299,13 @@ static void test_bad_run_dirs(void **state)
     assert_non_null(strstr(err.text, "state.h5"));
 }
 
-/* tests/data/ckpt/v1 was written by format version 1 (a diamond with one
- * retry and one failure); every later version must keep reading it. */
-static void test_reads_version_1(void **state)
+/* tests/data/ckpt/v1 and v2 were written by format versions 1 and 2 (a
+ * diamond with one retry, one failure and its blocked child); every later
+ * version must keep reading them. */
+static void check_compat(const char *run)
 {
-    (void)state;
     struct wfmpi_error err = {0};
-    struct wfmpi_ckpt_state *s = wfmpi_ckpt_load(WFMPI_TEST_DATA "/ckpt/v1", &err);
+    struct wfmpi_ckpt_state *s = wfmpi_ckpt_load(run, &err);
     if (!s)
         fail_msg("%s", err.text);
     assert_string_equal(s->workflow_name, "compat");
@@ -318,10 +319,74 @@ static void test_reads_version_1(void **state)
     assert_int_equal(done, 2);
     assert_int_equal(failed, 1);
     assert_int_equal(blocked, 1);
+    assert_string_equal(s->ids[2], "C");
+    assert_string_equal(s->details[2], "exit code 3");
     assert_int_equal(s->n_runs, 1);
     assert_int_equal(s->runs[0].exit_code, 1);
     assert_true(s->n_events >= 4);
     wfmpi_ckpt_state_free(s);
+    assert_int_equal(wfmpi_ckpt_probe(run, &err), 0);
+}
+
+static void test_reads_version_1(void **state)
+{
+    (void)state;
+    check_compat(WFMPI_TEST_DATA "/ckpt/v1");
+}
+
+static void test_reads_version_2(void **state)
+{
+    (void)state;
+    check_compat(WFMPI_TEST_DATA "/ckpt/v2");
+}
+
+static void copy_file(const char *from, const char *to)
+{
+    FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
+    assert_non_null(in);
+    assert_non_null(out);
+    char buf[8192];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
+        assert_int_equal(fwrite(buf, 1, n, out), n);
+    fclose(in);
+    fclose(out);
+}
+
+/* The plan-*.h5 file in a directory (exactly one expected). */
+static void plan_file_in(const char *d, char *out, size_t size)
+{
+    DIR *dd = opendir(d);
+    assert_non_null(dd);
+    struct dirent *e;
+    int found = 0;
+    while ((e = readdir(dd)) != NULL) {
+        if (strncmp(e->d_name, "plan-", 5) == 0) {
+            snprintf(out, size, "%s/%s", d, e->d_name);
+            found++;
+        }
+    }
+    closedir(dd);
+    assert_int_equal(found, 1);
+}
+
+/* A plan file from another workflow next to state.h5 is damage, not data:
+ * it is refused by hash, never read as this workflow's tasks. */
+static void test_mismatched_plan_file(void **state)
+{
+    (void)state;
+    struct wfmpi_plan *p = make_plan(false, "x");
+    record_run(p);
+    char ours[600], theirs[600];
+    plan_file_in(dir, ours, sizeof(ours));
+    plan_file_in(WFMPI_TEST_DATA "/ckpt/v2", theirs, sizeof(theirs));
+    copy_file(theirs, ours);
+    struct wfmpi_error err = {0};
+    assert_null(wfmpi_ckpt_load(dir, &err));
+    assert_int_equal(err.code, WFMPI_E_CORRUPT);
+    assert_int_not_equal(wfmpi_ckpt_probe(dir, &err), 0);
+    expect_open_error(p, WFMPI_E_CORRUPT, "state.h5");
+    wfmpi_plan_destroy(p);
 }
 
 int main(void)
@@ -336,6 +401,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_snapshot_compacts_and_loads, make_dir, remove_dir),
         cmocka_unit_test_setup_teardown(test_bad_run_dirs, make_dir, remove_dir),
         cmocka_unit_test(test_reads_version_1),
+        cmocka_unit_test(test_reads_version_2),
+        cmocka_unit_test_setup_teardown(test_mismatched_plan_file, make_dir, remove_dir),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
