@@ -83,12 +83,8 @@ int main(int argc, char **argv)
         if (strcmp(argv[1], subcommands[i].name) == 0)
             return subcommands[i].fn(argc - 1, argv + 1);
     }
-    if (argv[1][0] == '-') {
-        fprintf(stderr, "wfmpi: unknown option '%s'\n", argv[1]);
-        usage(stderr);
-        return WFMPI_EXIT_USAGE;
-    }
-    /* Anything else is a workflow file for `run`. */
+    /* Anything else is `run`: a workflow file, or run's options in any order
+     * (`srun wfmpi --run-dir R workflow.yml`); run's parser judges them. */
     static char run_name[] = "run";
     argv[0] = run_name;
     return cli_run(argc, argv);

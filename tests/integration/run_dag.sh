@@ -53,7 +53,7 @@ jobs:
       env: {FROM_JOB: job}
 YML
 mkdir -p "$d/work"
-wfmpi_mpi -C "$d" 2 wf.yml --work-dir work
+wfmpi_mpi -C "$d" 2 --work-dir work wf.yml  # options may come first
 expect_rc 0 "env task"
 for v in WFMPI_TASK_ID=e1 WFMPI_ATTEMPT=1 OMP_NUM_THREADS=1 FROM_WF=wf FROM_JOB=job; do
   grep -qx "$v" "$d/work/env.e1" || fail "task env lacks $v"
