@@ -647,9 +647,12 @@ static int open_checkpoint(const struct run_opts *o, struct master_state *ms,
                                       .work_dir = ms->work_dir,
                                       .cores = ms->cores,
                                       .gpus = ms->gpus};
+    double t0 = wfmpi_mono();
     if (!(ms->ckpt = wfmpi_ckpt_open(ms->run_dir, ms->plan, &copt, &ms->rec, err)))
         return err->code;
-    return wfmpi_ckpt_restore_sched(ms->ckpt, ms->s, err);
+    int rc = wfmpi_ckpt_restore_sched(ms->ckpt, ms->s, err);
+    ms->ckpt_open_s = wfmpi_mono() - t0;
+    return rc;
 }
 
 /* Plan, place, open the checkpoint; on failure every rank must hear of it. */
