@@ -88,6 +88,6 @@ pass "A: $n jobs in the chain (exit 3, resubmitted with afterany, ..., exit 0); 
 chain_end "$d" 240
 cat "$d/wf.rescue.log"
 [ "$(wc -l <"$d/wf.rescue.log")" = 2 ] || fail "D: expected 2 jobs"
-head -n 1 "$d/wf.rescue.log" | grep -q "chain=1 rc=3 next=[0-9]* resubmitted" || fail "D: first job"
+head -n 1 "$d/wf.rescue.log" | grep -q "job=$jd chain=1 rc=3 next=[0-9]* resubmitted" || fail "D: first job"
 tail -n 1 "$d/wf.rescue.log" | grep -q "chain=2 rc=3 next=- stop (rescue limit 1 reached)$" || fail "D: limit"
 pass "D: WFMPI_RESCUE_MAX=1: exit 3 twice, one resubmission, then stop"
