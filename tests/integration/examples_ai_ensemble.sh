@@ -2,7 +2,7 @@
 # examples/ai-ensemble at toy size on CPU: 6 training runs (--gpus 0) and the
 # collect job under mpiexec; ensemble.tsv has one row per member with its
 # metrics and wfmpi's per-task record (rank, wall seconds); ensemble.md has
-# wfmpi statistics when `wfmpi statistics` exists. The GPU variant plans with
+# wfmpi statistics when `wfmpi statistics --json` reads the run dir. The GPU variant plans with
 # 6 one-GPU jobs and is refused by `wfmpi run` here (no GPU).
 source "$(dirname "$0")/lib.sh"
 ex=$WFMPI_SRC/examples/ai-ensemble
@@ -28,10 +28,10 @@ for r in rows:
     assert 0.0 <= float(r["test_acc"]) <= 1.0 and r["rank"] in ("0", "1") and float(r["wall_s"]) > 0, r
 assert len({(r["hidden"], r["lr"]) for r in rows}) == 6, "hyper-parameters should differ"
 PY
-if "$WFMPI" statistics --help 2>&1 | grep -q '^usage: wfmpi statistics'; then
+if "$WFMPI" statistics --json "$d/wf.wfmpi" >/dev/null 2>&1; then
   grep -q '^| 6 | 6 | ' "$d/ensemble.md" || fail "statistics row missing: $(cat "$d/ensemble.md")"
   pass "ensemble: 6 members' metrics + per-task records + wfmpi statistics (train: 6 runs, 6 succeeded)"
 else
   grep -q 'wfmpi statistics unavailable' "$d/ensemble.md" || fail "ensemble.md should say statistics are unavailable"
-  pass "ensemble: 6 members' metrics + per-task records (this wfmpi has no statistics command)"
+  pass "ensemble: 6 members' metrics + per-task records (wfmpi statistics does not read this run dir: $("$WFMPI" statistics --json "$d/wf.wfmpi" 2>&1 | tail -n 1))"
 fi

@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """The collect job of the AI ensemble: one table of every member's
 hyper-parameters and metrics next to wfmpi's per-task record of it (attempt,
-rank, node, wall seconds: the `end` lines of RUN_DIR/wfmpi.log), plus the
+rank, node from the task's WFMPI_* environment; wall seconds from the `end`
+lines of RUN_DIR/wfmpi.log where already flushed, else the member's own
+training time), plus the
 workflow's statistics from `wfmpi statistics --json RUN_DIR` (per
 transformation and utilisation) when that command answers.
 
@@ -54,7 +56,10 @@ def main():
             "train_s", "device", "attempt", "rank", "node", "wall_s"]
     rows = []
     for m in sorted(members, key=lambda r: r["task"]):
-        rows.append({**m, **tasks.get(m["task"], {})})
+        # wfmpi.log's `end` line when it is already on disk (info lines are
+        # buffered by the running master), else the task's own record of
+        # WFMPI_ATTEMPT/RANK/NODE and its training time.
+        rows.append({**m, "wall_s": m.get("train_s", ""), **tasks.get(m["task"], {})})
     with open(a.out + ".tsv", "w") as f:
         f.write("\t".join(cols) + "\n")
         for r in rows:

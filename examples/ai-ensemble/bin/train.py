@@ -75,7 +75,10 @@ def main():
            "epochs": a.epochs, "seed": a.seed, "train_loss": round(tr_loss, 4),
            "train_acc": round(tr_acc, 4), "test_loss": round(te_loss, 4),
            "test_acc": round(te_acc, 4), "train_s": round(time.time() - t0, 3), "device": DEVICE,
-           "gpus": os.environ.get("CUDA_VISIBLE_DEVICES", "")}
+           "gpus": os.environ.get("CUDA_VISIBLE_DEVICES", ""),
+           # where wfmpi ran this member (its task environment)
+           "attempt": os.environ.get("WFMPI_ATTEMPT", ""), "rank": os.environ.get("WFMPI_RANK", ""),
+           "node": os.environ.get("WFMPI_NODE", "")}
     with open(a.out + ".tmp", "w") as f:
         json.dump(rec, f)
     os.replace(a.out + ".tmp", a.out)
