@@ -31,6 +31,8 @@ struct wfmpi_ckpt {
     struct wfmpi_ckpt_options opt;
     uint32_t run_index;
     struct wfmpi_error err;
+    bool append_journal; /* resume: continue the old journal, no snapshot at open */
+    bool ti_built; /* c->ti filled (only needed to write a new plan file) */
 };
 
 /* ------------------------------------------------------ per-task hashes */
@@ -111,10 +113,10 @@ static int replay_apply(void *ctx, enum journal_type type, const unsigned char *
 
 /* Load state.h5 and replay the journal on top of it. */
 static int load_old(const char *run_dir, const char *journal, struct old_run *o,
-                    struct wfmpi_error *err)
+                    const char *same_hash, struct wfmpi_error *err)
 {
     memset(o, 0, sizeof(*o));
-    int rc = snapshot_read(run_dir, &o->meta, &o->st, &o->ids, &o->hashes, err);
+    int rc = snapshot_read(run_dir, &o->meta, &o->st, &o->ids, &o->hashes, same_hash, err);
     if (rc < 0)
         return rc;
     return journal_replay(journal, o->meta.hash, o->meta.journal_seq, replay_apply, &o->st,
@@ -196,12 +198,19 @@ static void adopt_state(struct wfmpi_ckpt *c, struct old_run *o, const uint32_t 
 static int resume(struct wfmpi_ckpt *c, struct wfmpi_ckpt_recovered *rec, struct wfmpi_error *err)
 {
     struct old_run o;
-    int rc = load_old(c->run_dir, c->journal_path, &o, err);
+    int rc = load_old(c->run_dir, c->journal_path, &o, c->hash, err);
     uint32_t *map = rc == 0 ? malloc((c->v->n_tasks + 1) * sizeof(uint32_t)) : NULL;
     uint32_t counts[3] = {0};
     if (rc == 0 && !map)
         rc = -ENOMEM;
-    if (rc == 0)
+    bool same = rc == 0 && strcmp(o.meta.hash, c->hash) == 0;
+    if (rc == 0 && same && o.st.n_tasks != c->v->n_tasks)
+        rc = wfmpi_error_set(err, WFMPI_E_CORRUPT, "%s/state.h5: %u tasks, the plan has %u",
+                             c->run_dir, o.st.n_tasks, c->v->n_tasks);
+    /* The same plan: task i is task i (the usual rescue; no ids to match). */
+    for (uint32_t i = 0; rc == 0 && same && i < c->v->n_tasks; i++)
+        map[i] = i;
+    if (rc == 0 && !same)
         rc = match_tasks(c, &o, map, counts);
     if (rc == 0 && strcmp(o.meta.hash, c->hash) != 0 && !c->opt.force_resume)
         rc = wfmpi_error_set(err, WFMPI_E_INPUT,
@@ -215,6 +224,9 @@ static int resume(struct wfmpi_ckpt *c, struct wfmpi_ckpt_recovered *rec, struct
         adopt_state(c, &o, map, rec);
         c->snap_seq =
             o.replay.last_seq > o.meta.journal_seq ? o.replay.last_seq : o.meta.journal_seq;
+        /* The old journal can be appended to when it is whole and belongs to
+         * this plan: no snapshot of the whole run is needed to start. */
+        c->append_journal = same && !o.replay.torn_tail;
     }
     free(map);
     old_run_free(&o);
@@ -277,8 +289,6 @@ static int open_state(struct wfmpi_ckpt *c, struct wfmpi_ckpt_recovered *rec,
                         sizeof(*c->st.events));
     if (rc == 0)
         rc = build_index(c);
-    if (rc == 0)
-        rc = ckpt_taskinfo_build(&c->ti, c->plan);
     if (rc < 0)
         return wfmpi_error_set(err, rc, "out of memory for the checkpoint");
     bool have_state = exists(c->run_dir, "state.h5");
@@ -292,8 +302,14 @@ static int open_state(struct wfmpi_ckpt *c, struct wfmpi_ckpt_recovered *rec,
                                "%s: journal without state.h5; move the run dir aside or use "
                                "--fresh",
                                c->journal_path);
-    /* A snapshot now folds in whatever was replayed and gives status
-     * commands a state.h5 from the first second of the run. */
+    if (c->append_journal) {
+        /* The rate limit counts from now: the state on disk is current. */
+        c->last_snap = wfmpi_mono();
+        rc = journal_open_append(&c->j, c->journal_path, c->snap_seq);
+        return rc < 0 ? wfmpi_error_set(err, rc, "%s: %s", c->journal_path, wfmpi_strerror(rc)) : 0;
+    }
+    /* A snapshot now folds in whatever was replayed (a torn tail, another
+     * plan) and gives status commands a state.h5 from the first second. */
     return wfmpi_ckpt_snapshot(c) < 0 ? wfmpi_error_set(err, c->err.code, "%s", c->err.text) : 0;
 }
 
@@ -453,6 +469,14 @@ int wfmpi_ckpt_snapshot(struct wfmpi_ckpt *c)
     memcpy(meta.hash, c->hash, sizeof(meta.hash));
     snprintf(meta.work_dir, sizeof(meta.work_dir), "%s", c->opt.work_dir ? c->opt.work_dir : "");
     snprintf(meta.plan_file, sizeof(meta.plan_file), "plan-%.16s.h5", c->hash);
+    /* What each task is matters only when the plan file is written. */
+    char plan_path[PATH_MAX + 80];
+    snprintf(plan_path, sizeof(plan_path), "%s/%s", c->run_dir, meta.plan_file);
+    if (!c->ti_built && !snapshot_plan_file_ok(plan_path, c->hash)) {
+        if ((rc = ckpt_taskinfo_build(&c->ti, c->plan)) < 0)
+            return wfmpi_error_set(&c->err, rc, "out of memory for the checkpoint");
+        c->ti_built = true;
+    }
     size_t yaml_len = 0;
     const char *yaml = wfmpi_plan_text(c->plan, &yaml_len);
     rc = snapshot_write(c->run_dir, &meta, &c->st, c->ids, c->hashes, &c->ti, yaml, yaml_len,
@@ -498,7 +522,7 @@ struct wfmpi_ckpt_state *wfmpi_ckpt_load(const char *run_dir, struct wfmpi_error
     snprintf(journal, sizeof(journal), "%s/journal", run_dir);
     struct old_run o;
     struct ckpt_taskinfo ti = {0};
-    int rc = load_old(run_dir, journal, &o, err);
+    int rc = load_old(run_dir, journal, &o, NULL, err);
     if (rc == 0)
         rc = snapshot_read_taskinfo(run_dir, &ti, err);
     if (rc == 0 && ti.n_tasks != o.st.n_tasks)

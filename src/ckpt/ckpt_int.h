@@ -141,6 +141,8 @@ struct snapshot_meta {
  * the state.h5 that names it; stale plan files are removed afterwards. So a
  * snapshot rewrites only what changes, and a crash never pairs a state.h5
  * with the wrong plan file. yaml and ti may be NULL. */
+/* True when path is a plan file of the workflow with this hash. */
+bool snapshot_plan_file_ok(const char *path, const char *hash);
 int snapshot_write(const char *run_dir, const struct snapshot_meta *meta,
                    const struct ckpt_state *st, const char *const *ids, const uint64_t *hashes,
                    const struct ckpt_taskinfo *ti, const char *yaml, size_t yaml_len,
@@ -148,8 +150,11 @@ int snapshot_write(const char *run_dir, const struct snapshot_meta *meta,
 /* Read the task info datasets into ti (all NULL/0 when the file predates
  * them); ti->cmd/out/err are not read (see wfmpi_ckpt_load_cmds). */
 int snapshot_read_taskinfo(const char *run_dir, struct ckpt_taskinfo *ti, struct wfmpi_error *err);
-/* Read state.h5: meta, the state, ids and hashes (malloc'd, caller frees). */
+/* Read state.h5: meta, the state, ids and hashes (malloc'd, caller frees).
+ * When same_hash is non-NULL and equals the snapshot's workflow hash, ids
+ * and hashes are not read (NULL): the caller's plan is the same, task i is
+ * task i, and 10^6 id strings need not be read and matched. */
 int snapshot_read(const char *run_dir, struct snapshot_meta *meta, struct ckpt_state *st,
-                  char ***ids, uint64_t **hashes, struct wfmpi_error *err);
+                  char ***ids, uint64_t **hashes, const char *same_hash, struct wfmpi_error *err);
 
 #endif

@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <hdf5.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -285,7 +286,9 @@ int snapshot_write(const char *run_dir, const struct snapshot_meta *meta,
     char plan[PATH_MAX];
     snprintf(plan, sizeof(plan), "%s/%s", run_dir, meta->plan_file);
     int rc = 0;
-    if (access(plan, F_OK) < 0)
+    /* Written once per plan; a plan file that is not this plan's (damage,
+     * a copy from elsewhere) is rewritten from the plan in hand. */
+    if (!snapshot_plan_file_ok(plan, meta->hash))
         rc = write_h5_atomic(run_dir, meta->plan_file, fill_static, &w, err);
     if (rc == 0)
         rc = write_h5_atomic(run_dir, "state.h5", fill_dynamic, &w, err);
@@ -318,6 +321,21 @@ static int read_str_attr(hid_t f, const char *name, char *out, size_t size)
     H5Tclose(t);
     return rc;
 }
+
+bool snapshot_plan_file_ok(const char *path, const char *hash)
+{
+    quiet_hdf5();
+    if (access(path, F_OK) < 0)
+        return false;
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    char h[WFMPI_SHA256_HEX_LEN] = "";
+    bool ok =
+        f >= 0 && read_str_attr(f, "workflow_hash", h, sizeof(h)) == 0 && strcmp(h, hash) == 0;
+    if (f >= 0)
+        H5Fclose(f);
+    return ok;
+}
+
 
 /* Open a 1-D dataset and check its length; returns the dataset or -1. */
 static hid_t open_1d(hid_t f, const char *name, hsize_t *n)
@@ -421,7 +439,7 @@ static int read_tables(hid_t f, hid_t sf, struct ckpt_state *st, char ***ids, ui
         rc = -ENOMEM;
     if (rc == 0 && sf < 0)
         rc = WFMPI_E_CORRUPT;
-    if (rc == 0)
+    if (rc == 0 && ids)
         rc = read_strings(sf, "task_ids", st->n_tasks, ids);
     char **details = NULL;
     if (rc == 0)
@@ -433,9 +451,9 @@ static int read_tables(hid_t f, hid_t sf, struct ckpt_state *st, char ***ids, ui
             free(details[i]);
     }
     free(details);
-    if (rc == 0)
+    if (rc == 0 && hashes)
         rc = read_1d(sf, "task_hashes", H5Tcopy(H5T_NATIVE_UINT64), 8, (void **)hashes, &m);
-    if (rc == 0 && m != n)
+    if (rc == 0 && hashes && m != n)
         rc = WFMPI_E_CORRUPT;
     if (rc == 0)
         rc = read_1d(f, "events", event_type(), sizeof(*st->events), (void **)&st->events,
@@ -448,7 +466,7 @@ static int read_tables(hid_t f, hid_t sf, struct ckpt_state *st, char ***ids, ui
 }
 
 int snapshot_read(const char *run_dir, struct snapshot_meta *meta, struct ckpt_state *st,
-                  char ***ids, uint64_t **hashes, struct wfmpi_error *err)
+                  char ***ids, uint64_t **hashes, const char *same_hash, struct wfmpi_error *err)
 {
     quiet_hdf5();
     char path[PATH_MAX];
@@ -474,8 +492,9 @@ int snapshot_read(const char *run_dir, struct snapshot_meta *meta, struct ckpt_s
     if (rc == 0 && H5Aexists(f, "work_dir") > 0)
         rc = read_str_attr(f, "work_dir", meta->work_dir, sizeof(meta->work_dir));
     if (rc == 0) {
-        hid_t sf = open_static(run_dir, f);
-        rc = read_tables(f, sf, st, ids, hashes);
+        bool skip = same_hash && strcmp(same_hash, meta->hash) == 0;
+        hid_t sf = skip ? f : open_static(run_dir, f);
+        rc = read_tables(f, sf, st, skip ? NULL : ids, skip ? NULL : hashes);
         close_static(sf, f);
     }
     H5Fclose(f);
