@@ -35,7 +35,7 @@
 #define WFMPI_TOPO_NAME_MAX 64
 #define WFMPI_TOPO_UUID_MAX 48
 #define WFMPI_TOPO_BUSID_MAX 16 /* "0000:07:00.0" */
-#define WFMPI_TOPO_SOURCE_MAX 32
+#define WFMPI_TOPO_SOURCE_MAX 96 /* "hwloc-xml:" + the backend list (64) */
 #define WFMPI_TOPO_UNKNOWN UINT16_MAX /* NUMA/package index not known */
 
 /* The summary the scheduler needs per node. */
