@@ -336,7 +336,6 @@ bool snapshot_plan_file_ok(const char *path, const char *hash)
     return ok;
 }
 
-
 /* Open a 1-D dataset and check its length; returns the dataset or -1. */
 static hid_t open_1d(hid_t f, const char *name, hsize_t *n)
 {
