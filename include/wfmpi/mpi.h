@@ -130,7 +130,8 @@ struct wfmpi_pool_task {
 
 /* Master only; sends the run configuration (the workers' side of it is in
  * wfmpi_mpi_worker). NULL with err set on failure. */
-struct wfmpi_mpi_pool *wfmpi_mpi_pool_create(struct wfmpi_mpi *m, const struct wfmpi_run_config *cfg,
+struct wfmpi_mpi_pool *wfmpi_mpi_pool_create(struct wfmpi_mpi *m,
+                                             const struct wfmpi_run_config *cfg,
                                              uint32_t cores_per_node, uint32_t max_slots,
                                              struct wfmpi_error *err);
 /* Waits for sends in flight and frees (workers are stopped separately). */
