@@ -1,5 +1,6 @@
 /* PU sets as fixed bitmaps: plain data that travels in MPI messages as it is. */
 #include <ctype.h>
+#include <stdbool.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,18 +44,31 @@ void wfmpi_topo_cpuset_or(struct wfmpi_topo_cpuset *d, const struct wfmpi_topo_c
         d->w[i] |= s->w[i];
 }
 
+/* First PU >= from that is set (want = true) or clear (want = false), or
+ * WFMPI_TOPO_MAX_PUS: a word at a time, since the master formats a cpuset for
+ * every task it dispatches and most of the 2048 bits are empty. */
+static uint32_t next_bit(const struct wfmpi_topo_cpuset *s, uint32_t from, bool want)
+{
+    for (uint32_t i = from; i < WFMPI_TOPO_MAX_PUS;) {
+        uint64_t w = s->w[i / 64];
+        if (!want)
+            w = ~w;
+        w >>= i % 64;
+        if (w)
+            return i + (uint32_t)__builtin_ctzll(w);
+        i = (i / 64 + 1) * 64;
+    }
+    return WFMPI_TOPO_MAX_PUS;
+}
+
 int wfmpi_topo_cpuset_format(const struct wfmpi_topo_cpuset *s, char *buf, size_t size)
 {
     size_t len = 0;
     if (size == 0)
         return WFMPI_E_LIMIT;
     buf[0] = '\0';
-    for (uint32_t pu = 0; pu < WFMPI_TOPO_MAX_PUS; pu++) {
-        if (!wfmpi_topo_cpuset_isset(s, pu))
-            continue;
-        uint32_t hi = pu;
-        while (hi + 1 < WFMPI_TOPO_MAX_PUS && wfmpi_topo_cpuset_isset(s, hi + 1))
-            hi++;
+    for (uint32_t pu = next_bit(s, 0, true); pu < WFMPI_TOPO_MAX_PUS;) {
+        uint32_t hi = next_bit(s, pu, false) - 1;
         int n = hi == pu ? snprintf(buf + len, size - len, "%s%u", len ? "," : "", pu)
                          : snprintf(buf + len, size - len, "%s%u-%u", len ? "," : "", pu, hi);
         if (n < 0 || (size_t)n >= size - len) {
@@ -62,7 +76,7 @@ int wfmpi_topo_cpuset_format(const struct wfmpi_topo_cpuset *s, char *buf, size_
             return WFMPI_E_LIMIT;
         }
         len += (size_t)n;
-        pu = hi;
+        pu = hi + 1 < WFMPI_TOPO_MAX_PUS ? next_bit(s, hi + 1, true) : WFMPI_TOPO_MAX_PUS;
     }
     return (int)len;
 }
