@@ -45,3 +45,34 @@ write_wf() {
   local path=$1; shift
   cat >"$path"
 }
+
+# ---------------------------------------------------------------- glidein
+# gl_serve ARGS...: start `wfmpi serve` on a free loopback port in the
+# background (GL_PID, GL_PORT, GL_URL); waits (bounded) until it answers.
+gl_serve() {
+  GL_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  "$WFMPI" serve --port "$GL_PORT" "$@" >>"$TMP/serve.out" 2>>"$TMP/serve.err" &
+  GL_PID=$!
+  local i
+  for i in $(seq 100); do
+    if curl -sk -o /dev/null "${GL_SCHEME:-http}://127.0.0.1:$GL_PORT/v1/health"; then break; fi
+    sleep 0.1
+  done
+  GL_URL="${GL_SCHEME:-http}://127.0.0.1:$GL_PORT"
+}
+gl_stop() { kill "$GL_PID" 2>/dev/null || :; wait "$GL_PID" 2>/dev/null || :; }
+# gl_status TOKENFILE ID [ARGS]: the status JSON of a workflow.
+gl_status() {
+  local tok=$1 id=$2; shift 2
+  "$WFMPI" status --server "$GL_URL" "$id" --token-file "$tok" "$@"
+}
+# gl_wait_done TOKENFILE ID SECONDS [ARGS]: wait (bounded) for "finished".
+gl_wait_done() {
+  local tok=$1 id=$2 secs=$3 i; shift 3
+  for i in $(seq $((secs * 2))); do
+    if gl_status "$tok" "$id" "$@" 2>/dev/null | grep -q '"state":"finished"'; then return 0; fi
+    sleep 0.5
+  done
+  gl_status "$tok" "$id" "$@" >&2 || :
+  return 1
+}
