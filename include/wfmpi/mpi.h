@@ -12,6 +12,7 @@
 #ifndef WFMPI_MPI_H
 #define WFMPI_MPI_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -39,6 +40,12 @@ struct wfmpi_mpi *wfmpi_mpi_init(int *argc, char ***argv, struct wfmpi_error *er
 void wfmpi_mpi_finalize(struct wfmpi_mpi *m);
 /* Abort every rank (MPI_Abort) with code: for a master that cannot go on. */
 void wfmpi_mpi_abort(struct wfmpi_mpi *m, int code);
+
+/* The flag the caller's handler of SIGTERM/SIGINT/SIGUSR1 sets. Slurm's
+ * --signal reaches every process of the step, tasks included: a task it
+ * kills before the master has turned the signal into a drain must count as
+ * interrupted, not failed, on the master and on the worker that ran it. */
+void wfmpi_mpi_set_drain_flag(struct wfmpi_mpi *m, const volatile sig_atomic_t *flag);
 
 int wfmpi_mpi_rank(const struct wfmpi_mpi *m);
 int wfmpi_mpi_size(const struct wfmpi_mpi *m);

@@ -809,6 +809,7 @@ int cli_run(int argc, char **argv)
         return WFMPI_EXIT_ENV;
     }
     wfmpi_log_set_rank(wfmpi_mpi_rank(m));
+    wfmpi_mpi_set_drain_flag(m, &drain_signal);
     rc = wfmpi_mpi_rank(m) == 0 ? run_master(m, &o) : run_worker(m);
     wfmpi_mpi_finalize(m);
     return rc;

@@ -190,8 +190,10 @@ static void handle_result(struct master *ms, const struct wfmpi_exec_result *r)
     const struct wfmpi_sched_dispatch *d = &ms->running[task];
     enum wfmpi_sched_outcome outcome = outcome_of(r->reason);
     /* A task that fails while the run drains was stopped by the drain (its
-     * SIGTERM): it must not use up a retry. */
-    if (outcome == WFMPI_SCHED_FAILED && wfmpi_sched_draining(ms->s))
+     * SIGTERM), or by the walltime signal itself before the loop saw it: it
+     * must not use up a retry. */
+    bool signalled = ms->m->drain_signal && *ms->m->drain_signal;
+    if (outcome == WFMPI_SCHED_FAILED && (wfmpi_sched_draining(ms->s) || signalled))
         outcome = WFMPI_SCHED_INTERRUPTED;
     if (wfmpi_sched_complete(ms->s, task, attempt, outcome) < 0)
         wfmpi_warn("scheduler refused the result of task %u attempt %u", task, attempt);

@@ -3,6 +3,7 @@
 #define WFMPI_MPI_INT_H
 
 #include <mpi.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -85,6 +86,9 @@ int wire_get_config(struct wire_reader *r, struct wire_config *c);
 /* The context shared by start-up, master and worker. */
 struct wfmpi_mpi {
     int rank, size;
+    /* Set (non-zero) by the caller's signal handler when a drain signal
+     * arrived on this rank; NULL when the caller does not catch them. */
+    const volatile sig_atomic_t *drain_signal;
     int node_index; /* index of this rank's node */
     int node_rank; /* rank within the node */
     MPI_Comm node_comm;

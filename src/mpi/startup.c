@@ -255,6 +255,11 @@ void wfmpi_mpi_abort(struct wfmpi_mpi *m, int code)
     MPI_Abort(MPI_COMM_WORLD, code);
 }
 
+void wfmpi_mpi_set_drain_flag(struct wfmpi_mpi *m, const volatile sig_atomic_t *flag)
+{
+    m->drain_signal = flag;
+}
+
 int wfmpi_mpi_rank(const struct wfmpi_mpi *m)
 {
     return m->rank;

@@ -145,8 +145,17 @@ static int poll_exec(struct worker *w)
 {
     struct wfmpi_exec_result res[RESULT_BATCH];
     uint32_t n = wfmpi_exec_poll(w->ex, res, RESULT_BATCH, 0);
-    for (uint32_t i = 0; i < n; i++)
+    bool signalled = w->draining || (w->m->drain_signal && *w->m->drain_signal);
+    for (uint32_t i = 0; i < n; i++) {
+        /* The walltime signal reaches tasks too; what it stopped is
+         * interrupted, not failed (see wfmpi_mpi_set_drain_flag). */
+        if (signalled && res[i].reason != WFMPI_EXEC_OK &&
+            res[i].reason != WFMPI_EXEC_INTERRUPTED) {
+            res[i].reason = WFMPI_EXEC_INTERRUPTED;
+            snprintf(res[i].detail, sizeof(res[i].detail), "stopped by the drain signal");
+        }
         queue_result(w, &res[i]);
+    }
     return (int)n;
 }
 

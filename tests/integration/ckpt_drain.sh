@@ -77,6 +77,30 @@ grep -q '^s1 .* resumed-from step-' "$d/ledger.txt" || fail "s1 did not resume f
 grep -q '^after ' "$d/ledger.txt" || fail "s1's child must run after the resume"
 pass "resume: checkpoint files used, finished tasks not rerun, no retry used (retry 0)"
 
+# -- 1b. As Slurm does it: the signal reaches the tasks too, at the same time
+# as the ranks. Tasks without a handler die of SIGUSR1; with retry 0 they must
+# come back as interrupted (requeued), not failed.
+d=$TMP/slurmlike; mkdir -p "$d"
+{ header slurmlike; cat <<YML
+  - {id: v1, name: task, arguments: [--sleep, "20"], uses: [], profiles: {dagman: {retry: 0}}}
+  - {id: v2, name: task, arguments: [--sleep, "20"], uses: [], profiles: {dagman: {retry: 0}}}
+  - {id: v3, name: task, arguments: [--sleep, "20"], uses: [], profiles: {dagman: {retry: 0}}}
+YML
+} >"$d/wf.yml"
+(cd "$d" && exec "$MPIEXEC" -n 3 --oversubscribe "$WFMPI" wf.yml --run-dir "$d/run" \
+   --drain-grace 5 --cores-per-node 4 >"$d/out1" 2>&1) &
+mpipid=$!
+task_pids() { pgrep -f "$T --sleep 20" || true; }
+wait_for 30 sh -c "[ \$(pgrep -f '$T --sleep 20' | wc -l) -ge 3 ]" || fail "tasks never started"
+kill -USR1 $(task_pids) $(rank_pids "$d/run")
+set +e; wait "$mpipid"; rc=$?; set -e
+[ "$rc" = 3 ] || { cat "$d/out1"; fail "signal to ranks and tasks: exit $rc, expected 3"; }
+grep -q "Failed          : 0" "$d/out1" || { cat "$d/out1"; fail "tasks killed by the walltime signal must not count as failed"; }
+sed -i 's/"20"/"0"/' "$d/wf.yml"
+wfmpi_mpi -C "$d" 3 wf.yml --run-dir "$d/run" --force-resume
+expect_rc 0 "resume after the signal killed the tasks"
+pass "walltime signal to ranks and tasks at once: interrupted, not failed; resume completes"
+
 # -- 2. walltime: a task whose estimate exceeds the time left is not started
 d=$TMP/wall; mkdir -p "$d"
 { header wall; cat <<YML
