@@ -18,6 +18,7 @@ def cpus(s):
 
 
 share = {r["rank"]: cpus(r["cpuset"]) for r in node["ranks"]}
+package = {g["ordinal"]: g.get("package", 0) for g in node["gpus"]}
 owner = {o: r["rank"] for r in node["ranks"] for o in r["ordinals"]}
 
 
@@ -47,13 +48,15 @@ for tid, e in sorted(tasks.items()):
                       f"{e.get('OMP_NUM_THREADS')}, WFMPI_CPUSET={e.get('WFMPI_CPUSET')}")
     if ords:
         # Launched by the owner of its first GPU, bound near its GPUs, and a
-        # multi-GPU task's GPUs are adjacent (same package, neighbouring NUMA).
+        # multi-GPU task's GPUs are close: one package. (Adjacent ordinals are
+        # preferred but not required: with GPUs 1 and 3 busy, [0, 2] is the
+        # closest pair there is, and which GPUs are busy depends on timing.)
         if rank != owner[min(ords)]:
             errors.append(f"{tid}: GPUs {ords} launched by rank {rank}")
         if not mine <= set().union(*(share[owner[g]] for g in ords)):
             errors.append(f"{tid}: cpuset {sorted(mine)} not local to GPUs {ords}")
-        if max(ords) - min(ords) != len(ords) - 1:
-            errors.append(f"{tid}: GPUs {ords} not adjacent")
+        if len({package[g] for g in ords}) != 1:
+            errors.append(f"{tid}: GPUs {ords} span packages")
     else:
         if not mine <= share[rank]:
             errors.append(f"{tid}: CPU task cpuset {sorted(mine)} outside rank {rank}'s cores")
