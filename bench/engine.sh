@@ -46,16 +46,19 @@ echo "### 2,000 /bin/true tasks: wfmpi vs a plain posix_spawn loop vs GNU parall
 echo
 python3 "$GEN" independent 2000 /bin/true "$OUT/ind.yml" /dev/null
 python3 "$GEN" chain 2000 /bin/true "$OUT/chain.yml" /dev/null
-echo "| shape | concurrency | wfmpi tasks/s | posix_spawn loop tasks/s | wfmpi / loop | GNU parallel tasks/s |"
-echo "|---|---|---|---|---|---|"
+echo "| shape | concurrency | wfmpi tasks/s | posix_spawn loop tasks/s | wfmpi / loop | loop with 2 output files per task (as wfmpi) | wfmpi / that | GNU parallel tasks/s |"
+echo "|---|---|---|---|---|---|---|---|"
+mkdir -p "$OUT/files"
 for n in 2 4; do
   # -n N ranks with N cores in all: one task per rank at a time.
   read -r rate _ < <(master_figure "$n" "$OUT/ind.yml" --cores-per-node "$n")
   loop=$("$OUT/spawn_loop" 2000 "$n" | sed 's/.*: \([0-9]*\) tasks\/s/\1/')
+  rm -f "$OUT"/files/*
+  floop=$("$OUT/spawn_loop" 2000 "$n" /bin/true "$OUT/files" | sed 's/.*: \([0-9]*\) tasks\/s/\1/')
   t0=$(date +%s.%N)
   seq 2000 | parallel -j "$n" /bin/true
   par=$(python3 -c "print(round(2000/($(date +%s.%N)-$t0)))")
-  echo "| independent | $n | $rate | $loop | $(python3 -c "print(f'{$rate/$loop:.0%}')") | $par |"
+  echo "| independent | $n | $rate | $loop | $(python3 -c "print(f'{$rate/$loop:.0%}')") | $floop | $(python3 -c "print(f'{$rate/$floop:.0%}')") | $par |"
 done
 for n in 2 4; do
   read -r rate _ < <(master_figure "$n" "$OUT/chain.yml" --cores-per-node "$n")
