@@ -75,8 +75,9 @@ struct wfmpi_run_hooks {
     void (*on_end)(void *ctx, const struct wfmpi_sched_dispatch *d, int mpi_rank,
                    const struct wfmpi_exec_result *r, enum wfmpi_task_state after);
     /* Called once per loop iteration in which something happened, before
-     * anything new is dispatched: make the records of what happened durable
-     * (the journal). A negative return stops the run with that error. */
+     * anything new is dispatched, and at least once a second: make the
+     * records of what happened durable (the journal) and refresh what is
+     * derived from them. A negative return stops the run with that error. */
     int (*on_commit)(void *ctx);
     /* Called about every progress_interval seconds. */
     void (*on_progress)(void *ctx, const struct wfmpi_sched *s, double elapsed);

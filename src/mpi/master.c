@@ -477,7 +477,7 @@ static int commit(struct master *ms, struct wfmpi_error *err)
 
 static int master_loop(struct master *ms, struct wfmpi_error *err)
 {
-    double start = wfmpi_mono(), next_progress = start;
+    double start = wfmpi_mono(), next_progress = start, next_tick = start + 1.0;
     double interval = ms->hooks ? ms->hooks->progress_interval : 0;
     int idle = 0, rc;
     if ((rc = watch_clock(ms, err)) < 0)
@@ -499,9 +499,14 @@ static int master_loop(struct master *ms, struct wfmpi_error *err)
         if ((rc = recv_results(ms, err)) < 0)
             return rc;
         did += rc + poll_local(ms);
-        /* What happened is recorded before the next dispatch acts on it. */
-        if (did && (rc = commit(ms, err)) < 0)
+        /* What happened is recorded before the next dispatch acts on it;
+         * and at least once a second anyway, so what the caller keeps up to
+         * date from it (status.json) stays fresh while tasks just run. */
+        double now = wfmpi_mono();
+        if ((did || now >= next_tick) && (rc = commit(ms, err)) < 0)
             return rc;
+        if (now >= next_tick)
+            next_tick = now + 1.0;
         if ((rc = watch_clock(ms, err)) < 0)
             return rc;
         if (interval > 0 && ms->hooks->on_progress && wfmpi_mono() >= next_progress) {
