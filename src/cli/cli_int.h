@@ -5,6 +5,9 @@
 #ifndef WFMPI_CLI_INT_H
 #define WFMPI_CLI_INT_H
 
+#include <stdbool.h>
+#include <stdint.h>
+
 #include "wfmpi/util.h"
 
 enum wfmpi_exit {
@@ -28,6 +31,15 @@ int cli_submit(int argc, char **argv);
 int cli_remove(int argc, char **argv);
 int cli_status_server(int argc, char **argv);
 int cli_glidein(int argc, char **argv);
+
+/* Validated option values (cli_args.c): false when s is not a whole
+ * number <= max, not seconds in [0, 1e9], not epoch seconds or
+ * "YYYY-MM-DDTHH:MM:SS". cli_bad_value prints "wfmpi CMD: invalid value
+ * 'VALUE' for --OPT" and returns WFMPI_EXIT_USAGE. */
+bool cli_parse_uint(const char *s, uint64_t max, uint64_t *out);
+bool cli_parse_seconds(const char *s, double *out);
+bool cli_parse_time(const char *s, double *out);
+int cli_bad_value(const char *cmd, const char *opt, const char *value);
 
 /* Map an error code from the library to an exit code: input errors are 2,
  * everything else is an environment error (4). */

@@ -81,19 +81,24 @@ static int glidein_parse(int argc, char **argv, struct wfmpi_glidein_pilot_opts 
             o->client.insecure_http = true;
             break;
         case 'l':
-            o->lifetime_s = atof(optarg);
+            if (!cli_parse_seconds(optarg, &o->lifetime_s))
+                return cli_bad_value("glidein", "lifetime", optarg);
             break;
         case 'i':
-            o->idle_timeout_s = atof(optarg);
+            if (!cli_parse_seconds(optarg, &o->idle_timeout_s))
+                return cli_bad_value("glidein", "idle-timeout", optarg);
             break;
         case 'w':
-            o->walltime_end = atof(optarg);
+            if (!cli_parse_time(optarg, &o->walltime_end))
+                return cli_bad_value("glidein", "walltime-end", optarg);
             break;
         case 'd':
-            o->drain_before_s = atof(optarg);
+            if (!cli_parse_seconds(optarg, &o->drain_before_s))
+                return cli_bad_value("glidein", "drain-before", optarg);
             break;
         case 'g':
-            o->drain_grace_s = atof(optarg);
+            if (!cli_parse_seconds(optarg, &o->drain_grace_s))
+                return cli_bad_value("glidein", "drain-grace", optarg);
             break;
         case 'W':
             o->work_dir = optarg;
@@ -101,20 +106,28 @@ static int glidein_parse(int argc, char **argv, struct wfmpi_glidein_pilot_opts 
         case 's':
             o->site = optarg;
             break;
-        case 'c':
-            o->cores_per_node = (uint32_t)atoi(optarg);
+        case 'c': {
+            uint64_t v;
+            if (!cli_parse_uint(optarg, UINT32_MAX, &v) || v == 0)
+                return cli_bad_value("glidein", "cores-per-node", optarg);
+            o->cores_per_node = (uint32_t)v;
             break;
-        case 'm':
-            o->max_claim = (uint32_t)atoi(optarg);
+        }
+        case 'm': {
+            uint64_t v;
+            if (!cli_parse_uint(optarg, UINT32_MAX, &v) || v == 0)
+                return cli_bad_value("glidein", "max-claim", optarg);
+            o->max_claim = (uint32_t)v;
             break;
+        }
         case 'e':
             if (strcmp(optarg, "null") != 0 && strcmp(optarg, "spawn") != 0)
-                return WFMPI_EXIT_USAGE;
+                return cli_bad_value("glidein", "exec", optarg);
             o->exec_null = strcmp(optarg, "null") == 0;
             break;
         case 'v':
             if (wfmpi_log_parse_level(optarg, &lvl) < 0)
-                return WFMPI_EXIT_USAGE;
+                return cli_bad_value("glidein", "log-level", optarg);
             wfmpi_log_set_level(lvl);
             break;
         case 'h':
@@ -157,8 +170,8 @@ int cli_glidein(int argc, char **argv)
     }
     o.work_dir = work;
     const char *end = getenv("SLURM_JOB_END_TIME");
-    if (o.walltime_end <= 0 && end)
-        o.walltime_end = atof(end);
+    if (o.walltime_end <= 0 && end && !cli_parse_time(end, &o.walltime_end))
+        o.walltime_end = 0; /* unusable: no walltime awareness, as without Slurm */
     o.stop = &glidein_stop;
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));

@@ -121,52 +121,6 @@ static const struct option run_options[] = {
     {NULL, 0, NULL, 0},
 };
 
-static bool parse_uint(const char *s, uint64_t max, uint64_t *out)
-{
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || end == s || *end || s[0] == '-' || v > max)
-        return false;
-    *out = v;
-    return true;
-}
-
-static bool parse_seconds(const char *s, double *out)
-{
-    char *end;
-    double v = strtod(s, &end);
-    if (end == s || *end || !(v >= 0) || v > 1e9)
-        return false;
-    *out = v;
-    return true;
-}
-
-/* Epoch seconds, or a local "YYYY-MM-DDTHH:MM:SS" as squeue prints it. */
-static bool parse_time(const char *s, double *out)
-{
-    char *end;
-    double v = strtod(s, &end);
-    if (end != s && *end == '\0' && v > 0) {
-        *out = v;
-        return true;
-    }
-    struct tm tm = {0};
-    const char *rest = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
-    if (!rest || *rest)
-        return false;
-    tm.tm_isdst = -1;
-    time_t t = mktime(&tm);
-    *out = (double)t;
-    return t != (time_t)-1;
-}
-
-static int bad_value(const char *opt, const char *value)
-{
-    fprintf(stderr, "wfmpi run: invalid value '%s' for --%s\n", value, opt);
-    return WFMPI_EXIT_USAGE;
-}
-
 /* One option; returns 0 or an exit code. */
 static int apply_option(struct run_opts *o, int c, const char *arg)
 {
@@ -179,29 +133,29 @@ static int apply_option(struct run_opts *o, int c, const char *arg)
         o->work_dir = arg;
         break;
     case OPT_RETRIES:
-        if (!parse_uint(arg, 1000, &u))
-            return bad_value("retries", arg);
+        if (!cli_parse_uint(arg, 1000, &u))
+            return cli_bad_value("run", "retries", arg);
         o->retries = (int32_t)u;
         break;
     case OPT_MAX_RUNNING:
-        if (!parse_uint(arg, UINT32_MAX, &u))
-            return bad_value("max-running", arg);
+        if (!cli_parse_uint(arg, UINT32_MAX, &u))
+            return cli_bad_value("run", "max-running", arg);
         o->max_running = (uint32_t)u;
         break;
     case OPT_CORES:
-        if (!parse_uint(arg, 1u << 20, &u) || u == 0)
-            return bad_value("cores-per-node", arg);
+        if (!cli_parse_uint(arg, 1u << 20, &u) || u == 0)
+            return cli_bad_value("run", "cores-per-node", arg);
         o->cores_per_node = (uint32_t)u;
         break;
     case OPT_EXEC:
         if (strcmp(arg, "null") != 0 && strcmp(arg, "spawn") != 0)
-            return bad_value("exec", arg);
+            return cli_bad_value("run", "exec", arg);
         o->exec_null = strcmp(arg, "null") == 0;
         break;
     case OPT_PROGRESS:
-        return parse_seconds(arg, &o->progress) ? 0 : bad_value("progress", arg);
+        return cli_parse_seconds(arg, &o->progress) ? 0 : cli_bad_value("run", "progress", arg);
     case OPT_GRACE:
-        return parse_seconds(arg, &o->kill_grace) ? 0 : bad_value("kill-grace", arg);
+        return cli_parse_seconds(arg, &o->kill_grace) ? 0 : cli_bad_value("run", "kill-grace", arg);
     case OPT_RC:
         o->plan.rc_file = arg;
         break;
@@ -219,7 +173,7 @@ static int apply_option(struct run_opts *o, int c, const char *arg)
         break;
     case OPT_LOG_LEVEL:
         if (wfmpi_log_parse_level(arg, &o->log_level) < 0)
-            return bad_value("log-level", arg);
+            return cli_bad_value("run", "log-level", arg);
         break;
     case OPT_FRESH:
         o->fresh = true;
@@ -231,11 +185,14 @@ static int apply_option(struct run_opts *o, int c, const char *arg)
         o->no_checkpoint = true;
         break;
     case OPT_DRAIN_GRACE:
-        return parse_seconds(arg, &o->drain_grace) ? 0 : bad_value("drain-grace", arg);
+        return cli_parse_seconds(arg, &o->drain_grace) ? 0
+                                                       : cli_bad_value("run", "drain-grace", arg);
     case OPT_DRAIN_BEFORE:
-        return parse_seconds(arg, &o->drain_before) ? 0 : bad_value("drain-before", arg);
+        return cli_parse_seconds(arg, &o->drain_before) ? 0
+                                                        : cli_bad_value("run", "drain-before", arg);
     case OPT_WALLTIME_END:
-        return parse_time(arg, &o->walltime_end) ? 0 : bad_value("walltime-end", arg);
+        return cli_parse_time(arg, &o->walltime_end) ? 0
+                                                     : cli_bad_value("run", "walltime-end", arg);
     default:
         return WFMPI_EXIT_USAGE;
     }
@@ -310,7 +267,7 @@ static double find_walltime_end(const struct run_opts *o)
         return o->walltime_end;
     double t = 0;
     const char *env = getenv("SLURM_JOB_END_TIME");
-    if (env && parse_time(env, &t))
+    if (env && cli_parse_time(env, &t))
         return t;
     const char *job = getenv("SLURM_JOB_ID");
     if (!job || strspn(job, "0123456789") != strlen(job))
@@ -322,7 +279,7 @@ static double find_walltime_end(const struct run_opts *o)
         line[strcspn(line, "\n")] = '\0';
     if (p)
         pclose(p);
-    return parse_time(line, &t) ? t : 0;
+    return cli_parse_time(line, &t) ? t : 0;
 }
 
 /* ------------------------------------------------------------ master */

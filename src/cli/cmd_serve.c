@@ -75,9 +75,13 @@ static int serve_opts(int argc, char **argv, struct wfmpi_glidein_server_opts *o
         case 'b':
             o->bind = optarg;
             break;
-        case 'p':
-            o->port = (uint16_t)atoi(optarg);
+        case 'p': {
+            uint64_t port;
+            if (!cli_parse_uint(optarg, 65535, &port))
+                return cli_bad_value("serve", "port", optarg);
+            o->port = (uint16_t)port;
             break;
+        }
         case 'c':
             o->cert_file = optarg;
             break;
@@ -94,20 +98,26 @@ static int serve_opts(int argc, char **argv, struct wfmpi_glidein_server_opts *o
             o->state_dir = optarg;
             break;
         case 'L':
-            o->lease_s = atof(optarg);
+            if (!cli_parse_seconds(optarg, &o->lease_s))
+                return cli_bad_value("serve", "lease", optarg);
             break;
         case 'P':
-            o->long_poll_s = atof(optarg);
+            if (!cli_parse_seconds(optarg, &o->long_poll_s))
+                return cli_bad_value("serve", "long-poll", optarg);
             break;
-        case 'r':
-            o->default_retries = atoi(optarg);
+        case 'r': {
+            uint64_t r;
+            if (!cli_parse_uint(optarg, 1000, &r))
+                return cli_bad_value("serve", "retries", optarg);
+            o->default_retries = (int32_t)r;
             break;
+        }
         case 'a':
             *add = optarg;
             break;
         case 'v':
             if (wfmpi_log_parse_level(optarg, &lvl) < 0)
-                return WFMPI_EXIT_USAGE;
+                return cli_bad_value("serve", "log-level", optarg);
             wfmpi_log_set_level(lvl);
             break;
         case 'h':

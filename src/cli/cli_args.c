@@ -1,0 +1,54 @@
+/* Option values shared by every subcommand: numbers are validated (no atoi),
+ * and a bad value is a usage error (exit 2) with a message naming it. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "cli_int.h"
+
+bool cli_parse_uint(const char *s, uint64_t max, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s || *end || s[0] == '-' || v > max)
+        return false;
+    *out = v;
+    return true;
+}
+
+bool cli_parse_seconds(const char *s, double *out)
+{
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || *end || !(v >= 0) || v > 1e9)
+        return false;
+    *out = v;
+    return true;
+}
+
+/* Epoch seconds, or a local "YYYY-MM-DDTHH:MM:SS" as squeue prints it. */
+bool cli_parse_time(const char *s, double *out)
+{
+    char *end;
+    double v = strtod(s, &end);
+    if (end != s && *end == '\0' && v > 0) {
+        *out = v;
+        return true;
+    }
+    struct tm tm = {0};
+    const char *rest = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+    if (!rest || *rest)
+        return false;
+    tm.tm_isdst = -1;
+    time_t t = mktime(&tm);
+    *out = (double)t;
+    return t != (time_t)-1;
+}
+
+int cli_bad_value(const char *cmd, const char *opt, const char *value)
+{
+    fprintf(stderr, "wfmpi %s: invalid value '%s' for --%s\n", cmd, value, opt);
+    return WFMPI_EXIT_USAGE;
+}
