@@ -31,6 +31,23 @@ struct wfmpi_plan_file {
     uint32_t sha256; /* expected checksum of an input replica, 0 when none */
 };
 
+/* What a task is for. Compute tasks are the workflow's jobs; the planner
+ * adds data tasks around them as Pegasus does (docs/staging.md). */
+enum wfmpi_plan_kind {
+    WFMPI_PLAN_COMPUTE = 0,
+    WFMPI_PLAN_STAGE_IN, /* fetch inputs, executables, container images */
+    WFMPI_PLAN_STAGE_OUT, /* copy outputs to the output dir, register replicas */
+    WFMPI_PLAN_CLEANUP, /* remove intermediate files nobody needs any more */
+    WFMPI_PLAN_NKINDS
+};
+
+/* "compute", "stage-in", "stage-out", "cleanup". */
+const char *wfmpi_plan_kind_name(uint8_t kind);
+
+/* A stage-in task exits with this code when a checksum did not match; the
+ * master records the attempt's reason as "input integrity". */
+#define WFMPI_PLAN_INTEGRITY_EXIT 65
+
 struct wfmpi_plan_task {
     uint32_t id; /* unique; sub-workflow jobs are "<parent-id>/<id>" */
     uint32_t transformation; /* "ns::name:version" as written, for reports */
@@ -54,6 +71,7 @@ struct wfmpi_plan_task {
     uint32_t successmsg, failuremsg; /* pegasus.exitcode.*, 0 = none */
     uint32_t container; /* container name from the catalog, 0 = none */
     uint32_t site; /* execution site chosen */
+    uint8_t kind; /* enum wfmpi_plan_kind */
 };
 
 /* A throttle: at most `maxjobs` tasks of `category` run at once. */
@@ -94,6 +112,8 @@ struct wfmpi_plan_stats {
     uint64_t total_memory_mb;
     uint32_t gpu_tasks;
     uint32_t no_estimate; /* tasks without a runtime estimate (counted as 1 s each) */
+    uint32_t kinds[WFMPI_PLAN_NKINDS]; /* tasks of each kind */
+    uint32_t compute_edges; /* edges between compute tasks (the workflow's own) */
 };
 
 struct wfmpi_plan_options {
@@ -101,6 +121,16 @@ struct wfmpi_plan_options {
     const char *site; /* execution site; NULL: see docs/planning.md */
     const char *input_dir; /* where unreplicated inputs may already be; NULL: workflow's dir */
     int no_default_catalogs;
+    /* Data handling (docs/staging.md). work_dir: absolute directory tasks run
+     * in (NULL: the current one), used to see which inputs are already in
+     * place and to bind into containers. output_dir: where stage-out copies
+     * go (NULL: "output", relative to the work dir). */
+    const char *work_dir;
+    const char *output_dir;
+    int no_stage_out; /* no stage-out tasks at all */
+    int no_symlink; /* copy file:// inputs instead of symlinking them */
+    int cleanup; /* remove intermediate files once every consumer is done */
+    const char *container_runtime; /* "apptainer" | "singularity"; NULL: whichever is on PATH */
 };
 
 struct wfmpi_plan;
@@ -153,6 +183,7 @@ struct wfmpi_plan_task_spec {
     int32_t retries; /* -1 = default */
     int32_t priority;
     const char *category, *successmsg, *failuremsg, *container, *site;
+    uint8_t kind; /* enum wfmpi_plan_kind */
 };
 
 struct wfmpi_plan_builder;

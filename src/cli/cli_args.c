@@ -3,9 +3,11 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "cli_int.h"
+#include "wfmpi/plan.h"
 
 bool cli_parse_uint(const char *s, uint64_t max, uint64_t *out)
 {
@@ -51,4 +53,31 @@ int cli_bad_value(const char *cmd, const char *opt, const char *value)
 {
     fprintf(stderr, "wfmpi %s: invalid value '%s' for --%s\n", cmd, value, opt);
     return WFMPI_EXIT_USAGE;
+}
+
+int cli_data_option(const char *cmd, int c, const char *arg, struct wfmpi_plan_options *o)
+{
+    switch (c) {
+    case CLI_OPT_OUTPUT_DIR:
+        if (!*arg)
+            return cli_bad_value(cmd, "output-dir", arg);
+        o->output_dir = arg;
+        return 1;
+    case CLI_OPT_NO_STAGE_OUT:
+        o->no_stage_out = 1;
+        return 1;
+    case CLI_OPT_NO_SYMLINK:
+        o->no_symlink = 1;
+        return 1;
+    case CLI_OPT_CLEANUP:
+        o->cleanup = 1;
+        return 1;
+    case CLI_OPT_CONTAINER_RUNTIME:
+        if (strcmp(arg, "apptainer") != 0 && strcmp(arg, "singularity") != 0 && arg[0] != '/')
+            return cli_bad_value(cmd, "container-runtime", arg);
+        o->container_runtime = arg;
+        return 1;
+    default:
+        return 0;
+    }
 }

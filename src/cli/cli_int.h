@@ -41,6 +41,35 @@ bool cli_parse_seconds(const char *s, double *out);
 bool cli_parse_time(const char *s, double *out);
 int cli_bad_value(const char *cmd, const char *opt, const char *value);
 
+/* Data-handling planning options shared by run and plan (cli_args.c):
+ * CLI_DATA_LONGOPTS go into a getopt_long table, CLI_DATA_HELP into the
+ * usage text, and cli_data_option applies one: 1 when c was one of them,
+ * 0 when not, or WFMPI_EXIT_USAGE (message printed) for a bad value. */
+enum {
+    CLI_OPT_OUTPUT_DIR = 0x1000,
+    CLI_OPT_NO_STAGE_OUT,
+    CLI_OPT_NO_SYMLINK,
+    CLI_OPT_CLEANUP,
+    CLI_OPT_CONTAINER_RUNTIME
+};
+#define CLI_DATA_LONGOPTS                                                                          \
+    {"output-dir", required_argument, NULL, CLI_OPT_OUTPUT_DIR},                                   \
+        {"no-stage-out", no_argument, NULL, CLI_OPT_NO_STAGE_OUT},                                 \
+        {"no-symlink", no_argument, NULL, CLI_OPT_NO_SYMLINK},                                     \
+        {"cleanup", no_argument, NULL, CLI_OPT_CLEANUP},                                           \
+    {                                                                                              \
+        "container-runtime", required_argument, NULL, CLI_OPT_CONTAINER_RUNTIME                    \
+    }
+#define CLI_DATA_HELP                                                                              \
+    "  --output-dir DIR      where stage-out copies outputs (default: WORK_DIR/output)\n"          \
+    "  --no-stage-out        stage nothing out (outputs stay in the work dir)\n"                   \
+    "  --no-symlink          copy file:// inputs into the work dir instead of linking\n"           \
+    "  --cleanup             remove intermediate files once every consumer is done\n"              \
+    "  --container-runtime R apptainer | singularity | a path (default: whichever is\n"            \
+    "                        on PATH)\n"
+struct wfmpi_plan_options;
+int cli_data_option(const char *cmd, int c, const char *arg, struct wfmpi_plan_options *o);
+
 /* Map an error code from the library to an exit code: input errors are 2,
  * everything else is an environment error (4). */
 int cli_exit_for(int code);

@@ -3,7 +3,9 @@
  *
  * --json writes one JSON object; the tasks array is streamed one task at a
  * time so a million-task plan never becomes one giant JSON tree. */
+#include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +34,7 @@ static void plan_usage(FILE *out)
             "  --site NAME        execution site (default: local, condorpool, first listed)\n"
             "  --input-dir DIR    where inputs without a replica may be (default: the\n"
             "                     workflow file's directory)\n"
+            "  --work-dir DIR     where the tasks would run (default: here)\n" CLI_DATA_HELP
             "  --json             one JSON object on stdout\n"
             "  -v, --verbose      also every task: command line, resources, parents\n"
             "  --log-level LEVEL  error|warn|info|debug (default warn)\n"
@@ -41,7 +44,7 @@ static void plan_usage(FILE *out)
 
 static int parse_args(int argc, char **argv, struct plan_args *a)
 {
-    enum { O_RC = 256, O_TC, O_SC, O_SITE, O_INPUT_DIR, O_JSON, O_LOG };
+    enum { O_RC = 256, O_TC, O_SC, O_SITE, O_INPUT_DIR, O_JSON, O_LOG, O_WORK_DIR };
     static const struct option longopts[] = {
         {"rc", required_argument, NULL, O_RC},
         {"tc", required_argument, NULL, O_TC},
@@ -49,6 +52,8 @@ static int parse_args(int argc, char **argv, struct plan_args *a)
         {"site", required_argument, NULL, O_SITE},
         {"input-dir", required_argument, NULL, O_INPUT_DIR},
         {"json", no_argument, NULL, O_JSON},
+        {"work-dir", required_argument, NULL, O_WORK_DIR},
+        CLI_DATA_LONGOPTS,
         {"verbose", no_argument, NULL, 'v'},
         {"log-level", required_argument, NULL, O_LOG},
         {"help", no_argument, NULL, 'h'},
@@ -58,7 +63,15 @@ static int parse_args(int argc, char **argv, struct plan_args *a)
     optind = 1;
     int c;
     while ((c = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
+        int d = cli_data_option("plan", c, optarg, &a->opt);
+        if (d == 1)
+            continue;
+        if (d)
+            return d;
         switch (c) {
+        case O_WORK_DIR:
+            a->opt.work_dir = optarg;
+            break;
         case O_RC:
             a->opt.rc_file = optarg;
             break;
@@ -109,7 +122,7 @@ static int parse_args(int argc, char **argv, struct plan_args *a)
 static void print_task_text(const struct wfmpi_plan *p, const struct wfmpi_plan_view *v, uint32_t i)
 {
     const struct wfmpi_plan_task *t = &v->tasks[i];
-    printf("task %s\n  command:", wfmpi_plan_str(p, t->id));
+    printf("task %s (%s)\n  command:", wfmpi_plan_str(p, t->id), wfmpi_plan_kind_name(t->kind));
     for (uint32_t k = 0; k < t->argv.count; k++)
         printf(" %s", wfmpi_plan_str(p, v->strs[t->argv.first + k]));
     printf("\n  resources: cores=%u gpus=%u memory_mb=%llu runtime_s=%g site=%s\n", t->cores,
@@ -130,7 +143,11 @@ static void print_text(const struct wfmpi_plan *p, int verbose)
     char hash[WFMPI_SHA256_HEX_LEN];
     wfmpi_plan_hash(p, hash);
     printf("workflow:        %s\n", wfmpi_plan_str(p, v->name));
-    printf("jobs:            %u\nedges:           %u\nroots:           %u\n", s.tasks, s.edges,
+    printf("jobs:            %u\nedges:           %u\n", s.kinds[WFMPI_PLAN_COMPUTE],
+           s.compute_edges);
+    printf("data tasks:      %u stage-in, %u stage-out, %u cleanup\n", s.kinds[WFMPI_PLAN_STAGE_IN],
+           s.kinds[WFMPI_PLAN_STAGE_OUT], s.kinds[WFMPI_PLAN_CLEANUP]);
+    printf("tasks:           %u\ntask edges:      %u\nroots:           %u\n", s.tasks, s.edges,
            s.roots);
     printf("leaves:          %u\ndepth:           %u\nwidest level:    %u\n", s.leaves, s.depth,
            s.widest);
@@ -168,12 +185,12 @@ static json_t *task_json(const struct wfmpi_plan *p, const struct wfmpi_plan_vie
     for (uint32_t k = 0; parents && k < t->parents.count; k++)
         json_array_append_new(parents, json_string(wfmpi_plan_str(
                                            p, v->tasks[v->edges_in[t->parents.first + k]].id)));
-    return json_pack("{s:s, s:o, s:o, s:I, s:I, s:I, s:f, s:f, s:s, s:o}", "id",
-                     wfmpi_plan_str(p, t->id), "argv", str_list(p, v->strs, t->argv), "env",
-                     str_list(p, v->strs, t->env), "cores", (json_int_t)t->cores, "gpus",
-                     (json_int_t)t->gpus, "memory_mb", (json_int_t)t->memory_mb, "runtime_s",
-                     t->runtime_s, "cp_seconds", t->cp_seconds, "site", wfmpi_plan_str(p, t->site),
-                     "parents", parents);
+    return json_pack("{s:s, s:s, s:o, s:o, s:I, s:I, s:I, s:f, s:f, s:s, s:o}", "id",
+                     wfmpi_plan_str(p, t->id), "kind", wfmpi_plan_kind_name(t->kind), "argv",
+                     str_list(p, v->strs, t->argv), "env", str_list(p, v->strs, t->env), "cores",
+                     (json_int_t)t->cores, "gpus", (json_int_t)t->gpus, "memory_mb",
+                     (json_int_t)t->memory_mb, "runtime_s", t->runtime_s, "cp_seconds",
+                     t->cp_seconds, "site", wfmpi_plan_str(p, t->site), "parents", parents);
 }
 
 static json_t *summary_json(const struct wfmpi_plan *p)
@@ -188,16 +205,21 @@ static json_t *summary_json(const struct wfmpi_plan *p)
     json_t *path = json_array();
     for (uint32_t i = 0; path && i < n; i++)
         json_array_append_new(path, json_string(wfmpi_plan_str(p, v->tasks[cp[i]].id)));
+    json_t *data =
+        json_pack("{s:I, s:I, s:I}", "stage_in", (json_int_t)s.kinds[WFMPI_PLAN_STAGE_IN],
+                  "stage_out", (json_int_t)s.kinds[WFMPI_PLAN_STAGE_OUT], "cleanup",
+                  (json_int_t)s.kinds[WFMPI_PLAN_CLEANUP]);
     return json_pack(
-        "{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:I, s:I, s:o, s:I, s:I, s:I, "
+        "{s:s, s:I, s:I, s:I, s:I, s:o, s:I, s:I, s:I, s:I, s:f, s:I, s:I, s:o, s:I, s:I, s:I, "
         "s:I, s:s}",
-        "workflow", wfmpi_plan_str(p, v->name), "jobs", (json_int_t)s.tasks, "edges",
-        (json_int_t)s.edges, "roots", (json_int_t)s.roots, "leaves", (json_int_t)s.leaves, "depth",
-        (json_int_t)s.depth, "widest", (json_int_t)s.widest, "critical_path_seconds", s.cp_seconds,
-        "critical_path_tasks", (json_int_t)s.cp_tasks, "no_runtime_estimate",
-        (json_int_t)s.no_estimate, "critical_path", path, "cores", (json_int_t)s.total_cores,
-        "gpus", (json_int_t)s.total_gpus, "memory_mb", (json_int_t)s.total_memory_mb, "gpu_jobs",
-        (json_int_t)s.gpu_tasks, "hash", hash);
+        "workflow", wfmpi_plan_str(p, v->name), "jobs", (json_int_t)s.kinds[WFMPI_PLAN_COMPUTE],
+        "edges", (json_int_t)s.compute_edges, "tasks", (json_int_t)s.tasks, "task_edges",
+        (json_int_t)s.edges, "data_tasks", data, "roots", (json_int_t)s.roots, "leaves",
+        (json_int_t)s.leaves, "depth", (json_int_t)s.depth, "widest", (json_int_t)s.widest,
+        "critical_path_seconds", s.cp_seconds, "critical_path_tasks", (json_int_t)s.cp_tasks,
+        "no_runtime_estimate", (json_int_t)s.no_estimate, "critical_path", path, "cores",
+        (json_int_t)s.total_cores, "gpus", (json_int_t)s.total_gpus, "memory_mb",
+        (json_int_t)s.total_memory_mb, "gpu_jobs", (json_int_t)s.gpu_tasks, "hash", hash);
 }
 
 /* The summary object, with its closing brace replaced by a streamed
@@ -240,6 +262,14 @@ int cli_plan(int argc, char **argv)
     if (rc)
         return rc < 0 ? WFMPI_EXIT_OK : rc;
     struct wfmpi_error err = {0};
+    char work_dir[PATH_MAX];
+    if (a.opt.work_dir) {
+        if (!realpath(a.opt.work_dir, work_dir)) {
+            fprintf(stderr, "wfmpi plan: work dir '%s': %s\n", a.opt.work_dir, strerror(errno));
+            return WFMPI_EXIT_USAGE;
+        }
+        a.opt.work_dir = work_dir;
+    }
     struct wfmpi_plan *p = wfmpi_plan_create(a.path, &a.opt, &err);
     if (!p) {
         cli_print_error(&err, err.code);

@@ -41,35 +41,36 @@ struct run_opts {
 
 static void run_usage(FILE *out)
 {
-    fprintf(out,
-            "usage: wfmpi [run] WORKFLOW.yml [options]\n"
-            "Run a Pegasus 5.0 workflow on the MPI ranks of this allocation\n"
-            "(srun wfmpi workflow.yml, or mpiexec -n N wfmpi workflow.yml).\n\n"
-            "  --run-dir DIR         state, logs and task output (default: WORKFLOW.wfmpi\n"
-            "                        beside the workflow file)\n"
-            "  --work-dir DIR        where tasks run (default: the current directory)\n"
-            "  --retries N           retries for tasks without dagman.retry (default 1)\n"
-            "  --max-running N       at most N tasks at once (default: no limit)\n"
-            "  --cores-per-node N    treat every node as having N cores (default: hwloc)\n"
-            "  --exec MODE           spawn (default) or null: report success without\n"
-            "                        running anything (measures the master's own cost)\n"
-            "  --kill-grace S        seconds between SIGTERM and SIGKILL on timeout (10)\n"
-            "  --fresh               start over: move an existing run dir aside (never deleted)\n"
-            "  --force-resume        resume even though the workflow changed (changed jobs rerun)\n"
-            "  --drain-grace S       on SIGTERM/SIGINT/SIGUSR1 or near the walltime: SIGTERM to\n"
-            "                        tasks, SIGKILL S seconds later, save state, exit 3 (60)\n"
-            "  --drain-before S      drain this long before the allocation ends (120)\n"
-            "  --walltime-end T      when the allocation ends (epoch seconds or\n"
-            "                        YYYY-MM-DDTHH:MM:SS); default: SLURM_JOB_END_TIME or squeue\n"
-            "  --progress S          seconds between progress lines on stderr (5)\n"
-            "  --rc/--tc/--sc FILE   replica / transformation / site catalog\n"
-            "  --site NAME           execution site in the catalogs\n"
-            "  --input-dir DIR       where workflow inputs without replicas are found\n"
-            "  --log-level LEVEL     error, warn (default), info, debug on stderr;\n"
-            "                        RUN_DIR/wfmpi.log always gets info\n"
-            "  -h, --help            this text\n\n"
-            "Exit: 0 all tasks succeeded, 1 some failed (the rest ran), 2 bad input or\n"
-            "usage (nothing ran), 3 stopped early, 4 environment or internal error.\n");
+    fprintf(
+        out,
+        "usage: wfmpi [run] WORKFLOW.yml [options]\n"
+        "Run a Pegasus 5.0 workflow on the MPI ranks of this allocation\n"
+        "(srun wfmpi workflow.yml, or mpiexec -n N wfmpi workflow.yml).\n\n"
+        "  --run-dir DIR         state, logs and task output (default: WORKFLOW.wfmpi\n"
+        "                        beside the workflow file)\n"
+        "  --work-dir DIR        where tasks run (default: the current directory)\n"
+        "  --retries N           retries for tasks without dagman.retry (default 1)\n"
+        "  --max-running N       at most N tasks at once (default: no limit)\n"
+        "  --cores-per-node N    treat every node as having N cores (default: hwloc)\n"
+        "  --exec MODE           spawn (default) or null: report success without\n"
+        "                        running anything (measures the master's own cost)\n"
+        "  --kill-grace S        seconds between SIGTERM and SIGKILL on timeout (10)\n"
+        "  --fresh               start over: move an existing run dir aside (never deleted)\n"
+        "  --force-resume        resume even though the workflow changed (changed jobs rerun)\n"
+        "  --drain-grace S       on SIGTERM/SIGINT/SIGUSR1 or near the walltime: SIGTERM to\n"
+        "                        tasks, SIGKILL S seconds later, save state, exit 3 (60)\n"
+        "  --drain-before S      drain this long before the allocation ends (120)\n"
+        "  --walltime-end T      when the allocation ends (epoch seconds or\n"
+        "                        YYYY-MM-DDTHH:MM:SS); default: SLURM_JOB_END_TIME or squeue\n"
+        "  --progress S          seconds between progress lines on stderr (5)\n"
+        "  --rc/--tc/--sc FILE   replica / transformation / site catalog\n"
+        "  --site NAME           execution site in the catalogs\n"
+        "  --input-dir DIR       where workflow inputs without replicas are found\n" CLI_DATA_HELP
+        "  --log-level LEVEL     error, warn (default), info, debug on stderr;\n"
+        "                        RUN_DIR/wfmpi.log always gets info\n"
+        "  -h, --help            this text\n\n"
+        "Exit: 0 all tasks succeeded, 1 some failed (the rest ran), 2 bad input or\n"
+        "usage (nothing ran), 3 stopped early, 4 environment or internal error.\n");
 }
 
 enum {
@@ -117,6 +118,7 @@ static const struct option run_options[] = {
     {"drain-grace", required_argument, NULL, OPT_DRAIN_GRACE},
     {"drain-before", required_argument, NULL, OPT_DRAIN_BEFORE},
     {"walltime-end", required_argument, NULL, OPT_WALLTIME_END},
+    CLI_DATA_LONGOPTS,
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -193,8 +195,10 @@ static int apply_option(struct run_opts *o, int c, const char *arg)
     case OPT_WALLTIME_END:
         return cli_parse_time(arg, &o->walltime_end) ? 0
                                                      : cli_bad_value("run", "walltime-end", arg);
-    default:
-        return WFMPI_EXIT_USAGE;
+    default: {
+        int d = cli_data_option("run", c, arg, &o->plan);
+        return d == 1 ? 0 : WFMPI_EXIT_USAGE;
+    }
     }
     return 0;
 }
@@ -616,8 +620,15 @@ static int open_checkpoint(const struct run_opts *o, struct master_state *ms,
 static int master_prepare(struct wfmpi_mpi *m, const struct run_opts *o, struct master_state *ms,
                           struct wfmpi_error *err)
 {
+    /* The planner needs the work dir: inputs already there are not staged,
+     * containers bind it. */
+    struct wfmpi_plan_options popt = o->plan;
+    if (!realpath(o->work_dir ? o->work_dir : ".", ms->work_dir))
+        return wfmpi_error_set(err, WFMPI_E_INPUT, "work dir '%s': %s",
+                               o->work_dir ? o->work_dir : ".", strerror(errno));
+    popt.work_dir = ms->work_dir;
     double t0 = wfmpi_mono();
-    if (!(ms->plan = wfmpi_plan_create(o->workflow, &o->plan, err)))
+    if (!(ms->plan = wfmpi_plan_create(o->workflow, &popt, err)))
         return err->code;
     ms->plan_s = wfmpi_mono() - t0;
     uint32_t n_nodes = 0;

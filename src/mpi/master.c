@@ -47,6 +47,7 @@ struct master {
     uint32_t *local_pending; /* placed on rank 0, started once recorded */
     uint32_t n_local_pending;
     char pathbuf[2][4096];
+    char env_run_dir[4096 + 16]; /* "WFMPI_RUN_DIR=...", the same for every task */
 };
 
 /* ----------------------------------------------------------- encoding */
@@ -91,7 +92,7 @@ static uint32_t put_binding_env(struct wire_writer *w, const struct mpi_binding 
 static void put_env(struct master *ms, struct wire_writer *w, const struct wfmpi_plan_task *t,
                     const struct wfmpi_sched_dispatch *d, int rank, const struct mpi_binding *bd)
 {
-    wire_u32(w, t->env.count + 5 + put_binding_env(w, bd, true, true) +
+    wire_u32(w, t->env.count + 6 + put_binding_env(w, bd, true, true) +
                     put_binding_env(w, bd, false, true));
     put_binding_env(w, bd, true, false);
     for (uint32_t i = 0; i < t->env.count; i++)
@@ -108,6 +109,7 @@ static void put_env(struct master *ms, struct wire_writer *w, const struct wfmpi
     wire_str(w, b);
     snprintf(b, n, "OMP_NUM_THREADS=%u", d->cores);
     wire_str(w, b);
+    wire_str(w, ms->env_run_dir);
     put_binding_env(w, bd, false, false);
 }
 
@@ -188,6 +190,15 @@ static void handle_result(struct master *ms, const struct wfmpi_exec_result *r)
         return;
     }
     const struct wfmpi_sched_dispatch *d = &ms->running[task];
+    struct wfmpi_exec_result integrity;
+    if (r->reason == WFMPI_EXEC_EXIT && r->exit_code == WFMPI_PLAN_INTEGRITY_EXIT &&
+        ms->v->tasks[task].kind == WFMPI_PLAN_STAGE_IN) {
+        integrity = *r; /* a stage-in found a checksum mismatch */
+        integrity.reason = WFMPI_EXEC_STAGE;
+        snprintf(integrity.detail, sizeof(integrity.detail), "sha256 mismatch (see %s.err)",
+                 wfmpi_plan_str(ms->plan, ms->v->tasks[task].id));
+        r = &integrity;
+    }
     enum wfmpi_sched_outcome outcome = outcome_of(r->reason);
     /* A task that fails while the run drains was stopped by the drain (its
      * SIGTERM), or by the walltime signal itself before the loop saw it: it
@@ -398,6 +409,7 @@ static int master_setup(struct master *ms, struct wfmpi_error *err)
     int size = ms->m->size;
     ms->wcfg = (struct wire_config){ms->cfg->work_dir, ms->cfg->run_dir, ms->cfg->exec_null,
                                     ms->cfg->kill_grace_s};
+    snprintf(ms->env_run_dir, sizeof(ms->env_run_dir), "WFMPI_RUN_DIR=%s", ms->cfg->run_dir);
     wfmpi_buf_init(&ms->scratch, WIRE_MAX_MSG);
     ms->peers = calloc((size_t)size, sizeof(*ms->peers));
     ms->reqs = malloc((size_t)size * sizeof(*ms->reqs));

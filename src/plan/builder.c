@@ -146,6 +146,7 @@ static void fill_task(const struct plan_task_ids *s, struct wfmpi_plan_task *t)
     t->failuremsg = s->failuremsg;
     t->container = s->container;
     t->site = s->site;
+    t->kind = s->kind < WFMPI_PLAN_NKINDS ? s->kind : WFMPI_PLAN_COMPUTE;
     t->cores = s->cores ? s->cores : 1;
     t->gpus = s->gpus;
     t->memory_mb = s->memory_mb;
@@ -242,6 +243,7 @@ int64_t wfmpi_plan_builder_add_task(struct wfmpi_plan_builder *b,
     s.failuremsg = intern_opt(p, spec->failuremsg, &oom);
     s.container = intern_opt(p, spec->container, &oom);
     s.site = intern_opt(p, spec->site, &oom);
+    s.kind = spec->kind;
     if (oom || intern_lists(b, spec))
         return wfmpi_error_set(err, -ENOMEM, "task %s: %s", spec->id, wfmpi_strerror(-ENOMEM));
     s.args = b->scratch;

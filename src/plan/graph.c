@@ -282,6 +282,9 @@ static void compute_totals(struct wfmpi_plan *p)
         s->total_memory_mb += t->memory_mb;
         s->gpu_tasks += t->gpus > 0;
         s->no_estimate += !(t->runtime_s > 0);
+        s->kinds[t->kind]++;
+        for (uint32_t k = 0; t->kind == WFMPI_PLAN_COMPUTE && k < t->children.count; k++)
+            s->compute_edges += p->tasks[p->edges_out[t->children.first + k]].kind == 0;
     }
 }
 

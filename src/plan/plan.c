@@ -238,6 +238,10 @@ static void h_task(struct hasher *h, const struct wfmpi_plan_task *t)
     h_f64(h, t->runtime_s);
     h_f64(h, t->maxwalltime_s);
     h_f64(h, t->checkpoint_time_s);
+    if (t->kind) { /* compute tasks hash as they did before kinds existed */
+        h_tag(h, 'K');
+        h_u64(h, t->kind);
+    }
     h_u64(h, (uint64_t)(int64_t)t->retries);
     h_u64(h, (uint64_t)(int64_t)t->priority);
     h_str(h, t->category);

@@ -8,6 +8,7 @@
 #ifndef WFMPI_PLAN_INT_H
 #define WFMPI_PLAN_INT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -98,6 +99,7 @@ struct plan_task_ids {
     double runtime_s, maxwalltime_s, checkpoint_time_s;
     int32_t retries, priority;
     uint32_t category, successmsg, failuremsg, container, site;
+    uint8_t kind;
 };
 
 /* wfmpi_plan_builder_add_task with ids: the same checks, errors and result. */
@@ -190,6 +192,8 @@ struct plan_tr {
     uint32_t next; /* next entry with the same name, UINT32_MAX = end */
     uint32_t label; /* "ns::name:version" */
     uint32_t exe, site, container;
+    uint32_t stage_url, stage_sha; /* stageable executable: where from, checksum */
+    uint32_t cont; /* index into the workflow's containers, UINT32_MAX = none */
     struct plan_res res;
     uint32_t env_first, env_n; /* into wfc->benv (pairs) */
 };
@@ -204,6 +208,16 @@ struct plan_provided {
     uint32_t lfn, pfn, sha256;
 };
 
+/* Something fetched once for many tasks (data.c): a stageable executable
+ * or a container image, into `dest` under the work dir. */
+enum plan_fetch_how { PLAN_FETCH_STAGE, PLAN_FETCH_EXE, PLAN_FETCH_PULL };
+struct plan_fetch {
+    uint32_t name; /* for the task id: transformation or container name */
+    uint32_t dest, url, sha; /* sha 0 = none */
+    uint8_t how; /* enum plan_fetch_how */
+    uint32_t task; /* its task once added, UINT32_MAX before */
+};
+
 struct planner {
     const struct wfmpi_plan_options *opt;
     struct wfmpi_strtab *st;
@@ -211,7 +225,7 @@ struct planner {
     struct wfmpi_error *err;
     struct plan_keyspec keys[24];
     size_t n_keys;
-    uint32_t ns_env, ns_dagman, s_local, s_condorpool;
+    uint32_t ns_env, ns_dagman, s_local, s_condorpool, s_incontainer;
     char self_exe[4096];
     char *stack[PLAN_MAX_NESTING + 2]; /* realpaths of the workflows being planned */
     int depth;
@@ -233,6 +247,14 @@ struct planner {
     size_t n_words, cap_words;
     struct wfmpi_plan_file *files;
     size_t n_files, cap_files;
+    /* Data tasks (data.c): fetches, and which task needs which fetch. */
+    struct plan_fetch *fetch;
+    size_t n_fetch, cap_fetch;
+    struct plan_map fetch_by_dest;
+    uint64_t *needs; /* task << 32 | fetch index */
+    size_t n_needs, cap_needs;
+    char work_dir[4096]; /* absolute */
+    char runtime[4096]; /* container runtime: a path, or a name for PATH */
 };
 
 /* One workflow being planned (the main one, or an inlined sub-workflow). */
@@ -285,5 +307,30 @@ int plan_locate_subwf(struct plan_wfc *w, uint32_t file, struct wfmpi_wf_pos pos
                       size_t size);
 /* "file://" URLs become paths; anything else is returned unchanged. */
 const char *plan_url_path(const char *pfn);
+/* True for URLs that need a transfer: a scheme other than file://. */
+bool plan_url_remote(const char *pfn);
+
+/* planner.c scratch helpers shared with data.c. */
+int plan_word_add(struct planner *P, uint32_t id);
+int plan_word_add_str(struct planner *P, const char *s, size_t len);
+uint32_t plan_intern_concat(struct planner *P, const char *a, size_t al, char sep, const char *b,
+                            size_t bl);
+
+/* data.c: containers and data tasks (docs/staging.md). */
+int plan_data_init(struct planner *P);
+void plan_data_fini(struct planner *P);
+/* The words that run a job of t in its container (runtime, its options,
+ * the image) go first into P->words, and *exe becomes the runtime; the
+ * job's own executable follows as a word. Records the image fetch the task
+ * (about to be added) needs. No-op without a container. */
+int plan_container_prefix(struct plan_wfc *w, const struct plan_tr *t, uint32_t gpus,
+                          uint32_t *exe);
+/* The stageable executable of t, fetched once for every job of it. */
+int plan_need_exe(struct plan_wfc *w, const struct plan_tr *t);
+/* Replace argv words equal to a bypassed input's lfn with its URL. */
+int plan_bypass_args(struct planner *P, size_t n_args);
+/* After every compute task is in the builder: stage-in, stage-out and
+ * cleanup tasks with their edges. */
+int plan_data_tasks(struct planner *P);
 
 #endif /* WFMPI_PLAN_INT_H */

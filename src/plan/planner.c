@@ -66,15 +66,15 @@ static int oom(struct planner *P)
  * string ids: a word or name the workflow already holds costs nothing, and
  * only strings the planner makes (env entries, prefixed ids, split words)
  * are interned. */
-static int word_add(struct planner *P, uint32_t id)
+int plan_word_add(struct planner *P, uint32_t id)
 {
     return WFMPI_PUSH(P->words, P->n_words, P->cap_words, id) ? oom(P) : 0;
 }
 
-static int word_add_str(struct planner *P, const char *s, size_t len)
+int plan_word_add_str(struct planner *P, const char *s, size_t len)
 {
     uint32_t id = wfmpi_strtab_intern(P->st, s, len);
-    return id ? word_add(P, id) : oom(P);
+    return id ? plan_word_add(P, id) : oom(P);
 }
 
 static bool is_space(char c)
@@ -92,14 +92,14 @@ static int split_arg(struct planner *P, uint32_t arg)
     while (i < len && !is_space(s[i]) && s[i])
         i++;
     if (i == len)
-        return len ? word_add(P, arg) : 0;
+        return len ? plan_word_add(P, arg) : 0;
     while (*s) {
         while (is_space(*s))
             s++;
         const char *w = s;
         while (*s && !is_space(*s))
             s++;
-        if (s > w && word_add_str(P, w, (size_t)(s - w)))
+        if (s > w && plan_word_add_str(P, w, (size_t)(s - w)))
             return -ENOMEM;
     }
     return 0;
@@ -116,8 +116,8 @@ static int split_args(struct planner *P, const struct wfmpi_wf_view *v,
 }
 
 /* Put a+b together in the scratch buffer and intern it. 0 on failure. */
-static uint32_t intern_concat(struct planner *P, const char *a, size_t al, char sep, const char *b,
-                              size_t bl)
+uint32_t plan_intern_concat(struct planner *P, const char *a, size_t al, char sep, const char *b,
+                            size_t bl)
 {
     size_t n = al + (sep ? 1 : 0) + bl;
     if (wfmpi_grow((void **)&P->sbuf, &P->sbuf_cap, n + 1, 1))
@@ -134,9 +134,9 @@ static int add_env_strings(struct planner *P)
 {
     for (size_t i = 0; i < P->env.n; i++) {
         uint32_t k = P->env.kv[2 * i], val = P->env.kv[2 * i + 1];
-        uint32_t id = intern_concat(P, plan_s(P, k), wfmpi_strtab_len(P->st, k), '=',
-                                    plan_s(P, val), wfmpi_strtab_len(P->st, val));
-        if (!id || word_add(P, id))
+        uint32_t id = plan_intern_concat(P, plan_s(P, k), wfmpi_strtab_len(P->st, k), '=',
+                                         plan_s(P, val), wfmpi_strtab_len(P->st, val));
+        if (!id || plan_word_add(P, id))
             return oom(P);
     }
     return 0;
@@ -309,7 +309,8 @@ static uint32_t task_id(struct planner *P, const char *prefix, uint32_t id)
 {
     if (!*prefix)
         return present(P, id);
-    return intern_concat(P, prefix, strlen(prefix), 0, plan_s(P, id), wfmpi_strtab_len(P->st, id));
+    return plan_intern_concat(P, prefix, strlen(prefix), 0, plan_s(P, id),
+                              wfmpi_strtab_len(P->st, id));
 }
 
 /* words[] holds argv words (after argv[0]) then env entries from first_env. */
@@ -352,18 +353,22 @@ static int plain_job(struct wf_run *r, uint32_t j)
         return rc;
     if ((rc = job_files(r, j, t->site)))
         return rc;
+    struct plan_task_ids s = {0};
+    spec_from_res(&res, &s, P);
+    /* A container puts its runtime first and the job's executable after it. */
+    uint32_t exe = t->exe;
     P->n_words = 0;
-    if ((rc = split_args(P, v, job)))
+    if ((rc = plan_need_exe(&r->w, t)) || (rc = plan_container_prefix(&r->w, t, s.gpus, &exe)))
+        return rc;
+    if ((rc = split_args(P, v, job)) || (rc = plan_bypass_args(P, P->n_words)))
         return rc;
     size_t n_args = P->n_words;
     if ((rc = add_env_strings(P)))
         return rc;
-    struct plan_task_ids s = {0};
-    spec_from_res(&res, &s, P);
     if (!(s.id = task_id(P, r->w.prefix, job->id)))
         return oom(P);
     s.transformation = present(P, t->label);
-    s.exe = present(P, t->exe);
+    s.exe = present(P, exe);
     s.container = t->container;
     s.site = present(P, t->site);
     s.stdin_path = job->stdin_lfn;
@@ -399,8 +404,8 @@ static int dynamic_subwf(struct wf_run *r, uint32_t j)
     snprintf(rundir, sizeof(rundir), "%s.run", plan_s(P, s.id));
     const char *file = plan_s(P, job->file);
     P->n_words = 0;
-    if (word_add_str(P, "run", 3) || word_add_str(P, file, strlen(file)) ||
-        word_add_str(P, "--run-dir", 9) || word_add_str(P, rundir, strlen(rundir)) ||
+    if (plan_word_add_str(P, "run", 3) || plan_word_add_str(P, file, strlen(file)) ||
+        plan_word_add_str(P, "--run-dir", 9) || plan_word_add_str(P, rundir, strlen(rundir)) ||
         add_env_strings(P))
         return -ENOMEM;
     s.transformation = wfmpi_strtab_intern_cstr(P->st, "wfmpi");
@@ -752,6 +757,7 @@ static void planner_fini(struct planner *P)
     free(P->sbuf);
     free(P->words);
     free(P->files);
+    plan_data_fini(P);
 }
 
 /* A cycle: name the jobs and point at the first one's position. */
@@ -802,7 +808,11 @@ struct wfmpi_plan *wfmpi_plan_create(const char *path, const struct wfmpi_plan_o
     }
     struct wfmpi_wf_pos none = {0, 0, 0};
     double t0 = wfmpi_mono();
-    int rc = plan_workflow(&P, path, "", &lopt, NULL, 0, none, NULL, NULL, NULL, NULL);
+    int rc = plan_data_init(&P);
+    if (!rc)
+        rc = plan_workflow(&P, path, "", &lopt, NULL, 0, none, NULL, NULL, NULL, NULL);
+    if (!rc)
+        rc = plan_data_tasks(&P);
     struct wfmpi_plan *plan = NULL;
     if (!rc) {
         uint32_t *cyc = NULL, n = 0;

@@ -73,6 +73,7 @@ int plan_keys_init(struct planner *P)
     P->ns_dagman = wfmpi_strtab_intern_cstr(P->st, "dagman");
     P->s_local = wfmpi_strtab_intern_cstr(P->st, "local");
     P->s_condorpool = wfmpi_strtab_intern_cstr(P->st, "condorpool");
+    P->s_incontainer = wfmpi_strtab_intern_cstr(P->st, "incontainer");
     return (P->ns_env && P->ns_dagman && P->s_local && P->s_condorpool) ? 0 : -ENOMEM;
 }
 

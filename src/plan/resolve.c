@@ -137,6 +137,48 @@ static void find_tc(const struct plan_wfc *w, const struct wfmpi_wf_job *job, ui
     }
 }
 
+/* The container a transformation site names, from the catalog. */
+static int find_container(struct plan_wfc *w, const struct wfmpi_wf_tc_site *s, struct plan_tr *t)
+{
+    t->cont = UINT32_MAX;
+    if (!s->container)
+        return 0;
+    for (uint32_t i = 0; i < w->v->n_containers; i++) {
+        if (w->v->containers[i].name == s->container) {
+            t->cont = i;
+            return 0;
+        }
+    }
+    return plan_pos_error(w->P, s->pos, WFMPI_E_INPUT,
+                          "container '%s' is not in the transformation catalog's containers",
+                          plan_s(w->P, s->container));
+}
+
+/* A stageable executable is fetched into the work dir (.wfmpi/bin/NAME) by
+ * a stage-in task before its jobs run (data.c). */
+static int stageable_exe(struct plan_wfc *w, uint32_t tc, const struct wfmpi_wf_tc_site *s,
+                         struct plan_tr *t)
+{
+    struct planner *P = w->P;
+    char buf[PATH_MAX];
+    snprintf(buf, sizeof(buf), ".wfmpi/bin/%s", plan_s(P, w->v->transformations[tc].name));
+    for (char *c = buf + 11; *c; c++)
+        *c = *c == '/' || *c == ':' || *c == ' ' ? '_' : *c;
+    const char *pfn = plan_s(P, s->pfn);
+    if (!plan_url_remote(pfn) && plan_url_path(pfn)[0] != '/') {
+        char dir[PATH_MAX], abs[2 * PATH_MAX];
+        if (!realpath(w->dir, dir))
+            snprintf(dir, sizeof(dir), "%s", w->dir);
+        snprintf(abs, sizeof(abs), "%s/%s", dir, plan_url_path(pfn));
+        t->stage_url = wfmpi_strtab_intern_cstr(P->st, abs);
+    } else {
+        t->stage_url = s->pfn;
+    }
+    t->stage_sha = w->v->transformations[tc].sha256;
+    t->exe = wfmpi_strtab_intern_cstr(P->st, buf);
+    return t->exe && t->stage_url ? 0 : -ENOMEM;
+}
+
 /* Executable and site for a job: the catalog entry, else $PATH. */
 static int resolve_exe(struct plan_wfc *w, const struct wfmpi_wf_job *job, uint32_t tc, uint32_t ts,
                        struct plan_tr *t)
@@ -146,16 +188,24 @@ static int resolve_exe(struct plan_wfc *w, const struct wfmpi_wf_job *job, uint3
     const char *name = plan_s(P, job->name);
     if (ts != UINT32_MAX) {
         const struct wfmpi_wf_tc_site *s = &w->v->tc_sites[ts];
+        t->site = s->name;
+        t->container = s->container;
+        int rc = find_container(w, s, t);
+        if (rc)
+            return rc;
+        /* "incontainer": the executable is inside the container image. */
+        bool inside = P->s_incontainer && s->name == P->s_incontainer;
+        if (s->type == WFMPI_WF_TC_STAGEABLE && !inside)
+            return stageable_exe(w, tc, s, t);
         const char *exe = plan_url_path(plan_s(P, s->pfn));
-        if (!is_file(exe))
+        if (!inside && t->cont == UINT32_MAX && !is_file(exe))
             wfmpi_warn("transformation '%s': pfn '%s' for site '%s' does not exist on this "
                        "machine (it may exist on the compute nodes)",
                        name, exe, plan_s(P, s->name));
         t->exe = wfmpi_strtab_intern_cstr(P->st, exe);
-        t->site = s->name;
-        t->container = s->container;
         return t->exe ? 0 : -ENOMEM;
     }
+    t->cont = UINT32_MAX;
     if (!path_lookup(name, buf, sizeof(buf)))
         return plan_pos_error(P, job->pos, WFMPI_E_INPUT,
                               "transformation '%s' not found in the transformation catalog or on "

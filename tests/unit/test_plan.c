@@ -521,7 +521,11 @@ static void test_yaml_file_edges(void **state)
                            "   uses: [{lfn: f2, type: input}, {lfn: ck, type: input}]}\n"
                            "jobDependencies:\n- {id: a, children: [b, b]}\n";
     write_file("ck", "x\n"); /* c reads the checkpoint file: exists in the input dir */
-    struct wfmpi_plan *p = plan_ok("edges.yml", y, NULL);
+    /* The work dir is the input dir (ck is in place) and nothing is staged
+     * out, so the plan is the jobs alone. */
+    struct wfmpi_plan_options opt = {
+        .no_default_catalogs = 1, .work_dir = tmpdir, .no_stage_out = 1};
+    struct wfmpi_plan *p = plan_ok("edges.yml", y, &opt);
     struct wfmpi_plan_stats s;
     wfmpi_plan_stats(p, &s);
     assert_int_equal(s.tasks, 3);
@@ -640,6 +644,192 @@ static void test_yaml_subworkflow(void **state)
     wfmpi_plan_destroy(p);
 }
 
+/* ------------------------------------------------------------ data tasks */
+
+static const struct wfmpi_plan_task *task_or_null(const struct wfmpi_plan *p, const char *id)
+{
+    const struct wfmpi_plan_view *v = wfmpi_plan_view(p);
+    for (uint32_t i = 0; i < v->n_tasks; i++) {
+        if (strcmp(wfmpi_plan_str(p, v->tasks[i].id), id) == 0)
+            return &v->tasks[i];
+    }
+    return NULL;
+}
+
+/* argv of a task joined with spaces. */
+static const char *argv_of(const struct wfmpi_plan *p, const struct wfmpi_plan_task *t)
+{
+    static char buf[4096];
+    const struct wfmpi_plan_view *v = wfmpi_plan_view(p);
+    buf[0] = '\0';
+    for (uint32_t k = 0; k < t->argv.count; k++) {
+        if (k)
+            strncat(buf, " ", sizeof(buf) - strlen(buf) - 1);
+        strncat(buf, wfmpi_plan_str(p, v->strs[t->argv.first + k]), sizeof(buf) - strlen(buf) - 1);
+    }
+    return buf;
+}
+
+static bool has_parent(const struct wfmpi_plan *p, const char *child, const char *parent)
+{
+    const struct wfmpi_plan_view *v = wfmpi_plan_view(p);
+    const struct wfmpi_plan_task *t = task_or_null(p, child);
+    for (uint32_t k = 0; t && k < t->parents.count; k++) {
+        if (strcmp(wfmpi_plan_str(p, v->tasks[v->edges_in[t->parents.first + k]].id), parent) == 0)
+            return true;
+    }
+    return false;
+}
+
+#define RC_STAGE                                                                                   \
+    "replicaCatalog:\n  replicas:\n"                                                               \
+    "  - lfn: web.dat\n    pfns: [{site: web, pfn: 'https://example.org/web.dat'}]\n"              \
+    "    checksum: {sha256: "                                                                      \
+    "'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa'}\n"                        \
+    "  - lfn: far.dat\n    pfns: [{site: local, pfn: 'file:///etc/hostname'}]\n"                   \
+    "  - lfn: raw.dat\n    pfns: [{site: local, pfn: 's3://bucket/raw.dat'}]\n"
+
+static void test_data_stage_in(void **state)
+{
+    (void)state;
+    /* a and b need web.dat (one stage-in, made for a, the first); a needs
+     * far.dat (a local file elsewhere: symlinked); here.dat is already in
+     * the work dir (nothing); b reads raw.dat bypassed (its URL replaces the
+     * lfn in b's arguments). */
+    const char *y = HDR TC RC_STAGE
+        "jobs:\n"
+        "- {type: job, name: tool, id: a, arguments: [web.dat, far.dat],\n"
+        "   uses: [{lfn: web.dat, type: input}, {lfn: far.dat, type: input},\n"
+        "          {lfn: here.dat, type: input}]}\n"
+        "- {type: job, name: tool, id: b, arguments: [raw.dat, web.dat],\n"
+        "   uses: [{lfn: web.dat, type: input}, {lfn: raw.dat, type: input, bypass: true}]}\n";
+    write_file("here.dat", "x\n");
+    struct wfmpi_plan_options opt = {
+        .no_default_catalogs = 1, .work_dir = tmpdir, .no_stage_out = 1, .no_symlink = 1};
+    struct wfmpi_plan *p = plan_ok("stagein.yml", y, &opt);
+    struct wfmpi_plan_stats s;
+    wfmpi_plan_stats(p, &s);
+    assert_int_equal(s.kinds[WFMPI_PLAN_COMPUTE], 2);
+    assert_int_equal(s.kinds[WFMPI_PLAN_STAGE_IN], 1);
+    assert_int_equal(s.compute_edges, 0);
+    const struct wfmpi_plan_task *si = task_or_null(p, "stage_in_a");
+    assert_non_null(si);
+    assert_int_equal(si->kind, WFMPI_PLAN_STAGE_IN);
+    const char *av = argv_of(p, si);
+    assert_non_null(strstr(av, " stage-in --no-symlink -- https://example.org/web.dat web.dat "
+                               "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa "
+                               "file:///etc/hostname far.dat -"));
+    assert_null(strstr(av, "here.dat"));
+    assert_null(strstr(av, "raw.dat"));
+    assert_true(has_parent(p, "a", "stage_in_a"));
+    assert_true(has_parent(p, "b", "stage_in_a"));
+    assert_string_equal(argv_of(p, task_or_null(p, "b")), "/bin/echo s3://bucket/raw.dat web.dat");
+    assert_null(task_or_null(p, "stage_in_b"));
+    wfmpi_plan_destroy(p);
+}
+
+static void test_data_stage_out_cleanup(void **state)
+{
+    (void)state;
+    /* a -> b -> c through mid1 and mid2; final is staged out and
+     * registered, keep only registered, mid1/mid2 are intermediate. */
+    const char *y =
+        HDR TC "jobs:\n"
+               "- {type: job, name: tool, id: a, arguments: [],\n"
+               "   uses: [{lfn: mid1, type: output, stageOut: false, registerReplica: false}]}\n"
+               "- {type: job, name: tool, id: b, arguments: [],\n"
+               "   uses: [{lfn: mid1, type: input},\n"
+               "          {lfn: mid2, type: output, stageOut: false, registerReplica: false}]}\n"
+               "- {type: job, name: tool, id: c, arguments: [],\n"
+               "   uses: [{lfn: mid2, type: input}, {lfn: mid1, type: input},\n"
+               "          {lfn: final, type: output},\n"
+               "          {lfn: keep, type: output, stageOut: false, registerReplica: true}]}\n";
+    struct wfmpi_plan_options opt = {
+        .no_default_catalogs = 1, .work_dir = tmpdir, .cleanup = 1, .output_dir = "/out"};
+    struct wfmpi_plan *p = plan_ok("stageout.yml", y, &opt);
+    struct wfmpi_plan_stats s;
+    wfmpi_plan_stats(p, &s);
+    assert_int_equal(s.kinds[WFMPI_PLAN_STAGE_OUT], 1);
+    assert_int_equal(s.kinds[WFMPI_PLAN_CLEANUP], 2);
+    assert_int_equal(s.compute_edges, 3); /* a->b, b->c, a->c */
+    const struct wfmpi_plan_task *so = task_or_null(p, "stage_out_c");
+    assert_non_null(so);
+    assert_non_null(strstr(argv_of(p, so),
+                           " stage-out --output-dir /out -- final copy+register keep register"));
+    assert_true(has_parent(p, "stage_out_c", "c"));
+    /* mid1 is removed after a (its producer), b and c (its consumers). */
+    assert_non_null(strstr(argv_of(p, task_or_null(p, "cleanup_a")), " cleanup -- mid1"));
+    assert_true(has_parent(p, "cleanup_a", "a"));
+    assert_true(has_parent(p, "cleanup_a", "b"));
+    assert_true(has_parent(p, "cleanup_a", "c"));
+    assert_true(has_parent(p, "cleanup_b", "c"));
+    assert_null(task_or_null(p, "cleanup_c")); /* final and keep are never removed */
+    wfmpi_plan_destroy(p);
+}
+
+static void test_data_containers(void **state)
+{
+    (void)state;
+    /* A docker image is pulled once for both jobs; a GPU job gets --nv;
+     * an https singularity image is staged; a stageable executable is
+     * fetched into .wfmpi/bin; shifter uses its own command. */
+    const char *y =
+        HDR "transformationCatalog:\n  transformations:\n"
+            "  - name: gpu\n    sites: [{name: local, pfn: /opt/app/gpu, container: dock}]\n"
+            "  - name: web\n    sites: [{name: local, pfn: 'https://example.org/web.sh',\n"
+            "      type: stageable, container: sing}]\n"
+            "  - name: shift\n    sites: [{name: incontainer, pfn: /usr/bin/tool, "
+            "container: sh}]\n"
+            "  containers:\n"
+            "  - {name: dock, type: docker, image: 'docker://ubuntu:22.04',\n"
+            "     mounts: ['/scratch:/scratch']}\n"
+            "  - {name: sing, type: singularity, image: 'https://example.org/s.sif'}\n"
+            "  - {name: sh, type: shifter, image: 'docker://ubuntu:22.04'}\n"
+            "jobs:\n"
+            "- {type: job, name: gpu, id: g1, arguments: [x],\n"
+            "   profiles: {pegasus: {gpus: '1'}}, uses: []}\n"
+            "- {type: job, name: gpu, id: g2, arguments: [y], uses: []}\n"
+            "- {type: job, name: web, id: w, arguments: [], uses: []}\n"
+            "- {type: job, name: shift, id: s, arguments: [z], uses: []}\n";
+    struct wfmpi_plan_options opt = {.no_default_catalogs = 1,
+                                     .work_dir = "/work",
+                                     .container_runtime = "wfmpi-no-such-runtime"};
+    struct wfmpi_plan *p = plan_ok("cont.yml", y, &opt);
+    assert_string_equal(argv_of(p, task_or_null(p, "g1")),
+                        "wfmpi-no-such-runtime exec --nv --bind /work --bind /scratch:/scratch "
+                        "--pwd /work .wfmpi/images/dock.sif /opt/app/gpu x");
+    assert_string_equal(argv_of(p, task_or_null(p, "g2")),
+                        "wfmpi-no-such-runtime exec --bind /work --bind /scratch:/scratch "
+                        "--pwd /work .wfmpi/images/dock.sif /opt/app/gpu y");
+    assert_string_equal(argv_of(p, task_or_null(p, "pull_image_dock")),
+                        "wfmpi-no-such-runtime pull --force .wfmpi/images/dock.sif "
+                        "docker://ubuntu:22.04");
+    assert_true(has_parent(p, "g1", "pull_image_dock"));
+    assert_true(has_parent(p, "g2", "pull_image_dock"));
+    assert_string_equal(argv_of(p, task_or_null(p, "w")),
+                        "wfmpi-no-such-runtime exec --bind /work --pwd /work "
+                        ".wfmpi/images/sing.sif .wfmpi/bin/web");
+    assert_non_null(strstr(argv_of(p, task_or_null(p, "stage_image_sing")),
+                           " stage-in -- https://example.org/s.sif .wfmpi/images/sing.sif -"));
+    assert_non_null(
+        strstr(argv_of(p, task_or_null(p, "stage_exe_web")),
+               " stage-in --executable -- https://example.org/web.sh .wfmpi/bin/web -"));
+    assert_true(has_parent(p, "w", "stage_image_sing"));
+    assert_true(has_parent(p, "w", "stage_exe_web"));
+    assert_string_equal(argv_of(p, task_or_null(p, "s")),
+                        "shifter --image=docker:ubuntu:22.04 /usr/bin/tool z");
+    struct wfmpi_plan_stats s;
+    wfmpi_plan_stats(p, &s);
+    assert_int_equal(s.kinds[WFMPI_PLAN_STAGE_IN], 3);
+    wfmpi_plan_destroy(p);
+
+    plan_fails("badcont.yml",
+               HDR "transformationCatalog:\n  transformations:\n"
+                   "  - name: t\n    sites: [{name: local, pfn: /bin/true, container: nope}]\n"
+                   "jobs:\n- {type: job, name: t, id: a, arguments: [], uses: []}\n",
+               "container 'nope' is not in");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -654,6 +844,9 @@ int main(void)
         cmocka_unit_test(test_yaml_resources_env_argv),
         cmocka_unit_test(test_yaml_bad_profiles),
         cmocka_unit_test(test_yaml_file_edges),
+        cmocka_unit_test(test_data_stage_in),
+        cmocka_unit_test(test_data_stage_out_cleanup),
+        cmocka_unit_test(test_data_containers),
         cmocka_unit_test(test_yaml_text),
         cmocka_unit_test(test_yaml_inputs),
         cmocka_unit_test(test_yaml_path_fallback),
