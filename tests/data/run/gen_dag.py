@@ -38,7 +38,9 @@ for i in ids:
     if files:
         for c in children[i]:
             args += ["--out", f"{i}.to.{c}"]
-            uses.append(f"    - {{lfn: {i}.to.{c}, type: output}}")
+            # Intermediate files: nothing to stage out or register.
+            uses.append(f"    - {{lfn: {i}.to.{c}, type: output, stageOut: false, "
+                        "registerReplica: false}")
         for p in parents[i]:
             uses.append(f"    - {{lfn: {p}.to.{i}, type: input}}")
     out += [f"  - type: job", f"    id: {i}", "    name: task",
