@@ -130,5 +130,58 @@ for k in ("id", "argv", "cores", "gpus", "memory_mb", "parents"):
 assert t["cores"] == 2 and t["memory_mb"] == 1, t
 ' || { echo "FAIL -v --json tasks"; fail=1; }
 
+# Data tasks with the real catalogs (docs/staging.md). Montage: its 49
+# https inputs (and the local ones) each fetched by exactly one stage-in that
+# is a parent of every job reading it; its https container image staged once
+# and every job wrapped in the runtime. LLM-RAG: the stageable wrapper is
+# fetched once, made executable, and runs inside the staged image with --nv.
+A=$W/access-examples
+for ex in montage llm-rag; do
+    "$WFMPI" plan --json -v --log-level error --work-dir "$TMP" --container-runtime apptainer \
+        "$A/$ex/workflow.yml" >"$TMP/$ex.json" || { echo "FAIL plan $ex"; fail=1; }
+done
+python3 - "$A" "$TMP" <<'PY' || { echo "FAIL data tasks"; fail=1; }
+import json, sys, yaml
+A, T = sys.argv[1], sys.argv[2]
+def load(ex):
+    d = json.load(open(f"{T}/{ex}.json"))
+    return d, {t["id"]: t for t in d["tasks"]}
+d, tasks = load("montage")
+rc = yaml.safe_load(open(f"{A}/montage/replicas.yml"))
+urls = {r["lfn"]: r["pfns"][0]["pfn"] for r in rc["replicas"]}
+https = {l for l, u in urls.items() if u.startswith("https://")}
+assert len(https) == 49, len(https)
+fetched = {}
+for t in tasks.values():
+    if t["kind"] != "stage-in" or not t["id"].startswith("stage_in_"):
+        continue
+    a = t["argv"][t["argv"].index("--") + 1:]
+    for url, dest, sha in zip(a[0::3], a[1::3], a[2::3]):
+        assert dest not in fetched, dest + " fetched twice"
+        fetched[dest] = t["id"]
+        assert url == urls[dest] or url.endswith(urls[dest].replace("file://", "")), (url, dest)
+assert https <= set(fetched), https - set(fetched)
+for t in tasks.values():
+    if t["kind"] != "compute":
+        continue
+    assert t["argv"][:2] == ["apptainer", "exec"], t["argv"]
+    assert ".wfmpi/images/montage.sif" in t["argv"], t["argv"]
+    assert "stage_image_montage" in t["parents"], t["id"]
+    for lfn, by in fetched.items():
+        if lfn in t["argv"]:
+            assert by in t["parents"] or by == "stage_in_" + t["id"], (t["id"], lfn)
+assert d["data_tasks"]["stage_in"] == 1 + len(set(fetched.values())), d["data_tasks"]
+assert d["data_tasks"]["stage_out"] > 0 and d["jobs"] == 259, d
+d, tasks = load("llm-rag")
+exe = tasks["stage_exe_llm-wrapper"]["argv"]
+assert exe[1:3] == ["stage-in", "--executable"] and exe[-2] == ".wfmpi/bin/llm-wrapper", exe
+img = tasks["stage_image_llm_rag_container"]["argv"]
+assert img[-3].startswith("https://usgs2.osn.mghpcc.org/"), img
+for t in tasks.values():
+    if t["kind"] == "compute" and t["argv"][0] == "apptainer":
+        assert t["argv"][1:3] == ["exec", "--nv"], t["argv"]
+        assert {"stage_exe_llm-wrapper", "stage_image_llm_rag_container"} <= set(t["parents"])
+PY
+
 echo "checked $checked workflows"
 exit $fail
