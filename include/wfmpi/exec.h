@@ -113,6 +113,10 @@ void wfmpi_exec_signal_all(struct wfmpi_exec *ex, int sig);
 /* Mark every running task interrupted: SIGTERM now, SIGKILL after grace_s;
  * their results come back with reason WFMPI_EXEC_INTERRUPTED. */
 void wfmpi_exec_interrupt_all(struct wfmpi_exec *ex, double grace_s);
+/* The same for the one running task started with tag (a glidein pilot
+ * cancelling an attempt). -ENOENT when no running task has that tag (it
+ * ended already: its result stands). */
+int wfmpi_exec_interrupt(struct wfmpi_exec *ex, uint64_t tag, double grace_s);
 /* Tasks started whose result poll() has not returned yet (running, draining
  * their process group, or waiting to be returned). */
 uint32_t wfmpi_exec_running(const struct wfmpi_exec *ex);

@@ -33,6 +33,9 @@ struct wfmpi_glidein_server_opts {
     double lease_s; /* a pilot silent this long loses its attempts (60) */
     double long_poll_s; /* longest a claim waits for work (5) */
     int32_t default_retries; /* for tasks without dagman.retry (1) */
+    const char *const *admins; /* users who may list and drain/shut down any
+                                  pilot (others: only their own); may be NULL */
+    size_t n_admins;
 };
 
 struct wfmpi_glidein_server;
@@ -77,9 +80,19 @@ int wfmpi_glidein_submit(const struct wfmpi_glidein_client_opts *c, const char *
 /* GET /v1/workflows/<id>: the JSON answer into out (caller inits/fini's out). */
 int wfmpi_glidein_status(const struct wfmpi_glidein_client_opts *c, const char *id,
                          struct wfmpi_buf *out, struct wfmpi_error *err);
-/* DELETE /v1/workflows/<id>. */
+/* DELETE /v1/workflows/<id>: no more of its tasks are handed out, and the
+ * pilots running its attempts are told to cancel them. */
 int wfmpi_glidein_remove(const struct wfmpi_glidein_client_opts *c, const char *id,
                          struct wfmpi_error *err);
+/* GET /v1/pilots: the caller's live pilots (an admin's: every pilot) as
+ * JSON into out (caller inits/fini's out). */
+int wfmpi_glidein_pilots(const struct wfmpi_glidein_client_opts *c, struct wfmpi_buf *out,
+                         struct wfmpi_error *err);
+/* POST /v1/pilots/<pilot>/command: command is "drain" (stop claiming, let
+ * running tasks end, leave) or "shutdown" (interrupt tasks, leave).
+ * WFMPI_E_NOTFOUND for a pilot that is gone or not the caller's. */
+int wfmpi_glidein_command(const struct wfmpi_glidein_client_opts *c, const char *pilot,
+                          const char *command, struct wfmpi_error *err);
 
 /* -------------------------------------------------------------- pilot */
 

@@ -158,6 +158,10 @@ int wfmpi_mpi_pool_start(struct wfmpi_mpi_pool *p, const struct wfmpi_pool_task 
 int wfmpi_mpi_pool_progress(struct wfmpi_mpi_pool *p, struct wfmpi_exec_result *out, uint32_t max,
                             struct wfmpi_error *err);
 uint32_t wfmpi_mpi_pool_running(const struct wfmpi_mpi_pool *p);
+/* Cancel one running task (its slot): SIGTERM, SIGKILL after grace_s, its
+ * result comes back INTERRUPTED (or as it ended, when it ended first).
+ * Repeating it is harmless. WFMPI_E_INPUT for a slot that is not running. */
+int wfmpi_mpi_pool_cancel(struct wfmpi_mpi_pool *p, uint32_t slot, double grace_s);
 /* Drain: SIGTERM running tasks here and on every worker, SIGKILL after grace;
  * their results come back INTERRUPTED. */
 int wfmpi_mpi_pool_drain(struct wfmpi_mpi_pool *p, double grace_s);

@@ -33,8 +33,61 @@ static void glidein_usage(FILE *out)
             "  --max-claim N       tasks per claim (1024)\n"
             "  --exec null         report success without running anything (benchmarks)\n"
             "  --log-level LEVEL   error, warn (default), info, debug\n"
-            "Exit: 0 ended cleanly (idle, lifetime), 3 stopped by a signal or the walltime,\n"
-            "2 usage or refused token, 4 environment error.\n");
+            "Exit: 0 ended cleanly (idle, lifetime, drain or shutdown asked by the service),\n"
+            "3 stopped by a signal or the walltime, 2 usage or refused token, 4 environment\n"
+            "error.\n\n"
+            "       wfmpi glidein list|drain|shutdown [PILOT] --server URL --token-file F\n"
+            "List your live pilots (an admin of the service: every pilot), or tell one to\n"
+            "drain (take no more work, let running tasks end, leave) or shut down\n"
+            "(interrupt its tasks, which go back to the queue without using a retry).\n");
+}
+
+/* `wfmpi glidein list|drain|shutdown [PILOT]`: control pilots through the
+ * service (they hear it at their next heartbeat). */
+static int glidein_ctl(int argc, char **argv)
+{
+    static const struct option longs[] = {
+        {"server", required_argument, NULL, 'S'}, {"token-file", required_argument, NULL, 'T'},
+        {"cacert", required_argument, NULL, 'C'}, {"insecure-http", no_argument, NULL, 'I'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
+    struct wfmpi_glidein_client_opts c = {0};
+    const char *action = argv[1];
+    int opt;
+    optind = 2;
+    while ((opt = getopt_long(argc, argv, "h", longs, NULL)) != -1) {
+        if (opt == 'S')
+            c.url = optarg;
+        else if (opt == 'T')
+            c.token_file = optarg;
+        else if (opt == 'C')
+            c.cacert = optarg;
+        else if (opt == 'I')
+            c.insecure_http = true;
+        else {
+            glidein_usage(opt == 'h' ? stdout : stderr);
+            return opt == 'h' ? WFMPI_EXIT_OK : WFMPI_EXIT_USAGE;
+        }
+    }
+    bool list = strcmp(action, "list") == 0;
+    if (argc - optind != (list ? 0 : 1) || !c.url || !c.token_file) {
+        glidein_usage(stderr);
+        return WFMPI_EXIT_USAGE;
+    }
+    struct wfmpi_error err = {0};
+    struct wfmpi_buf out;
+    wfmpi_buf_init(&out, (size_t)16 << 20);
+    int rc = list ? wfmpi_glidein_pilots(&c, &out, &err)
+                  : wfmpi_glidein_command(&c, argv[optind], action, &err);
+    if (rc == 0 && list)
+        printf("%s\n", out.data ? out.data : "{}");
+    else if (rc == 0)
+        printf("%s: %s requested\n", argv[optind], action);
+    wfmpi_buf_fini(&out);
+    if (rc < 0) {
+        cli_print_error(&err, rc);
+        return rc == WFMPI_E_NOTFOUND || rc == WFMPI_E_INPUT ? WFMPI_EXIT_USAGE : cli_exit_for(rc);
+    }
+    return WFMPI_EXIT_OK;
 }
 
 static volatile sig_atomic_t glidein_stop;
@@ -158,6 +211,9 @@ static int pilot_rank0(struct wfmpi_mpi *m, struct wfmpi_glidein_pilot_opts *o)
 
 int cli_glidein(int argc, char **argv)
 {
+    if (argc >= 2 && (strcmp(argv[1], "list") == 0 || strcmp(argv[1], "drain") == 0 ||
+                      strcmp(argv[1], "shutdown") == 0))
+        return glidein_ctl(argc, argv);
     struct wfmpi_glidein_pilot_opts o = {
         .idle_timeout_s = 300, .drain_before_s = 120, .drain_grace_s = 30, .kill_grace_s = 10};
     int rc = glidein_parse(argc, argv, &o);

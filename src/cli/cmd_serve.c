@@ -24,6 +24,8 @@ static void serve_usage(FILE *out)
                  "  --lease S          a pilot silent this long loses its tasks (60)\n"
                  "  --long-poll S      longest a claim waits for work (5)\n"
                  "  --retries N        retries for tasks without dagman.retry (1)\n"
+                 "  --admin USER       USER may list and drain/shut down every pilot\n"
+                 "                     (repeatable; others control only their own)\n"
                  "  --add-user NAME    add NAME to --tokens with a new token, print it, exit\n"
                  "  --log-level LEVEL  error, warn (default), info, debug\n");
 }
@@ -51,8 +53,11 @@ static int add_user(const char *tokens, const char *user)
     return WFMPI_EXIT_OK;
 }
 
+#define MAX_ADMINS 16
+
 static int serve_opts(int argc, char **argv, struct wfmpi_glidein_server_opts *o, const char **add)
 {
+    static const char *admins[MAX_ADMINS];
     static const struct option longs[] = {{"bind", required_argument, NULL, 'b'},
                                           {"port", required_argument, NULL, 'p'},
                                           {"cert", required_argument, NULL, 'c'},
@@ -64,6 +69,7 @@ static int serve_opts(int argc, char **argv, struct wfmpi_glidein_server_opts *o
                                           {"long-poll", required_argument, NULL, 'P'},
                                           {"retries", required_argument, NULL, 'r'},
                                           {"add-user", required_argument, NULL, 'a'},
+                                          {"admin", required_argument, NULL, 'A'},
                                           {"log-level", required_argument, NULL, 'v'},
                                           {"help", no_argument, NULL, 'h'},
                                           {NULL, 0, NULL, 0}};
@@ -114,6 +120,14 @@ static int serve_opts(int argc, char **argv, struct wfmpi_glidein_server_opts *o
         }
         case 'a':
             *add = optarg;
+            break;
+        case 'A':
+            if (o->n_admins == MAX_ADMINS) {
+                fprintf(stderr, "wfmpi serve: at most %d --admin\n", MAX_ADMINS);
+                return WFMPI_EXIT_USAGE;
+            }
+            admins[o->n_admins++] = optarg;
+            o->admins = admins;
             break;
         case 'v':
             if (wfmpi_log_parse_level(optarg, &lvl) < 0)

@@ -520,21 +520,37 @@ void wfmpi_exec_signal_all(struct wfmpi_exec *ex, int sig)
             signal_group(&ex->tasks[i], sig);
 }
 
+static void interrupt_task(struct exec_task *t, double grace_s, double kill_at)
+{
+    if (t->stop == EXEC_STOP_NONE)
+        t->stop = EXEC_STOP_INTERRUPT;
+    t->term_at = t->ckpt_at = 0;
+    if (t->kill_at == 0 || kill_at < t->kill_at)
+        t->kill_at = kill_at;
+    signal_group(t, grace_s > 0 ? SIGTERM : SIGKILL);
+}
+
 void wfmpi_exec_interrupt_all(struct wfmpi_exec *ex, double grace_s)
 {
     double now = wfmpi_mono(), kill_at = now + (grace_s > 0 ? grace_s : 0);
+    for (size_t i = 0; i < ex->n_tasks; i++)
+        if (ex->tasks[i].state == EXEC_RUNNING)
+            interrupt_task(&ex->tasks[i], grace_s, kill_at);
+    timer_rearm(ex);
+}
+
+int wfmpi_exec_interrupt(struct wfmpi_exec *ex, uint64_t tag, double grace_s)
+{
+    double kill_at = wfmpi_mono() + (grace_s > 0 ? grace_s : 0);
     for (size_t i = 0; i < ex->n_tasks; i++) {
         struct exec_task *t = &ex->tasks[i];
-        if (t->state != EXEC_RUNNING)
-            continue;
-        if (t->stop == EXEC_STOP_NONE)
-            t->stop = EXEC_STOP_INTERRUPT;
-        t->term_at = t->ckpt_at = 0;
-        if (t->kill_at == 0 || kill_at < t->kill_at)
-            t->kill_at = kill_at;
-        signal_group(t, grace_s > 0 ? SIGTERM : SIGKILL);
+        if (t->state == EXEC_RUNNING && t->res.tag == tag) {
+            interrupt_task(t, grace_s, kill_at);
+            timer_rearm(ex);
+            return 0;
+        }
     }
-    timer_rearm(ex);
+    return -ENOENT;
 }
 
 uint32_t wfmpi_exec_running(const struct wfmpi_exec *ex)

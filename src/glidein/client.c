@@ -200,24 +200,34 @@ int wfmpi_glidein_submit(const struct wfmpi_glidein_client_opts *c, const char *
     return ret;
 }
 
-static int simple(const struct wfmpi_glidein_client_opts *c, const char *method, const char *id,
-                  struct wfmpi_buf *out, struct wfmpi_error *err)
+static int simple_path(const struct wfmpi_glidein_client_opts *c, const char *method,
+                       const char *path, const char *body, struct wfmpi_buf *out,
+                       struct wfmpi_error *err)
 {
-    char path[256];
-    snprintf(path, sizeof(path), "/v1/workflows/%.64s", id);
     struct gl_http h = {0};
     long status = 0;
     int ret = gl_http_init(&h, c, err);
     if (ret == 0)
-        ret = gl_http_request(&h, method, path, NULL, 0, &status, out, err);
+        ret = gl_http_request(&h, method, path, body, 0, &status, out, err);
     if (ret == 0 && status != 200) {
         char text[512];
-        ret = wfmpi_error_set(err, status == 404 ? WFMPI_E_NOTFOUND : WFMPI_E_PROTO,
+        ret = wfmpi_error_set(err,
+                              status == 404   ? WFMPI_E_NOTFOUND
+                              : status == 400 ? WFMPI_E_INPUT
+                                              : WFMPI_E_PROTO,
                               "server answered %ld: %s", status,
                               gl_answer_error(out, text, sizeof(text)));
     }
     gl_http_fini(&h);
     return ret;
+}
+
+static int simple(const struct wfmpi_glidein_client_opts *c, const char *method, const char *id,
+                  struct wfmpi_buf *out, struct wfmpi_error *err)
+{
+    char path[256];
+    snprintf(path, sizeof(path), "/v1/workflows/%.64s", id);
+    return simple_path(c, method, path, NULL, out, err);
 }
 
 int wfmpi_glidein_status(const struct wfmpi_glidein_client_opts *c, const char *id,
@@ -233,5 +243,29 @@ int wfmpi_glidein_remove(const struct wfmpi_glidein_client_opts *c, const char *
     wfmpi_buf_init(&out, RESPONSE_MAX);
     int rc = simple(c, "DELETE", id, &out, err);
     wfmpi_buf_fini(&out);
+    return rc;
+}
+
+int wfmpi_glidein_pilots(const struct wfmpi_glidein_client_opts *c, struct wfmpi_buf *out,
+                         struct wfmpi_error *err)
+{
+    return simple_path(c, "GET", "/v1/pilots", NULL, out, err);
+}
+
+int wfmpi_glidein_command(const struct wfmpi_glidein_client_opts *c, const char *pilot,
+                          const char *command, struct wfmpi_error *err)
+{
+    char path[256];
+    snprintf(path, sizeof(path), "/v1/pilots/%.64s/command", pilot);
+    json_t *b = json_pack("{s:s}", "command", command);
+    char *body = b ? json_dumps(b, JSON_COMPACT) : NULL;
+    json_decref(b);
+    if (!body)
+        return wfmpi_error_set(err, -ENOMEM, "out of memory");
+    struct wfmpi_buf out;
+    wfmpi_buf_init(&out, RESPONSE_MAX);
+    int rc = simple_path(c, "POST", path, body, &out, err);
+    wfmpi_buf_fini(&out);
+    free(body);
     return rc;
 }

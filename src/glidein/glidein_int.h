@@ -35,6 +35,7 @@ struct gl_workflow {
     bool new_failure;
     uint32_t *lease_pilot; /* per task: pilot slot + 1 holding the live attempt */
     uint32_t *done_attempt; /* per task: attempt whose result was accepted */
+    uint32_t n_leased; /* tasks with lease_pilot != 0 */
 };
 
 struct gl_pilot {
@@ -45,6 +46,7 @@ struct gl_pilot {
     double walltime_end;
     double last_seen; /* monotonic */
     bool gone; /* deregistered or lease expired */
+    bool drain, shutdown; /* commands for its next heartbeat or claim */
     uint32_t running; /* attempts it holds */
     char last_req[GL_REQ_ID_MAX]; /* claim idempotency */
     char *last_answer;

@@ -26,6 +26,7 @@ struct slot {
     char wf[24];
     uint32_t task, attempt;
     bool used;
+    bool cancelled; /* the service asked: its result is "cancelled" */
 };
 
 struct pilot {
@@ -214,6 +215,28 @@ static int start_task(struct pilot *p, json_t *t)
     return 1;
 }
 
+/* Report a claimed task that never started as interrupted: the service puts
+ * it back to READY without using a retry. */
+static void give_back(struct pilot *p, json_t *t, const char *why)
+{
+    double now = wfmpi_wall();
+    json_array_append_new(p->unacked,
+                          json_pack("{s:O?,s:O?,s:O?,s:s,s:i,s:i,s:f,s:f,s:f,s:f,s:i,s:s}", "wf",
+                                    json_object_get(t, "wf"), "task", json_object_get(t, "task"),
+                                    "attempt", json_object_get(t, "attempt"), "reason",
+                                    wfmpi_exec_reason_name(WFMPI_EXEC_INTERRUPTED), "exit_code", 0,
+                                    "signal", 0, "start", now, "end", now, "utime", 0.0, "stime",
+                                    0.0, "maxrss_kb", 0, "detail", why));
+}
+
+static void give_back_backlog(struct pilot *p, const char *why)
+{
+    size_t i;
+    json_t *t;
+    json_array_foreach(p->backlog, i, t) give_back(p, t, why);
+    json_array_clear(p->backlog);
+}
+
 static int start_backlog(struct pilot *p)
 {
     size_t i = 0;
@@ -228,6 +251,65 @@ static int start_backlog(struct pilot *p)
         json_array_remove(p->backlog, i);
     }
     return 0;
+}
+
+static bool same_attempt(json_t *a, const char *wf, json_int_t task, json_int_t attempt)
+{
+    const char *w = json_string_value(json_object_get(a, "wf"));
+    return w && strcmp(w, wf) == 0 && json_integer_value(json_object_get(a, "task")) == task &&
+           json_integer_value(json_object_get(a, "attempt")) == attempt;
+}
+
+/* The service cancels an attempt (its workflow was removed): drop it if it
+ * has not started, else interrupt it; either way it is reported
+ * interrupted. Repeats (every heartbeat until the result is in) are
+ * harmless. */
+static void cancel_attempt(struct pilot *p, json_t *c)
+{
+    const char *wf = json_string_value(json_object_get(c, "wf"));
+    json_int_t task = json_integer_value(json_object_get(c, "task"));
+    json_int_t attempt = json_integer_value(json_object_get(c, "attempt"));
+    if (!wf)
+        return;
+    for (size_t i = 0; i < json_array_size(p->backlog); i++) {
+        json_t *t = json_array_get(p->backlog, i);
+        if (same_attempt(t, wf, task, attempt)) {
+            give_back(p, t, "cancelled by the service before it started");
+            json_array_remove(p->backlog, i);
+            return;
+        }
+    }
+    for (uint32_t i = 0; i < MAX_SLOTS; i++) {
+        struct slot *s = &p->slots[i];
+        if (s->used && !s->cancelled && s->task == task && s->attempt == attempt &&
+            strcmp(s->wf, wf) == 0) {
+            s->cancelled = true;
+            wfmpi_mpi_pool_cancel(p->pool, i, p->o->drain_grace_s);
+            wfmpi_info("glidein: cancelling %s task %lld attempt %lld", wf, (long long)task,
+                       (long long)attempt);
+            return;
+        }
+    }
+}
+
+/* Commands from a heartbeat or claim answer (docs/glidein-protocol.md). */
+static void obey(struct pilot *p, json_t *cmd)
+{
+    if (!json_is_object(cmd))
+        return;
+    if (json_is_true(json_object_get(cmd, "shutdown")) &&
+        !(p->leaving && strcmp(p->leaving, "shutdown") == 0)) {
+        p->leaving = "shutdown";
+        wfmpi_warn("glidein: shutdown requested by the service; interrupting %u task(s)",
+                   wfmpi_mpi_pool_running(p->pool));
+    } else if (json_is_true(json_object_get(cmd, "drain")) && !p->leaving) {
+        p->leaving = "drain";
+        wfmpi_warn("glidein: drain requested by the service; finishing %u task(s)",
+                   wfmpi_mpi_pool_running(p->pool));
+    }
+    size_t i;
+    json_t *c;
+    json_array_foreach(json_object_get(cmd, "cancel"), i, c) cancel_attempt(p, c);
 }
 
 static void claim(struct pilot *p)
@@ -267,6 +349,7 @@ static void claim(struct pilot *p)
     json_t *tasks = json_object_get(j, "tasks");
     size_t n = json_array_size(tasks);
     json_array_extend(p->backlog, tasks);
+    obey(p, json_object_get(j, "commands"));
     json_decref(j);
     p->next_claim = wfmpi_mono() + (n ? 0 : 0.25);
     if (n)
@@ -280,14 +363,18 @@ static void collect(struct pilot *p, const struct wfmpi_exec_result *r, uint32_t
     for (uint32_t i = 0; i < n; i++) {
         uint32_t slot = (uint32_t)(r[i].tag >> 32);
         struct slot *s = &p->slots[slot];
+        const char *detail = s->cancelled && r[i].reason == WFMPI_EXEC_INTERRUPTED
+                                 ? "cancelled by the service"
+                                 : r[i].detail;
         json_array_append_new(
             p->unacked, json_pack("{s:s,s:i,s:i,s:s,s:i,s:i,s:f,s:f,s:f,s:f,s:I,s:s}", "wf", s->wf,
                                   "task", (int)s->task, "attempt", (int)s->attempt, "reason",
                                   wfmpi_exec_reason_name(r[i].reason), "exit_code", r[i].exit_code,
                                   "signal", r[i].signal, "start", r[i].start_wall, "end",
                                   r[i].end_wall, "utime", r[i].utime, "stime", r[i].stime,
-                                  "maxrss_kb", (json_int_t)r[i].maxrss_kb, "detail", r[i].detail));
+                                  "maxrss_kb", (json_int_t)r[i].maxrss_kb, "detail", detail));
         s->used = false;
+        s->cancelled = false;
         p->free_slots[p->n_free++] = slot;
     }
     if (n)
@@ -340,11 +427,7 @@ static void heartbeat(struct pilot *p)
         return;
     }
     json_t *j = st == 200 ? json_loadb(p->ans.data, p->ans.len, 0, NULL) : NULL;
-    json_t *cmd = json_object_get(j, "commands");
-    if (json_is_true(json_object_get(cmd, "drain")) && !p->leaving)
-        p->leaving = "drain";
-    if (json_is_true(json_object_get(cmd, "shutdown")))
-        p->leaving = "shutdown";
+    obey(p, json_object_get(j, "commands"));
     json_decref(j);
 }
 
@@ -369,14 +452,20 @@ static void watch(struct pilot *p)
                    wfmpi_mpi_pool_running(p->pool));
 }
 
+/* Leaving reasons that interrupt running tasks (the others let them end). */
+static bool hard_leave(const char *why)
+{
+    return why && (!strcmp(why, "signal") || !strcmp(why, "walltime") || !strcmp(why, "shutdown"));
+}
+
 static int step(struct pilot *p, struct wfmpi_exec_result *res, struct wfmpi_error *err)
 {
     watch(p);
-    bool hard = p->leaving && (!strcmp(p->leaving, "signal") || !strcmp(p->leaving, "walltime"));
-    if (hard && !p->drained) {
+    if (p->leaving && json_array_size(p->backlog) > 0 &&
+        (hard_leave(p->leaving) || !strcmp(p->leaving, "drain")))
+        give_back_backlog(p, "not started: the pilot is leaving");
+    if (hard_leave(p->leaving) && !p->drained) {
         p->drained = true;
-        /* Claimed but never started: give them back as interrupted. */
-        json_array_clear(p->backlog);
         if (wfmpi_mpi_pool_drain(p->pool, p->o->drain_grace_s) < 0)
             return wfmpi_error_set(err, WFMPI_E_MPI, "cannot drain the ranks");
     }
@@ -475,5 +564,7 @@ int wfmpi_glidein_pilot(struct wfmpi_mpi *m, const struct wfmpi_glidein_pilot_op
     free(p.free_slots);
     if (rc < 0)
         return rc;
+    /* A shutdown asked for by the service is a clean end: the allocation is
+     * to be given back, not resubmitted. */
     return p.leaving && (!strcmp(p.leaving, "signal") || !strcmp(p.leaving, "walltime")) ? 3 : 0;
 }

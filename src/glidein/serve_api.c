@@ -313,6 +313,20 @@ static struct gl_pilot *find_pilot(struct gl_server *s, const char *id, const ch
     return NULL;
 }
 
+static void lease_set(struct gl_workflow *w, uint32_t task, uint32_t slot)
+{
+    if (!w->lease_pilot[task])
+        w->n_leased++;
+    w->lease_pilot[task] = slot;
+}
+
+static void lease_clear(struct gl_workflow *w, uint32_t task)
+{
+    if (w->lease_pilot[task])
+        w->n_leased--;
+    w->lease_pilot[task] = 0;
+}
+
 static void record_end(struct gl_workflow *w, uint32_t task, uint32_t attempt, int32_t pilot,
                        const struct wfmpi_exec_result *res, const char *detail)
 {
@@ -339,13 +353,13 @@ static void release_pilot(struct gl_server *s, struct gl_pilot *p, uint32_t slot
     uint32_t n = 0;
     for (size_t i = 0; i < s->n_wfs; i++) {
         struct gl_workflow *w = s->wfs[i];
-        if (strcmp(w->owner, p->owner) != 0)
+        if (strcmp(w->owner, p->owner) != 0 || w->n_leased == 0)
             continue;
         for (uint32_t t = 0; t < w->v->n_tasks; t++) {
             if (w->lease_pilot[t] != slot)
                 continue;
             uint32_t a = wfmpi_sched_attempts(w->s, t);
-            w->lease_pilot[t] = 0;
+            lease_clear(w, t);
             if (wfmpi_sched_complete(w->s, t, a, WFMPI_SCHED_INTERRUPTED) < 0)
                 continue;
             struct wfmpi_exec_result res = {.reason = WFMPI_EXEC_INTERRUPTED};
@@ -479,7 +493,7 @@ static uint32_t claim_some(struct gl_server *s, struct gl_pilot *p, uint32_t slo
                 b->gpus -= t->gpus;
                 if (b->memory_mb)
                     b->memory_mb = b->memory_mb > t->memory_mb ? b->memory_mb - t->memory_mb : 1;
-                w->lease_pilot[ds[i].task] = slot;
+                lease_set(w, ds[i].task, slot);
                 wfmpi_ckpt_task_start(w->ckpt, ds[i].task, ds[i].attempt, (int32_t)slot, 0, 0,
                                       wfmpi_wall());
                 json_array_append_new(tasks, task_json(w, &ds[i], expiry));
@@ -493,6 +507,30 @@ static uint32_t claim_some(struct gl_server *s, struct gl_pilot *p, uint32_t slo
     }
     s->rr++;
     return got;
+}
+
+/* The attempts this pilot holds of removed workflows: it is to cancel them
+ * (and report them interrupted, which the service accepts). */
+static json_t *cancel_list(struct gl_server *s, const struct gl_pilot *p, uint32_t slot)
+{
+    json_t *cancel = json_array();
+    for (size_t i = 0; i < s->n_wfs; i++) {
+        struct gl_workflow *w = s->wfs[i];
+        if (!w->removed || w->n_leased == 0 || strcmp(w->owner, p->owner) != 0)
+            continue;
+        for (uint32_t t = 0; t < w->v->n_tasks; t++)
+            if (w->lease_pilot[t] == slot)
+                json_array_append_new(cancel, json_pack("{s:s,s:i,s:i}", "wf", w->id, "task",
+                                                        (json_int_t)t, "attempt",
+                                                        (json_int_t)wfmpi_sched_attempts(w->s, t)));
+    }
+    return cancel;
+}
+
+static json_t *commands(struct gl_server *s, const struct gl_pilot *p, uint32_t slot)
+{
+    return json_pack("{s:b,s:b,s:o}", "drain", p->drain, "shutdown", p->shutdown, "cancel",
+                     cancel_list(s, p, slot));
 }
 
 static void wait_for_work(struct gl_server *s, double until_wall)
@@ -528,11 +566,14 @@ static void do_claim(struct gl_server *s, struct gl_pilot *p, uint32_t slot, jso
         wait = s->o.long_poll_s;
     json_t *tasks = json_array();
     double until = wfmpi_wall() + (wait > 0 ? wait : 0);
-    while (claim_some(s, p, slot, &b, (uint32_t)max, tasks) == 0 && wfmpi_wall() < until &&
-           !p->gone)
+    /* A drained or shut-down pilot gets no more work, only its commands. */
+    while (!p->drain && !p->shutdown && claim_some(s, p, slot, &b, (uint32_t)max, tasks) == 0 &&
+           wfmpi_wall() < until && !p->gone)
         wait_for_work(s, until);
     p->last_seen = wfmpi_mono();
     json_t *ans = json_pack("{s:o,s:f}", "tasks", tasks, "lease_s", s->o.lease_s);
+    if (p->drain || p->shutdown)
+        json_object_set_new(ans, "commands", commands(s, p, slot));
     char *text = json_dumps(ans, JSON_COMPACT);
     json_decref(ans);
     free(p->last_answer);
@@ -585,7 +626,7 @@ static const char *apply_result(struct gl_server *s, struct gl_pilot *p, uint32_
         .maxrss_kb = (long)json_integer_value(json_object_get(j, "maxrss_kb"))};
     const char *detail = json_string_value(json_object_get(j, "detail"));
     wfmpi_sched_complete(w->s, t, a, outcome_of(reason));
-    w->lease_pilot[t] = 0;
+    lease_clear(w, t);
     w->done_attempt[t] = a;
     if (p->running)
         p->running--;
@@ -623,20 +664,69 @@ static void do_results(struct gl_server *s, struct gl_pilot *p, uint32_t slot, j
 
 static void do_heartbeat(struct gl_server *s, struct gl_pilot *p, uint32_t slot, struct gl_reply *r)
 {
-    json_t *cancel = json_array();
-    for (size_t i = 0; i < s->n_wfs; i++) {
-        struct gl_workflow *w = s->wfs[i];
-        if (!w->removed || strcmp(w->owner, p->owner) != 0)
-            continue;
-        for (uint32_t t = 0; t < w->v->n_tasks; t++)
-            if (w->lease_pilot[t] == slot)
-                json_array_append_new(cancel, json_pack("{s:s,s:i,s:i}", "wf", w->id, "task",
-                                                        (json_int_t)t, "attempt",
-                                                        (json_int_t)wfmpi_sched_attempts(w->s, t)));
-    }
     gl_reply_json(r, MHD_HTTP_OK,
-                  json_pack("{s:f,s:{s:b,s:b,s:o}}", "lease_expiry", wfmpi_wall() + s->o.lease_s,
-                            "commands", "drain", 0, "shutdown", 0, "cancel", cancel));
+                  json_pack("{s:f,s:o}", "lease_expiry", wfmpi_wall() + s->o.lease_s, "commands",
+                            commands(s, p, slot)));
+}
+
+static bool is_admin(const struct gl_server *s, const char *user)
+{
+    for (size_t i = 0; i < s->o.n_admins; i++)
+        if (strcmp(s->o.admins[i], user) == 0)
+            return true;
+    return false;
+}
+
+static const char *pilot_state(const struct gl_pilot *p)
+{
+    return p->shutdown ? "shutting-down" : p->drain ? "draining" : "active";
+}
+
+/* GET /v1/pilots: the caller's live pilots (an admin's: everyone's). */
+static void do_list_pilots(struct gl_server *s, const char *user, struct gl_reply *r)
+{
+    bool all = is_admin(s, user);
+    double now = wfmpi_mono();
+    json_t *list = json_array();
+    for (size_t i = 0; i < s->n_pilots; i++) {
+        const struct gl_pilot *p = s->pilots[i];
+        if (p->gone || (!all && strcmp(p->owner, user) != 0))
+            continue;
+        json_array_append_new(list,
+                              json_pack("{s:s,s:s,s:s,s:s,s:i,s:s,s:f,s:f}", "id", p->id, "owner",
+                                        p->owner, "site", p->site, "slurm_job", p->job, "running",
+                                        (json_int_t)p->running, "state", pilot_state(p), "silent_s",
+                                        now - p->last_seen, "walltime_end", p->walltime_end));
+    }
+    gl_reply_json(r, MHD_HTTP_OK, json_pack("{s:o}", "pilots", list));
+}
+
+/* POST /v1/pilots/<id>/command {"command": "drain"|"shutdown"}: by the
+ * pilot's owner or an admin; the pilot hears it at its next heartbeat or
+ * claim. Does not count as a sign of life of the pilot. */
+static void do_command(struct gl_server *s, const char *user, const char *pid, json_t *req,
+                       struct gl_reply *r)
+{
+    const char *cmd = json_string_value(json_object_get(req, "command"));
+    if (!cmd || (strcmp(cmd, "drain") != 0 && strcmp(cmd, "shutdown") != 0))
+        REPLY_ERROR(r, MHD_HTTP_BAD_REQUEST, "command must be \"drain\" or \"shutdown\"");
+    bool all = is_admin(s, user);
+    for (size_t i = 0; i < s->n_pilots; i++) {
+        struct gl_pilot *p = s->pilots[i];
+        if (p->gone || strcmp(p->id, pid) != 0 || (!all && strcmp(p->owner, user) != 0))
+            continue;
+        if (strcmp(cmd, "drain") == 0)
+            p->drain = true;
+        else
+            p->shutdown = true;
+        wfmpi_warn("pilot %s (%s): %s requested by %s", p->id, p->owner, cmd, user);
+        pthread_cond_broadcast(&s->work); /* end its long poll */
+        gl_reply_json(
+            r, MHD_HTTP_OK,
+            json_pack("{s:s,s:s,s:s}", "pilot", p->id, "command", cmd, "state", pilot_state(p)));
+        return;
+    }
+    gl_reply_error(r, MHD_HTTP_NOT_FOUND, "no such pilot");
 }
 
 /* ------------------------------------------------------------- routing */
@@ -650,6 +740,10 @@ static void route_pilot(struct gl_server *s, const char *user, const char *rest,
         REPLY_ERROR(r, MHD_HTTP_NOT_FOUND, "no such endpoint");
     memcpy(pid, rest, GL_ID_LEN - 1);
     pid[GL_ID_LEN - 1] = '\0';
+    if (strcmp(slash + 1, "command") == 0) {
+        do_command(s, user, pid, req, r);
+        return;
+    }
     uint32_t slot = 0;
     struct gl_pilot *p = find_pilot(s, pid, user, &slot);
     if (!p)
@@ -696,6 +790,10 @@ void gl_route(struct gl_server *s, const char *user, const char *method, const c
             return;
         }
         REPLY_ERROR(r, MHD_HTTP_METHOD_NOT_ALLOWED, "GET or DELETE");
+    }
+    if (strcmp(method, "GET") == 0 && strcmp(url, "/v1/pilots") == 0) {
+        do_list_pilots(s, user, r);
+        return;
     }
     if (!post || strncmp(url, "/v1/pilots", 10) != 0)
         REPLY_ERROR(r, MHD_HTTP_NOT_FOUND, "no such endpoint");

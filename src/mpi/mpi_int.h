@@ -18,6 +18,7 @@ enum wire_tag {
     WIRE_TAG_RESULTS = 3, /* worker -> master: a batch of result records */
     WIRE_TAG_STOP = 4, /* master -> worker: leave with this exit code */
     WIRE_TAG_DRAIN = 5, /* master -> worker: SIGTERM tasks now, SIGKILL after grace */
+    WIRE_TAG_CANCEL = 6, /* pilot -> worker: interrupt these attempts (tag u64, grace f64) */
 };
 
 #define WIRE_MAGIC 0x57464d50u /* "WFMP" */

@@ -12,13 +12,17 @@ struct pool_peer {
     struct wfmpi_buf out[2];
     int filling;
     uint32_t queued;
+    uint64_t batch; /* number of the batch being filled; earlier ones are sent */
 };
 
 struct pool_slot {
     uint32_t node, rank; /* rank = scheduler slot (node-major) */
-    uint32_t cores;
+    uint32_t cores, attempt;
     uint64_t gpu_mask;
+    uint64_t batch; /* the peer's batch that carries it */
+    double cancel_grace;
     bool live;
+    bool cancel; /* a cancel is pending or sent */
 };
 
 struct pool_node {
@@ -44,6 +48,10 @@ struct wfmpi_mpi_pool {
     size_t table_cap;
     struct wfmpi_exec_result *local_done; /* exec_null results of rank 0 */
     uint32_t n_local_done;
+    /* Cancels for workers, held until the batch carrying their task has
+     * left: MPI keeps the order of messages between two ranks, so the
+     * worker then sees the task before the cancel. */
+    uint32_t *cancels, n_cancels;
     char buf[4096];
 };
 
@@ -85,8 +93,9 @@ struct wfmpi_mpi_pool *wfmpi_mpi_pool_create(struct wfmpi_mpi *m,
     p->reqs = malloc((size_t)size * sizeof(*p->reqs));
     p->done_idx = malloc((size_t)size * sizeof(*p->done_idx));
     p->local_done = calloc(max_slots, sizeof(*p->local_done));
+    p->cancels = calloc(max_slots, sizeof(*p->cancels));
     if (!p->nodes || !p->free || !p->rank_running || !p->slots || !p->peers || !p->reqs ||
-        !p->done_idx || !p->local_done) {
+        !p->done_idx || !p->local_done || !p->cancels) {
         wfmpi_error_set(err, -ENOMEM, "out of memory for the pilot's tables");
         wfmpi_mpi_pool_destroy(p);
         return NULL;
@@ -129,6 +138,7 @@ void wfmpi_mpi_pool_destroy(struct wfmpi_mpi_pool *p)
     free(p->reqs);
     free(p->done_idx);
     free(p->local_done);
+    free(p->cancels);
     free(p->table);
     free(p);
 }
@@ -313,7 +323,12 @@ int wfmpi_mpi_pool_start(struct wfmpi_mpi_pool *p, const struct wfmpi_pool_task 
     struct wfmpi_sched_dispatch d;
     if (!place(p, t, &d))
         return -EAGAIN;
-    p->slots[t->slot] = (struct pool_slot){d.node, d.rank, t->cores, d.gpu_mask, true};
+    p->slots[t->slot] = (struct pool_slot){.node = d.node,
+                                           .rank = d.rank,
+                                           .cores = t->cores,
+                                           .attempt = t->attempt,
+                                           .gpu_mask = d.gpu_mask,
+                                           .live = true};
     p->running++;
     int rank = p->m->slot_rank[d.rank];
     int rc;
@@ -328,6 +343,7 @@ int wfmpi_mpi_pool_start(struct wfmpi_mpi_pool *p, const struct wfmpi_pool_task 
         rc = w.rc;
         if (rc == 0)
             pe->queued++;
+        p->slots[t->slot].batch = pe->batch;
     }
     if (rc < 0)
         unplace(p, t->slot);
@@ -335,6 +351,34 @@ int wfmpi_mpi_pool_start(struct wfmpi_mpi_pool *p, const struct wfmpi_pool_task 
 }
 
 /* ----------------------------------------------------------- progress */
+
+/* Send the pending cancels whose task has left; keep the others. A slot
+ * that ended (or was reused) meanwhile needs none. */
+static int send_cancels(struct wfmpi_mpi_pool *p)
+{
+    uint32_t kept = 0;
+    for (uint32_t i = 0; i < p->n_cancels; i++) {
+        uint32_t slot = p->cancels[i];
+        struct pool_slot *s = &p->slots[slot];
+        if (!s->live || !s->cancel)
+            continue;
+        int rank = p->m->slot_rank[s->rank];
+        if (s->batch >= p->peers[rank].batch) {
+            p->cancels[kept++] = slot;
+            continue;
+        }
+        struct wire_writer w;
+        wire_begin(&w, &p->scratch, WIRE_TAG_CANCEL);
+        wire_u64(&w, ((uint64_t)slot << 32) | s->attempt);
+        wire_f64(&w, s->cancel_grace);
+        wire_finish(&w, 1);
+        if (w.rc < 0 || MPI_Send(p->scratch.data, (int)p->scratch.len, MPI_BYTE, rank,
+                                 WIRE_TAG_CANCEL, MPI_COMM_WORLD) != MPI_SUCCESS)
+            return WFMPI_E_MPI;
+    }
+    p->n_cancels = kept;
+    return 0;
+}
 
 static int flush_sends(struct wfmpi_mpi_pool *p)
 {
@@ -354,8 +398,9 @@ static int flush_sends(struct wfmpi_mpi_pool *p)
             return WFMPI_E_MPI;
         pe->filling ^= 1;
         pe->queued = 0;
+        pe->batch++;
     }
-    return 0;
+    return send_cancels(p);
 }
 
 /* Keep a result whose slot is live (a stray one is dropped with a warning). */
@@ -416,6 +461,25 @@ int wfmpi_mpi_pool_progress(struct wfmpi_mpi_pool *p, struct wfmpi_exec_result *
     }
     int rc = recv_results(p, out, max, &n, err);
     return rc < 0 ? rc : (int)n;
+}
+
+int wfmpi_mpi_pool_cancel(struct wfmpi_mpi_pool *p, uint32_t slot, double grace_s)
+{
+    if (slot >= p->max_slots || !p->slots[slot].live)
+        return WFMPI_E_INPUT;
+    struct pool_slot *s = &p->slots[slot];
+    if (s->cancel)
+        return 0;
+    s->cancel = true;
+    s->cancel_grace = grace_s;
+    if (p->m->slot_rank[s->rank] != 0) {
+        p->cancels[p->n_cancels++] = slot; /* at most one per live slot */
+        return 0;
+    }
+    /* exec_null tasks of rank 0 have ended already: their result waits. */
+    if (!p->wcfg.exec_null)
+        wfmpi_exec_interrupt(p->ex, ((uint64_t)slot << 32) | s->attempt, grace_s);
+    return 0;
 }
 
 int wfmpi_mpi_pool_drain(struct wfmpi_mpi_pool *p, double grace_s)

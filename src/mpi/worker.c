@@ -109,6 +109,26 @@ static int handle_tasks(struct worker *w, struct wfmpi_error *err)
     return (int)n;
 }
 
+/* A glidein pilot cancels attempts (a removed workflow): interrupt those
+ * still running; one that ended already keeps its result. */
+static int handle_cancel(struct worker *w, struct wfmpi_error *err)
+{
+    int64_t len = mpi_recv_msg(&w->in, 0, WIRE_TAG_CANCEL, NULL);
+    struct wire_reader r;
+    int64_t n = len < 0 ? -1 : wire_open(&r, w->in.data, (size_t)len, WIRE_TAG_CANCEL);
+    if (n < 0)
+        return wfmpi_error_set(err, WFMPI_E_PROTO, "rank %d: malformed cancel message", w->m->rank);
+    for (int64_t i = 0; i < n; i++) {
+        uint64_t tag = wire_get_u64(&r);
+        double grace = wire_get_f64(&r);
+        if (r.bad)
+            return wfmpi_error_set(err, WFMPI_E_PROTO, "rank %d: malformed cancel record",
+                                   w->m->rank);
+        wfmpi_exec_interrupt(w->ex, tag, grace);
+    }
+    return 1;
+}
+
 /* Receive whatever the master has sent. Returns messages handled. */
 static int poll_master(struct worker *w, struct wfmpi_error *err)
 {
@@ -131,6 +151,8 @@ static int poll_master(struct worker *w, struct wfmpi_error *err)
         wfmpi_exec_interrupt_all(w->ex, grace);
         return 1;
     }
+    if (st.MPI_TAG == WIRE_TAG_CANCEL)
+        return handle_cancel(w, err);
     if (st.MPI_TAG != WIRE_TAG_TASKS)
         return wfmpi_error_set(err, WFMPI_E_PROTO, "rank %d: unexpected tag %d", w->m->rank,
                                st.MPI_TAG);

@@ -489,6 +489,28 @@ static void test_interrupt_all(void **state)
     assert_int_equal(wfmpi_exec_running(f->ex), 0);
 }
 
+/* A glidein pilot cancels one attempt: only that task is interrupted. */
+static void test_interrupt_one(void **state)
+{
+    struct fixture *f = *state;
+    const char *sleep_argv[] = {"sleep", "30"};
+    struct wfmpi_exec_spec s = {.exe = "sleep", .argv = sleep_argv, .argc = 2};
+    assert_int_equal(wfmpi_exec_start(f->ex, &s, 1), 0);
+    assert_int_equal(wfmpi_exec_start(f->ex, &s, 2), 0);
+    struct wfmpi_exec_result r;
+    assert_int_equal(wfmpi_exec_poll(f->ex, &r, 1, 0.1), 0);
+    assert_int_equal(wfmpi_exec_interrupt(f->ex, 3, 1), -ENOENT);
+    assert_int_equal(wfmpi_exec_interrupt(f->ex, 2, 1), 0);
+    assert_int_equal(collect(f->ex, &r, 1, 10), 1);
+    assert_int_equal(r.tag, 2);
+    assert_int_equal(r.reason, WFMPI_EXEC_INTERRUPTED);
+    assert_int_equal(wfmpi_exec_running(f->ex), 1);
+    assert_int_equal(wfmpi_exec_interrupt(f->ex, 2, 1), -ENOENT); /* ended: its result stands */
+    wfmpi_exec_interrupt_all(f->ex, 0);
+    assert_int_equal(collect(f->ex, &r, 1, 10), 1);
+    assert_int_equal(r.tag, 1);
+}
+
 static void test_signal_all(void **state)
 {
     struct fixture *f = *state;
@@ -618,6 +640,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_message_scan_window, setup, teardown),
         cmocka_unit_test_setup_teardown(test_checkpoint_signal, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cpuset_binding, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_interrupt_one, setup, teardown),
         cmocka_unit_test_setup_teardown(test_interrupt_all, setup, teardown),
         cmocka_unit_test_setup_teardown(test_signal_all, setup, teardown),
         cmocka_unit_test_setup_teardown(test_many_concurrent, setup, teardown),
