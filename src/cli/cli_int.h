@@ -31,6 +31,10 @@ int cli_submit(int argc, char **argv);
 int cli_remove(int argc, char **argv);
 int cli_status_server(int argc, char **argv);
 int cli_glidein(int argc, char **argv);
+/* Data tasks (cmd_stage.c). */
+int cli_stage_in(int argc, char **argv);
+int cli_stage_out(int argc, char **argv);
+int cli_cleanup(int argc, char **argv);
 
 /* Validated option values (cli_args.c): false when s is not a whole
  * number <= max, not seconds in [0, 1e9], not epoch seconds or

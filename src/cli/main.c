@@ -26,6 +26,10 @@ static const struct subcommand subcommands[] = {
     {"remove", cli_remove, "remove a submitted workflow from a `wfmpi serve`"},
     {"glidein", cli_glidein, "pilot: pull tasks from a `wfmpi serve` onto this allocation"},
     {"version", cli_version, "print the version"},
+    /* Data tasks the planner adds (docs/staging.md); usable by hand too. */
+    {"stage-in", cli_stage_in, "(data task) fetch inputs into the work dir, verified"},
+    {"stage-out", cli_stage_out, "(data task) copy outputs out, register their replicas"},
+    {"cleanup", cli_cleanup, "(data task) remove intermediate files"},
 };
 
 #define N_SUBCOMMANDS (sizeof(subcommands) / sizeof(subcommands[0]))

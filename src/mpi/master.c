@@ -195,7 +195,8 @@ static void handle_result(struct master *ms, const struct wfmpi_exec_result *r)
         ms->v->tasks[task].kind == WFMPI_PLAN_STAGE_IN) {
         integrity = *r; /* a stage-in found a checksum mismatch */
         integrity.reason = WFMPI_EXEC_STAGE;
-        snprintf(integrity.detail, sizeof(integrity.detail), "sha256 mismatch (see %s.err)",
+        snprintf(integrity.detail, sizeof(integrity.detail),
+                 "input integrity: sha256 mismatch (see %s.err)",
                  wfmpi_plan_str(ms->plan, ms->v->tasks[task].id));
         r = &integrity;
     }

@@ -138,7 +138,10 @@ pass "container job runs as apptainer exec"
 "$WFMPI" analyze "$TMP/run" >"$TMP/analyze" || :
 grep -q "stage_in_bad" "$TMP/analyze" || fail "analyze lacks stage_in_bad: $(cat "$TMP/analyze")"
 grep -qi "input integrity" "$TMP/analyze" || fail "no 'input integrity': $(cat "$TMP/analyze")"
-grep -q "after_bad" "$TMP/analyze" || fail "after_bad not reported blocked"
+# Blocked: bad, after_bad and the three stage-outs on those branches, and
+# gone (its input 404s); the 7 other tasks succeeded.
+grep -Eq "tasks blocked +: +6 " "$TMP/analyze" || fail "blocked count: $(head -12 "$TMP/analyze")"
+grep -Eq "tasks succeeded +: +7 " "$TMP/analyze" || fail "succeeded count"
 grep -q "404" "$TMP/run/jobs/stage_in_gone.1.err" || fail "404 not in the stage-in's stderr"
 [ ! -e "$WORK/out_bad" ] && [ ! -e "$WORK/out_after" ] || fail "the bad branch ran"
 pass "integrity failure blocks only its branch"
