@@ -18,7 +18,9 @@ python3 - "$d/gpu.json" "$rows" <<'PY' || fail "GPU plan"
 import json, sys
 p = json.load(open(sys.argv[1])); n = int(sys.argv[2])
 assert p["jobs"] == n + 1 and p["edges"] == n and p["gpu_jobs"] == n and p["gpus"] == n, p
-assert p["leaves"] == 1 and p["depth"] == 2, p
+# Levels: stage-in of the books -> answers -> aggregate -> stage-out of the table.
+assert p["leaves"] == 1 and p["depth"] == 4, p
+assert p["data_tasks"]["stage_out"] == 1, p
 PY
 pass "GPU workflow plans: $rows answer tasks of 1 GPU each + aggregate, $rows edges"
 wfmpi_mpi -C "$d" 2 gpu.yml --cores-per-node 8
@@ -52,5 +54,11 @@ assert len(md) == n + 2 and md[0].startswith("| book | model | summary"), md[:2]
 for f in glob.glob(d + "/answers.*.json"):
     assert json.load(open(f))["task"].startswith("ask_"), f
 PY
-grep -q "Succeeded       : $((rows + 1))" "$TMP/out" || fail "summary: $(cat "$TMP/out")"
+# The answers, the aggregate, and the data tasks around them (books staged
+# in, the table staged out to $d/output).
+tasks=$("$WFMPI" plan --json --log-level error --work-dir "$d" "$d/cpu.yml" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["tasks"])')
+[ "$tasks" -gt $((rows + 1)) ] || fail "no data tasks in the plan"
+grep -q "Succeeded       : $tasks\$" "$TMP/out" || fail "summary: $(cat "$TMP/out")"
+ls "$d"/output/* >/dev/null 2>&1 || fail "the answers table was not staged out"
 pass "fixture backend run: $((rows + 1)) tasks, answers table with $rows rows (book x model) and 4 answers each"

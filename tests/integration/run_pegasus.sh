@@ -15,7 +15,12 @@ run_real() { # RELATIVE_PATH
   read -r jobs edges < <(python3 "$RUNDATA/make_runnable.py" "$W/$1" "$d" "$RUNDATA/pegasus_stub.py")
   wfmpi_mpi -C "$d" 4 wf.yml --cores-per-node 4
   expect_rc 0 "$1"
-  grep -q "Succeeded       : $jobs" "$TMP/out" || fail "$1: summary: $(cat "$TMP/out")"
+  # Every task succeeded: the jobs and the stage-outs of their stageOut files.
+  local tasks
+  tasks=$("$WFMPI" plan --json --log-level error --work-dir "$d" "$d/wf.yml" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["tasks"])')
+  grep -q "Succeeded       : $tasks\$" "$TMP/out" || fail "$1: summary: $(cat "$TMP/out")"
+  grep -q "Failed          : 0\$" "$TMP/out" || fail "$1: failures: $(cat "$TMP/out")"
   python3 "$RUNDATA/check_order.py" "$d/ledger.txt" "$d/edges" "$jobs" || fail "$1: order"
   [ "$(wc -l <"$d/ledger.txt")" = "$jobs" ] || fail "$1: a job ran twice"
   pass "$1: $jobs jobs, $edges edges, every job once and in order"
