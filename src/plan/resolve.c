@@ -221,7 +221,7 @@ static int resolve_exe(struct plan_wfc *w, const struct wfmpi_wf_job *job, uint3
 }
 
 /* Profile layers that do not depend on the job: workflow < site catalog
- * (execution site) < transformation < transformation-site. */
+ * (execution site) < transformation < transformation-site < container. */
 static int base_layers(struct plan_wfc *w, uint32_t tc, uint32_t ts, struct plan_tr *t)
 {
     struct planner *P = w->P;
@@ -237,6 +237,10 @@ static int base_layers(struct plan_wfc *w, uint32_t tc, uint32_t ts, struct plan
         rc = plan_apply_profiles(P, v, v->transformations[tc].profiles, &t->res, e);
     if (!rc && ts != UINT32_MAX)
         rc = plan_apply_profiles(P, v, v->tc_sites[ts].profiles, &t->res, e);
+    /* A container's profiles (its env, say MONTAGE_HOME) apply to every job
+     * run in it, below the job's own. */
+    if (!rc && t->cont != UINT32_MAX)
+        rc = plan_apply_profiles(P, v, v->containers[t->cont].profiles, &t->res, e);
     if (rc)
         return rc;
     t->env_first = (uint32_t)w->benv.n;

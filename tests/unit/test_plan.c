@@ -783,7 +783,8 @@ static void test_data_containers(void **state)
             "  containers:\n"
             "  - {name: dock, type: docker, image: 'docker://ubuntu:22.04',\n"
             "     mounts: ['/scratch:/scratch']}\n"
-            "  - {name: sing, type: singularity, image: 'https://example.org/s.sif'}\n"
+            "  - {name: sing, type: singularity, image: 'https://example.org/s.sif',\n"
+            "     profiles: {env: {IN_BOX: '1'}}}\n"
             "  - {name: sh, type: shifter, image: 'docker://ubuntu:22.04'}\n"
             "jobs:\n"
             "- {type: job, name: gpu, id: g1, arguments: [x],\n"
@@ -815,6 +816,10 @@ static void test_data_containers(void **state)
         strstr(argv_of(p, task_or_null(p, "stage_exe_web")),
                " stage-in --executable -- https://example.org/web.sh .wfmpi/bin/web -"));
     assert_true(has_parent(p, "w", "stage_image_sing"));
+    const struct wfmpi_plan_task *wt = task_or_null(p, "w");
+    const struct wfmpi_plan_view *v = wfmpi_plan_view(p);
+    assert_int_equal(wt->env.count, 1); /* the container's env profile */
+    assert_string_equal(wfmpi_plan_str(p, v->strs[wt->env.first]), "IN_BOX=1");
     assert_true(has_parent(p, "w", "stage_exe_web"));
     assert_string_equal(argv_of(p, task_or_null(p, "s")),
                         "shifter --image=docker:ubuntu:22.04 /usr/bin/tool z");
