@@ -165,4 +165,21 @@ uint32_t wfmpi_sched_attempts(const struct wfmpi_sched *s, uint32_t task);
 int wfmpi_sched_restore(struct wfmpi_sched *s, uint32_t task, enum wfmpi_task_state state,
                         uint32_t attempts);
 
+/* After restore() of a READY or RUNNING task, before the first next():
+ * set the retries it has used to `used` (failed attempts that were retried,
+ * as the checkpoint counts them), instead of restore()'s estimate from its
+ * attempts, which also counts attempts that were interrupted (drain, lost
+ * pilot) although those use no retry. Capped at the task's retries.
+ * WFMPI_E_INPUT after the first next()/claim() or for a task in another
+ * state. */
+int wfmpi_sched_restore_retries(struct wfmpi_sched *s, uint32_t task, uint32_t used);
+/* Glidein service after its restart, before the first claim(): the restored
+ * READY task's last attempt (attempts(), cut off by the restart) is RUNNING
+ * again, because a pilot may still be running it and report it; complete()
+ * then judges that attempt as usual. Claimed-style: it holds no node
+ * resources, so use it only on a scheduler driven by claim(). WFMPI_E_INPUT
+ * after the first next()/claim(), for a task that is not READY or never
+ * started. */
+int wfmpi_sched_restore_running(struct wfmpi_sched *s, uint32_t task);
+
 #endif /* WFMPI_SCHED_H */

@@ -375,6 +375,11 @@ int wfmpi_ckpt_restore_sched(const struct wfmpi_ckpt *c, struct wfmpi_sched *s,
         if (t->state == WFMPI_TASK_READY && t->attempts == 0)
             continue;
         int rc = wfmpi_sched_restore(s, i, (enum wfmpi_task_state)t->state, t->attempts);
+        /* Only failed attempts use retries; interrupted ones (drain, lost
+         * pilot, a killed master) do not, and the task table knows which. */
+        if (rc == 0 && (t->state == WFMPI_TASK_READY || t->state == WFMPI_TASK_RUNNING) &&
+            wfmpi_sched_state(s, i) != WFMPI_TASK_BLOCKED)
+            rc = wfmpi_sched_restore_retries(s, i, t->retries);
         if (rc < 0)
             return wfmpi_error_set(err, rc, "cannot restore task %s", c->ids[i]);
     }

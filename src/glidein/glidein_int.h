@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "wfmpi/ckpt.h"
+#include "wfmpi/exec.h"
 #include "wfmpi/glidein.h"
 #include "wfmpi/plan.h"
 #include "wfmpi/sched.h"
@@ -47,6 +48,7 @@ struct gl_pilot {
     double last_seen; /* monotonic */
     bool gone; /* deregistered or lease expired */
     bool drain, shutdown; /* commands for its next heartbeat or claim */
+    bool restored; /* from pilots.json after a restart: asked to sync */
     uint32_t running; /* attempts it holds */
     char last_req[GL_REQ_ID_MAX]; /* claim idempotency */
     char *last_answer;
@@ -80,8 +82,29 @@ void gl_route(struct gl_server *s, const char *user, const char *method, const c
               const char *body, size_t len, struct gl_reply *r);
 int gl_workflow_open(struct gl_server *s, const char *dir, struct wfmpi_error *err);
 void gl_workflow_free(struct gl_workflow *w);
-void gl_expire_leases(struct gl_server *s);
 void gl_housekeeping(struct gl_server *s);
+
+/* serve_pilots.c: pilots and leases. slot = index in s->pilots + 1; it is
+ * what the journals record as the rank of an attempt. */
+struct gl_pilot *gl_find_pilot(struct gl_server *s, const char *id, const char *owner,
+                               uint32_t *slot);
+void gl_lease_set(struct gl_workflow *w, uint32_t task, uint32_t slot);
+void gl_lease_clear(struct gl_workflow *w, uint32_t task);
+void gl_record_end(struct gl_workflow *w, uint32_t task, uint32_t attempt, int32_t pilot,
+                   const struct wfmpi_exec_result *res, const char *detail);
+/* Every attempt the pilot holds goes back to READY (no retry used); the
+ * pilot is gone. why goes into the journal and the log. */
+void gl_release_pilot(struct gl_server *s, struct gl_pilot *p, uint32_t slot, const char *why);
+/* Release every pilot silent for longer than the lease. */
+void gl_expire_leases(struct gl_server *s);
+/* Before the workflows are reopened: the pilots live at the last stop. */
+int gl_pilots_load(struct gl_server *s, struct wfmpi_error *err);
+/* After a workflow's scheduler was restored: re-lease its cut-off attempts
+ * to their restored pilots. */
+void gl_adopt_leases(struct gl_server *s, struct gl_workflow *w);
+void gl_do_register(struct gl_server *s, const char *user, json_t *req, struct gl_reply *r);
+void gl_do_sync(struct gl_server *s, struct gl_pilot *p, uint32_t slot, json_t *req,
+                struct gl_reply *r);
 void gl_reply_json(struct gl_reply *r, unsigned status, json_t *j); /* steals j */
 void gl_reply_error(struct gl_reply *r, unsigned status, const char *msg);
 /* 16 random hex digits from RAND_bytes. */

@@ -48,6 +48,7 @@ struct pilot {
     double next_try, next_claim, next_heartbeat, last_work, started;
     const char *leaving; /* reason, once we stop claiming */
     bool drained;
+    bool need_sync; /* the service restarted: tell it what we hold */
 };
 
 static void backoff(struct pilot *p, const struct wfmpi_error *err)
@@ -76,6 +77,8 @@ static long call(struct pilot *p, const char *path, json_t *body, double timeout
         backoff(p, &err);
         return 0;
     }
+    if (p->failures > 0)
+        p->next_heartbeat = 0; /* back after an outage: hear commands (sync) now */
     p->failures = 0;
     return status;
 }
@@ -128,6 +131,7 @@ static int do_register(struct pilot *p)
 
 static void forget_registration(struct pilot *p)
 {
+    p->need_sync = false;
     wfmpi_warn("glidein: the service does not know pilot %s any more; registering again", p->id);
     p->id[0] = '\0';
 }
@@ -307,19 +311,70 @@ static void obey(struct pilot *p, json_t *cmd)
         wfmpi_warn("glidein: drain requested by the service; finishing %u task(s)",
                    wfmpi_mpi_pool_running(p->pool));
     }
+    if (json_is_true(json_object_get(cmd, "sync")))
+        p->need_sync = true;
     size_t i;
     json_t *c;
     json_array_foreach(json_object_get(cmd, "cancel"), i, c) cancel_attempt(p, c);
 }
 
+static void add_held(json_t *held, const char *wf, json_int_t task, json_int_t attempt)
+{
+    json_array_append_new(held,
+                          json_pack("{s:s,s:I,s:I}", "wf", wf, "task", task, "attempt", attempt));
+}
+
+/* After a service restart: every attempt we hold (claimed, running, or
+ * with a result not yet acknowledged), so that the service can requeue
+ * what it leased to us in an answer we never received. Only between
+ * claims: with none in flight, everything handed to us is in this list. */
+static void sync_leases(struct pilot *p)
+{
+    if (!p->need_sync || p->claim_pending || !p->id[0])
+        return;
+    json_t *held = json_array();
+    size_t i;
+    json_t *t;
+    json_array_foreach(p->backlog, i, t)
+        add_held(held, json_string_value(json_object_get(t, "wf")),
+                 json_integer_value(json_object_get(t, "task")),
+                 json_integer_value(json_object_get(t, "attempt")));
+    json_array_foreach(p->unacked, i, t)
+        add_held(held, json_string_value(json_object_get(t, "wf")),
+                 json_integer_value(json_object_get(t, "task")),
+                 json_integer_value(json_object_get(t, "attempt")));
+    for (uint32_t k = 0; k < MAX_SLOTS; k++)
+        if (p->slots[k].used)
+            add_held(held, p->slots[k].wf, p->slots[k].task, p->slots[k].attempt);
+    json_t *b = json_pack("{s:o}", "held", held);
+    char path[96];
+    snprintf(path, sizeof(path), "/v1/pilots/%s/sync", p->id);
+    long st = call(p, path, b, 0);
+    json_decref(b);
+    if (st == 404) {
+        forget_registration(p);
+        return;
+    }
+    if (st != 200)
+        return; /* retried at the next step */
+    p->need_sync = false;
+    json_t *j = json_loadb(p->ans.data, p->ans.len, 0, NULL);
+    json_array_foreach(json_object_get(j, "cancel"), i, t) cancel_attempt(p, t);
+    wfmpi_info("glidein: synced with the restarted service (%lld lease(s) requeued)",
+               (long long)json_integer_value(json_object_get(j, "released")));
+    json_decref(j);
+}
+
 static void claim(struct pilot *p)
 {
     double now = wfmpi_mono();
-    if (p->leaving || !p->id[0] || now < p->next_claim || json_array_size(p->backlog) > 0)
+    if (p->leaving || !p->id[0] || now < p->next_claim)
         return;
+    /* A claim whose answer was lost is retried even when full: its answer
+     * may hold tasks leased to us (and a sync waits for it). */
     struct wfmpi_sched_budget total, largest;
     wfmpi_mpi_pool_free(p->pool, &total, &largest);
-    if (total.cores == 0)
+    if (!p->claim_pending && (json_array_size(p->backlog) > 0 || total.cores == 0))
         return;
     if (!p->claim_pending) {
         snprintf(p->req_id, sizeof(p->req_id), "%s-%llu", p->id, (unsigned long long)++p->req_seq);
@@ -481,6 +536,7 @@ static int step(struct pilot *p, struct wfmpi_exec_result *res, struct wfmpi_err
             return wfmpi_error_set(err, WFMPI_E_INPUT, "the service refused this pilot");
         send_results(p);
         heartbeat(p);
+        sync_leases(p);
         claim(p);
     }
     if (rc == 0) {

@@ -368,6 +368,8 @@ struct wfmpi_glidein_server *wfmpi_glidein_server_create(const struct wfmpi_glid
     if (rc == 0)
         rc = load_tokens(s, err);
     if (rc == 0)
+        rc = gl_pilots_load(s, err);
+    if (rc == 0)
         rc = reopen_workflows(s, err);
     if (rc == 0)
         rc = start_daemon(s, err);

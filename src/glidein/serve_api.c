@@ -62,11 +62,12 @@ static const char *meta_str(json_t *meta, const char *key)
     return v && valid_name(v) ? v : NULL;
 }
 
-static int open_state(struct gl_workflow *w, int32_t retries, struct wfmpi_error *err)
+static int open_state(struct gl_server *s, struct gl_workflow *w, struct wfmpi_error *err)
 {
     struct wfmpi_sched_node vnode = {
         .cores = VIRTUAL_CORES, .gpus = WFMPI_SCHED_MAX_GPUS_PER_NODE, .n_ranks = 1};
-    struct wfmpi_sched_config cfg = {.nodes = &vnode, .n_nodes = 1, .default_retries = retries};
+    struct wfmpi_sched_config cfg = {
+        .nodes = &vnode, .n_nodes = 1, .default_retries = s->o.default_retries};
     if (!(w->s = wfmpi_sched_create(w->plan, &cfg, err)))
         return err->code;
     char run[PATH_MAX + 8];
@@ -89,6 +90,12 @@ static int open_state(struct gl_workflow *w, int32_t retries, struct wfmpi_error
     w->done_attempt = calloc(n, sizeof(uint32_t));
     if (!w->lease_pilot || !w->done_attempt)
         return wfmpi_error_set(err, -ENOMEM, "out of memory");
+    /* A result sent again after the restart is a duplicate, not stale. */
+    const struct wfmpi_ckpt_task *ct = wfmpi_ckpt_tasks(w->ckpt);
+    for (uint32_t t = 0; t < w->v->n_tasks; t++)
+        if (ct[t].end != 0 && ct[t].reason != WFMPI_EXEC_INTERRUPTED)
+            w->done_attempt[t] = ct[t].attempts;
+    gl_adopt_leases(s, w);
     if (w->removed)
         wfmpi_sched_drain(w->s);
     return wfmpi_ckpt_commit(w->ckpt, true);
@@ -138,7 +145,7 @@ int gl_workflow_open(struct gl_server *s, const char *dir, struct wfmpi_error *e
         rc = plan_workflow(w, meta, err);
     }
     if (rc == 0)
-        rc = open_state(w, s->o.default_retries, err);
+        rc = open_state(s, w, err);
     if (rc == 0 && WFMPI_PUSH(s->wfs, s->n_wfs, s->cap_wfs, w) < 0)
         rc = wfmpi_error_set(err, -ENOMEM, "out of memory");
     json_decref(meta);
@@ -300,92 +307,6 @@ static void do_remove(struct gl_workflow *w, struct gl_reply *r)
 
 /* ------------------------------------------------------------- pilots */
 
-static struct gl_pilot *find_pilot(struct gl_server *s, const char *id, const char *owner,
-                                   uint32_t *slot)
-{
-    for (size_t i = 0; i < s->n_pilots; i++) {
-        struct gl_pilot *p = s->pilots[i];
-        if (!p->gone && strcmp(p->id, id) == 0 && strcmp(p->owner, owner) == 0) {
-            *slot = (uint32_t)i + 1;
-            return p;
-        }
-    }
-    return NULL;
-}
-
-static void lease_set(struct gl_workflow *w, uint32_t task, uint32_t slot)
-{
-    if (!w->lease_pilot[task])
-        w->n_leased++;
-    w->lease_pilot[task] = slot;
-}
-
-static void lease_clear(struct gl_workflow *w, uint32_t task)
-{
-    if (w->lease_pilot[task])
-        w->n_leased--;
-    w->lease_pilot[task] = 0;
-}
-
-static void record_end(struct gl_workflow *w, uint32_t task, uint32_t attempt, int32_t pilot,
-                       const struct wfmpi_exec_result *res, const char *detail)
-{
-    struct wfmpi_ckpt_event ev = {.task = task,
-                                  .attempt = attempt,
-                                  .rank = pilot,
-                                  .start = res->start_wall,
-                                  .end = res->end_wall,
-                                  .reason = (uint8_t)res->reason,
-                                  .exit_code = res->exit_code,
-                                  .signal = res->signal,
-                                  .utime = res->utime,
-                                  .stime = res->stime,
-                                  .maxrss_kb = res->maxrss_kb,
-                                  .state_after = (uint8_t)wfmpi_sched_state(w->s, task)};
-    if (wfmpi_ckpt_task_end(w->ckpt, &ev, detail) < 0)
-        wfmpi_error_log("workflow %s: %s", w->id, wfmpi_ckpt_error(w->ckpt));
-    w->new_failure |= ev.state_after == WFMPI_TASK_FAILED;
-}
-
-/* Every attempt the pilot in slot holds goes back to READY, using no retry. */
-static void release_pilot(struct gl_server *s, struct gl_pilot *p, uint32_t slot, const char *why)
-{
-    uint32_t n = 0;
-    for (size_t i = 0; i < s->n_wfs; i++) {
-        struct gl_workflow *w = s->wfs[i];
-        if (strcmp(w->owner, p->owner) != 0 || w->n_leased == 0)
-            continue;
-        for (uint32_t t = 0; t < w->v->n_tasks; t++) {
-            if (w->lease_pilot[t] != slot)
-                continue;
-            uint32_t a = wfmpi_sched_attempts(w->s, t);
-            lease_clear(w, t);
-            if (wfmpi_sched_complete(w->s, t, a, WFMPI_SCHED_INTERRUPTED) < 0)
-                continue;
-            struct wfmpi_exec_result res = {.reason = WFMPI_EXEC_INTERRUPTED};
-            res.start_wall = res.end_wall = wfmpi_wall();
-            record_end(w, t, a, (int32_t)slot, &res, why);
-            n++;
-        }
-        wfmpi_ckpt_commit(w->ckpt, false);
-    }
-    p->gone = true;
-    p->running = 0;
-    if (n)
-        wfmpi_warn("pilot %s (%s): %s; %u attempt(s) back to READY", p->id, p->owner, why, n);
-    pthread_cond_broadcast(&s->work);
-}
-
-void gl_expire_leases(struct gl_server *s)
-{
-    double now = wfmpi_mono();
-    for (size_t i = 0; i < s->n_pilots; i++) {
-        struct gl_pilot *p = s->pilots[i];
-        if (!p->gone && now - p->last_seen > s->o.lease_s)
-            release_pilot(s, p, (uint32_t)i + 1, "lease expired");
-    }
-}
-
 void gl_housekeeping(struct gl_server *s)
 {
     for (size_t i = 0; i < s->n_wfs; i++) {
@@ -397,28 +318,6 @@ void gl_housekeeping(struct gl_server *s)
         wfmpi_ckpt_commit(w->ckpt, false);
         wfmpi_ckpt_maybe_snapshot(w->ckpt);
     }
-}
-
-static void do_register(struct gl_server *s, const char *user, json_t *req, struct gl_reply *r)
-{
-    struct gl_pilot *p = calloc(1, sizeof(*p));
-    if (!p || gl_random_id(p->id) < 0 || WFMPI_PUSH(s->pilots, s->n_pilots, s->cap_pilots, p) < 0) {
-        free(p);
-        REPLY_ERROR(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
-    }
-    snprintf(p->owner, sizeof(p->owner), "%s", user);
-    const char *site = json_string_value(json_object_get(req, "site"));
-    const char *job = json_string_value(json_object_get(req, "slurm_job"));
-    snprintf(p->site, sizeof(p->site), "%s", site ? site : "");
-    snprintf(p->job, sizeof(p->job), "%s", job ? job : "");
-    p->walltime_end = json_number_value(json_object_get(req, "walltime_end"));
-    p->last_seen = wfmpi_mono();
-    size_t nodes = json_array_size(json_object_get(req, "nodes"));
-    wfmpi_warn("pilot %s registered: user %s, site '%s', job '%s', %zu node(s)", p->id, user,
-               p->site, p->job, nodes);
-    gl_reply_json(r, MHD_HTTP_CREATED,
-                  json_pack("{s:s,s:f,s:f}", "pilot", p->id, "lease_s", s->o.lease_s, "heartbeat_s",
-                            s->o.lease_s / 4));
 }
 
 static json_t *str_list(const struct gl_workflow *w, struct wfmpi_plan_range rg)
@@ -493,7 +392,7 @@ static uint32_t claim_some(struct gl_server *s, struct gl_pilot *p, uint32_t slo
                 b->gpus -= t->gpus;
                 if (b->memory_mb)
                     b->memory_mb = b->memory_mb > t->memory_mb ? b->memory_mb - t->memory_mb : 1;
-                lease_set(w, ds[i].task, slot);
+                gl_lease_set(w, ds[i].task, slot);
                 wfmpi_ckpt_task_start(w->ckpt, ds[i].task, ds[i].attempt, (int32_t)slot, 0, 0,
                                       wfmpi_wall());
                 json_array_append_new(tasks, task_json(w, &ds[i], expiry));
@@ -529,8 +428,8 @@ static json_t *cancel_list(struct gl_server *s, const struct gl_pilot *p, uint32
 
 static json_t *commands(struct gl_server *s, const struct gl_pilot *p, uint32_t slot)
 {
-    return json_pack("{s:b,s:b,s:o}", "drain", p->drain, "shutdown", p->shutdown, "cancel",
-                     cancel_list(s, p, slot));
+    return json_pack("{s:b,s:b,s:b,s:o}", "drain", p->drain, "shutdown", p->shutdown, "sync",
+                     p->restored, "cancel", cancel_list(s, p, slot));
 }
 
 static void wait_for_work(struct gl_server *s, double until_wall)
@@ -572,7 +471,7 @@ static void do_claim(struct gl_server *s, struct gl_pilot *p, uint32_t slot, jso
         wait_for_work(s, until);
     p->last_seen = wfmpi_mono();
     json_t *ans = json_pack("{s:o,s:f}", "tasks", tasks, "lease_s", s->o.lease_s);
-    if (p->drain || p->shutdown)
+    if (p->drain || p->shutdown || p->restored)
         json_object_set_new(ans, "commands", commands(s, p, slot));
     char *text = json_dumps(ans, JSON_COMPACT);
     json_decref(ans);
@@ -626,11 +525,11 @@ static const char *apply_result(struct gl_server *s, struct gl_pilot *p, uint32_
         .maxrss_kb = (long)json_integer_value(json_object_get(j, "maxrss_kb"))};
     const char *detail = json_string_value(json_object_get(j, "detail"));
     wfmpi_sched_complete(w->s, t, a, outcome_of(reason));
-    lease_clear(w, t);
+    gl_lease_clear(w, t);
     w->done_attempt[t] = a;
     if (p->running)
         p->running--;
-    record_end(w, t, a, (int32_t)slot, &res, detail ? detail : "");
+    gl_record_end(w, t, a, (int32_t)slot, &res, detail ? detail : "");
     return "ok";
 }
 
@@ -745,7 +644,7 @@ static void route_pilot(struct gl_server *s, const char *user, const char *rest,
         return;
     }
     uint32_t slot = 0;
-    struct gl_pilot *p = find_pilot(s, pid, user, &slot);
+    struct gl_pilot *p = gl_find_pilot(s, pid, user, &slot);
     if (!p)
         REPLY_ERROR(r, MHD_HTTP_NOT_FOUND, "unknown pilot: register again");
     p->last_seen = wfmpi_mono();
@@ -756,11 +655,13 @@ static void route_pilot(struct gl_server *s, const char *user, const char *rest,
         do_results(s, p, slot, req, r);
     else if (strcmp(op, "heartbeat") == 0)
         do_heartbeat(s, p, slot, r);
+    else if (strcmp(op, "sync") == 0)
+        gl_do_sync(s, p, slot, req, r);
     else if (strcmp(op, "deregister") == 0) {
         const char *why = json_string_value(json_object_get(req, "reason"));
         char text[96];
         snprintf(text, sizeof(text), "deregistered (%.64s)", why ? why : "no reason");
-        release_pilot(s, p, slot, text);
+        gl_release_pilot(s, p, slot, text);
         wfmpi_warn("pilot %s %s", p->id, text);
         gl_reply_json(r, MHD_HTTP_OK, json_pack("{s:s}", "status", "bye"));
     } else
@@ -804,7 +705,7 @@ void gl_route(struct gl_server *s, const char *user, const char *method, const c
         REPLY_ERROR(r, MHD_HTTP_BAD_REQUEST, "malformed JSON");
     }
     if (url[10] == '\0')
-        do_register(s, user, req, r);
+        gl_do_register(s, user, req, r);
     else if (url[10] == '/')
         route_pilot(s, user, url + 11, req, r);
     else

@@ -451,3 +451,32 @@ int wfmpi_sched_restore(struct wfmpi_sched *s, uint32_t task, enum wfmpi_task_st
         return WFMPI_E_INPUT;
     }
 }
+
+int wfmpi_sched_restore_retries(struct wfmpi_sched *s, uint32_t task, uint32_t used)
+{
+    if (s->sealed || task >= s->n_tasks)
+        return WFMPI_E_INPUT;
+    struct sched_task *t = &s->tasks[task];
+    if (t->state != WFMPI_TASK_READY && t->state != WFMPI_TASK_UNREADY)
+        return WFMPI_E_INPUT;
+    uint32_t retries = retries_of(s, task);
+    t->failures = used < retries ? used : retries;
+    return 0;
+}
+
+int wfmpi_sched_restore_running(struct wfmpi_sched *s, uint32_t task)
+{
+    if (s->sealed || task >= s->n_tasks)
+        return WFMPI_E_INPUT;
+    struct sched_task *t = &s->tasks[task];
+    if (t->state != WFMPI_TASK_READY || t->attempts == 0)
+        return WFMPI_E_INPUT;
+    const struct sched_class *c = &s->classes[t->cls];
+    set_state(s, task, WFMPI_TASK_RUNNING);
+    if (c->category)
+        s->cats[c->category - 1].running++;
+    /* Like claim(): the pilot holds it, no node of the scheduler does. */
+    t->node = SCHED_NONE;
+    t->gpu_mask = 0;
+    return 0;
+}

@@ -967,6 +967,56 @@ static void test_claim_budget(void **state)
     wfmpi_plan_destroy(plan);
 }
 
+/* Glidein service restart: interrupted attempts use no retry once restored
+ * with the checkpoint's count, and a cut-off attempt can be RUNNING again
+ * under its own number (its pilot still runs it). */
+static void test_restore_leases(void **state)
+{
+    (void)state;
+    struct pb p = pb_new();
+    uint32_t x = pb_task(&p, (struct tdef){.id = "x", .cores = 1, .retries = 1, .priority = 3});
+    uint32_t y = pb_task(&p, (struct tdef){.id = "y", .cores = 1, .retries = 1, .priority = 2});
+    uint32_t z = pb_task(&p, (struct tdef){.id = "z", .cores = 1, .retries = 1, .priority = 1});
+    struct wfmpi_plan *plan = pb_finish(&p);
+    struct wfmpi_sched_node nodes[] = {one_node(1u << 20, 0)};
+    struct wfmpi_sched_config cfg = {.nodes = nodes, .n_nodes = 1, .default_retries = 1};
+    struct wfmpi_error err = {0};
+    struct wfmpi_sched *s = wfmpi_sched_create(plan, &cfg, &err);
+    assert_non_null(s);
+    /* x: two attempts lost to lease expiry, none failed. */
+    assert_int_equal(wfmpi_sched_restore(s, x, WFMPI_TASK_READY, 2), 0);
+    assert_int_equal(wfmpi_sched_restore_retries(s, x, 0), 0);
+    /* y: attempt 1 cut off by the restart, still running on its pilot. */
+    assert_int_equal(wfmpi_sched_restore(s, y, WFMPI_TASK_READY, 1), 0);
+    assert_int_equal(wfmpi_sched_restore_running(s, y), 0);
+    assert_int_equal(wfmpi_sched_state(s, y), WFMPI_TASK_RUNNING);
+    assert_int_equal(wfmpi_sched_restore_running(s, z), WFMPI_E_INPUT); /* never started */
+    struct wfmpi_sched_counts k;
+    wfmpi_sched_counts(s, &k);
+    assert_int_equal(k.running, 1);
+    struct wfmpi_sched_dispatch d[4];
+    struct wfmpi_sched_budget all = {.cores = 64, .time_left = 1e9};
+    assert_int_equal(wfmpi_sched_claim(s, &all, d, 4), 2); /* y is not handed out again */
+    assert_int_equal(d[0].task, x);
+    assert_int_equal(d[0].attempt, 3);
+    assert_int_equal(d[1].task, z);
+    assert_int_equal(wfmpi_sched_restore_running(s, y), WFMPI_E_INPUT); /* sealed */
+    assert_int_equal(wfmpi_sched_restore_retries(s, x, 0), WFMPI_E_INPUT);
+    /* The cut-off attempt's result counts once. */
+    assert_int_equal(wfmpi_sched_complete(s, y, 1, WFMPI_SCHED_OK), 0);
+    assert_int_equal(wfmpi_sched_complete(s, y, 1, WFMPI_SCHED_OK), WFMPI_E_INPUT);
+    /* x still has its retry: the first real failure is retried. */
+    assert_int_equal(wfmpi_sched_complete(s, x, 3, WFMPI_SCHED_FAILED), 0);
+    assert_int_equal(wfmpi_sched_state(s, x), WFMPI_TASK_READY);
+    assert_int_equal(wfmpi_sched_claim(s, &all, d, 4), 1);
+    assert_int_equal(wfmpi_sched_complete(s, x, 4, WFMPI_SCHED_FAILED), 0);
+    assert_int_equal(wfmpi_sched_state(s, x), WFMPI_TASK_FAILED);
+    assert_int_equal(wfmpi_sched_complete(s, z, 1, WFMPI_SCHED_OK), 0);
+    assert_true(wfmpi_sched_finished(s));
+    wfmpi_sched_destroy(s);
+    wfmpi_plan_destroy(plan);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -990,6 +1040,7 @@ int main(void)
         cmocka_unit_test(test_random_outcomes_consistent),
         cmocka_unit_test(test_empty_plan),
         cmocka_unit_test(test_claim_budget),
+        cmocka_unit_test(test_restore_leases),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
