@@ -1,5 +1,6 @@
 /* wfmpi command-line entry: dispatches subcommands. `wfmpi WORKFLOW.yml` is
  * `wfmpi run WORKFLOW.yml`, so `srun wfmpi workflow.yml` works as documented. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -9,27 +10,29 @@ struct subcommand {
     const char *name;
     int (*fn)(int argc, char **argv);
     const char *summary;
+    bool internal; /* listed apart: run by the planner's data tasks */
 };
 
 static int cli_version(int argc, char **argv);
 
 static const struct subcommand subcommands[] = {
-    {"run", cli_run, "run a workflow on the MPI ranks of this allocation (default)"},
-    {"plan", cli_plan, "validate a workflow and show its executable plan; run nothing"},
-    {"topo", cli_topo, "show the nodes, GPUs and ranks and how wfmpi shares them"},
-    {"status", cli_status, "how far a run is: tasks per state, elapsed, time left"},
-    {"analyze", cli_analyze, "what failed in a run and why (exit 1 when something did)"},
-    {"statistics", cli_statistics, "run statistics: times, badput, per transformation, usage"},
-    {"report", cli_report, "write a self-contained HTML report (Gantt chart, tables)"},
-    {"serve", cli_serve, "host workflows for glidein pilots over HTTPS"},
-    {"submit", cli_submit, "submit a workflow to a `wfmpi serve`; prints its id"},
-    {"remove", cli_remove, "remove a submitted workflow from a `wfmpi serve`"},
-    {"glidein", cli_glidein, "pilot: pull tasks from a `wfmpi serve` onto this allocation"},
-    {"version", cli_version, "print the version"},
+    {"run", cli_run, "run a workflow on the MPI ranks of this allocation (default)", false},
+    {"plan", cli_plan, "validate a workflow and show its executable plan; run nothing", false},
+    {"topo", cli_topo, "show the nodes, GPUs and ranks and how wfmpi shares them", false},
+    {"status", cli_status, "how far a run is: tasks per state, elapsed, time left", false},
+    {"analyze", cli_analyze, "what failed in a run and why (exit 1 when something did)", false},
+    {"statistics", cli_statistics, "run statistics: times, badput, per transformation, usage",
+     false},
+    {"report", cli_report, "write a self-contained HTML report (Gantt chart, tables)", false},
+    {"serve", cli_serve, "host workflows for glidein pilots over HTTPS", false},
+    {"submit", cli_submit, "submit a workflow to a `wfmpi serve`; prints its id", false},
+    {"remove", cli_remove, "remove a submitted workflow from a `wfmpi serve`", false},
+    {"glidein", cli_glidein, "pilot: pull tasks from a `wfmpi serve` onto this allocation", false},
+    {"version", cli_version, "print the version", false},
     /* Data tasks the planner adds (docs/staging.md); usable by hand too. */
-    {"stage-in", cli_stage_in, "(data task) fetch inputs into the work dir, verified"},
-    {"stage-out", cli_stage_out, "(data task) copy outputs out, register their replicas"},
-    {"cleanup", cli_cleanup, "(data task) remove intermediate files"},
+    {"stage-in", cli_stage_in, "fetch inputs into the work dir, verified", true},
+    {"stage-out", cli_stage_out, "copy outputs out, register their replicas", true},
+    {"cleanup", cli_cleanup, "remove intermediate files", true},
 };
 
 #define N_SUBCOMMANDS (sizeof(subcommands) / sizeof(subcommands[0]))
@@ -38,8 +41,14 @@ static void usage(FILE *out)
 {
     fprintf(out, "usage: wfmpi [run] WORKFLOW.yml [options]\n"
                  "       wfmpi <command> [options]\n\ncommands:\n");
-    for (size_t i = 0; i < N_SUBCOMMANDS; i++)
-        fprintf(out, "  %-10s %s\n", subcommands[i].name, subcommands[i].summary);
+    for (int internal = 0; internal < 2; internal++) {
+        if (internal)
+            fprintf(out, "\ninternal commands (the data tasks a plan runs; docs/staging.md):\n");
+        for (size_t i = 0; i < N_SUBCOMMANDS; i++) {
+            if (subcommands[i].internal == internal)
+                fprintf(out, "  %-10s %s\n", subcommands[i].name, subcommands[i].summary);
+        }
+    }
     fprintf(out, "\n'wfmpi <command> --help' describes each command.\n"
                  "Exit codes: 0 all tasks succeeded, 1 some failed, 2 bad input or usage,\n"
                  "3 stopped early (rerun resumes), 4 environment or internal error.\n");
