@@ -526,19 +526,24 @@ static void complete(struct stage_in *s, struct xfer *x)
         x->offset > 0 ? ", resumed" : "", it->verified ? ", verified sha256" : "");
 }
 
+/* A try ended. A 416 to a resume means the part already holds the whole
+ * file (a run killed between download and rename) or a stale longer one:
+ * with a checksum, complete() tells which (and restarts on a mismatch);
+ * without one the part is fetched again. */
 static void finished(struct stage_in *s, struct xfer *x, CURLcode cc)
 {
     long code = 0;
     curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &code);
     bool http = x->scheme != WFMPI_STAGE_SFTP && x->scheme != WFMPI_STAGE_SCP;
-    bool unresumed =
-        x->offset > 0 && (cc == CURLE_RANGE_ERROR || (cc == CURLE_OK && http && code == 416));
+    bool past_end =
+        x->offset > 0 && http && code == 416 && (cc == CURLE_OK || cc == CURLE_HTTP_RETURNED_ERROR);
+    bool refused = x->offset > 0 && cc == CURLE_RANGE_ERROR;
     x->done = true; /* unless restarted or retried below */
-    if (unresumed && restart(x, s->o, "the server did not resume the transfer"))
-        x->it->status = WFMPI_STAGE_OK; /* nothing failed yet */
-    else if (cc == CURLE_OK)
+    bool again = (refused || (past_end && !x->sha)) &&
+                 restart(x, s->o, "the server did not resume the transfer");
+    if (!again && (cc == CURLE_OK || past_end))
         complete(s, x);
-    else
+    else if (!again)
         failed_try(s, x, cc, code);
     end_try(s, x);
     if (x->done && x->it->status != WFMPI_STAGE_OK)

@@ -141,6 +141,21 @@ cmp -s "$WEB/a.bin" "$WORK/nr.bin" || fail "nr.bin wrong after a 200 to a resume
 [ ! -e "$WORK/nr.bin.wfmpi-part" ] || fail "nr.bin.wfmpi-part left behind"
 pass "a 200 answer to a resume starts over"
 
+# A part that is already whole (killed between download and rename): the
+# server answers 416 to the resume; the checksum proves the part right, and
+# without one it is fetched again.
+cp "$WEB/b.bin" "$WORK/whole.bin.wfmpi-part"
+cp "$WEB/b.bin" "$WORK/whole2.bin.wfmpi-part" # as long as c.bin, but stale
+nb=$(requests /b.bin)
+nc=$(requests /c.bin)
+run stage-in -- "$URL/b.bin" whole.bin "$(sha "$WEB/b.bin")" "$URL/c.bin" whole2.bin -
+expect 0 "parts already whole"
+cmp -s "$WEB/b.bin" "$WORK/whole.bin" && cmp -s "$WEB/c.bin" "$WORK/whole2.bin" ||
+    fail "whole parts: wrong content"
+[ "$(requests /b.bin)" = $((nb + 1)) ] || fail "a whole, verified part was fetched again: $(grep b.bin "$LOG")"
+[ "$(requests /c.bin)" = $((nc + 2)) ] || fail "an unverifiable part was not fetched again: $(grep c.bin "$LOG")"
+pass "a part already whole is verified by its checksum (416), else fetched again"
+
 # ------------------------------------------------------------ 404, 503
 run stage-in -- "$URL/missing.bin" missing.bin -
 expect 1 "a 404"
