@@ -124,3 +124,48 @@ wfmpi_job_main() {
     true
   return "$rc"
 }
+
+# The glidein pilot's body (jobscripts/glidein.sbatch): the `srun wfmpi
+# glidein` equivalent of pegasus-glidein. One pilot per job, spanning all of
+# its ranks; it pulls its owner's tasks from a `wfmpi serve` until no work
+# came for the idle timeout, its lifetime ends, or it drains before the time
+# limit (same timing as wfmpi_job_main). Arguments go to `wfmpi glidein` and
+# win over the defaults taken from the environment:
+#   WFMPI_SERVER        --server URL (required one way or the other)
+#   WFMPI_TOKEN_FILE    --token-file F (default ~/.wfmpi-token)
+#   WFMPI_CACERT        --cacert F (the service's CA, when not a public one)
+#   WFMPI_IDLE_TIMEOUT  --idle-timeout S (default 300: an idle pilot gives its
+#                       allocation back)
+#   WFMPI_SITE          --site NAME (default: Slurm's cluster name)
+# No rescue loop: a pilot holds no state (its tasks' state is the service's),
+# so a pilot that ended at the walltime (exit 3) has nothing to resume; submit
+# new pilots while there is work. The job exits with the pilot's code.
+wfmpi_glidein_main() {
+  local wfmpi=${WFMPI:-wfmpi}
+  local script lead
+  script=$(wfmpi_job_script_path)
+  lead=$(wfmpi_job_signal_lead "$script")
+  local before=${WFMPI_DRAIN_BEFORE:-${lead:-120}}
+  local grace=${WFMPI_DRAIN_GRACE:-$(((${lead:-100} * 3) / 5))}
+  [ "$grace" -ge 5 ] || grace=5
+  local -a args=(--drain-before "$before" --drain-grace "$grace"
+    --idle-timeout "${WFMPI_IDLE_TIMEOUT:-300}")
+  local site=${WFMPI_SITE:-${SLURM_CLUSTER_NAME:-}}
+  [ -n "$site" ] && args+=(--site "$site")
+  [ -n "${WFMPI_SERVER:-}" ] && args+=(--server "$WFMPI_SERVER")
+  args+=(--token-file "${WFMPI_TOKEN_FILE:-$HOME/.wfmpi-token}")
+  [ -n "${WFMPI_CACERT:-}" ] && args+=(--cacert "$WFMPI_CACERT")
+  if [ -z "${WFMPI_SERVER:-}" ] && [[ " $* " != *" --server "* ]]; then
+    wfmpi_job_say "no service: set WFMPI_SERVER=https://HOST:PORT or pass --server URL"
+    return 2
+  fi
+  wfmpi_job_say "glidein job ${SLURM_JOB_ID:-?} on ${SLURM_JOB_NUM_NODES:-?} node(s), ${SLURM_NTASKS:-?}" \
+    "rank(s), GPUs ${SLURM_JOB_GPUS:-${CUDA_VISIBLE_DEVICES:-none}}; service ${WFMPI_SERVER:-(from arguments)}"
+  wfmpi_job_say "signal lead ${lead:-none} s (#SBATCH --signal in ${script:-?}), --drain-before $before," \
+    "--drain-grace $grace, --idle-timeout ${WFMPI_IDLE_TIMEOUT:-300}"
+  # shellcheck disable=SC2086 # WFMPI_SRUN_ARGS is a list of options
+  srun ${WFMPI_SRUN_ARGS:-} "$wfmpi" glidein "${args[@]}" "$@"
+  local rc=$?
+  wfmpi_job_say "wfmpi glidein exit $rc"
+  return "$rc"
+}
