@@ -173,6 +173,15 @@ expect 1 "a 503 with --retries 0"
 grep -q "HTTP 503" "$TMP/err" || fail "503 message: $(cat "$TMP/err")"
 pass "404 fails at once, 503 is retried"
 
+# A transfer that stalls is abandoned after --low-speed-time (and retried).
+t0=$(date +%s)
+run stage-in --low-speed-time 1 --retries 0 -- "$URL/stall/a.bin" stall.bin -
+expect 1 "a stalled transfer"
+[ $(($(date +%s) - t0)) -lt 10 ] || fail "a stalled transfer was not given up in time"
+grep -qi "too slow" "$TMP/err" || fail "stall message: $(cat "$TMP/err")"
+[ ! -e "$WORK/stall.bin" ] || fail "a stalled transfer produced DEST"
+pass "a stalled transfer is given up after --low-speed-time"
+
 # ------------------------------------------------------------ parallel
 args=()
 for i in 1 2 3 4; do args+=("$URL/slow/s$i.bin" "slow/s$i.bin" "$(sha "$WEB/s$i.bin")"); done

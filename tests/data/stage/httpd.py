@@ -8,6 +8,7 @@ Serves --dir. Paths with a prefix misbehave on purpose:
                then the connection is closed; later requests succeed
   /flaky/P     the first request for P answers 503; later ones succeed
   /norange/P   P, ignoring Range (always 200 with the whole file)
+  /stall/P     P's headers and first byte, then nothing for 30 s
   /s3/B/K      B/K under --dir/s3, only with a valid AWS Signature V4 made
                with --s3-key/--s3-secret (and x-amz-security-token equal to
                --s3-token when given); 403 otherwise
@@ -129,7 +130,7 @@ class Handler(BaseHTTPRequestHandler):
         self.t0 = time.time()
         path = self.path.split("?", 1)[0]
         mode, rel = "plain", path
-        for m in ("slow", "cut", "flaky", "norange", "s3"):
+        for m in ("slow", "cut", "flaky", "norange", "stall", "s3"):
             if path.startswith("/%s/" % m):
                 mode, rel = m, path[len(m) + 1:]
         if mode == "s3":
@@ -183,6 +184,11 @@ class Handler(BaseHTTPRequestHandler):
             self.record(status, len(half))
             self.connection.shutdown(2)  # abrupt end: the client sees a short body
             return
+        if mode == "stall":
+            self.wfile.write(body[:1])
+            self.wfile.flush()
+            time.sleep(30)
+            return self.record(status, 1)
         sent = 0
         pieces = 10 if mode == "slow" else 1
         step = max(1, -(-len(body) // pieces))
