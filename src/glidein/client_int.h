@@ -5,6 +5,7 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
+#include "wfmpi/exec.h"
 #include "wfmpi/glidein.h"
 
 struct gl_http {
@@ -22,5 +23,13 @@ void gl_http_fini(struct gl_http *h);
 int gl_http_request(struct gl_http *h, const char *method, const char *path, const char *body,
                     double timeout_s, long *status, struct wfmpi_buf *out, struct wfmpi_error *err);
 const char *gl_answer_error(const struct wfmpi_buf *b, char *text, size_t size);
+
+/* proto.c: the pilot's side of the JSON, pure. A result record for
+ * /results (detail NULL = r->detail). */
+json_t *gl_result_json(const char *wf, uint32_t task, uint32_t attempt,
+                       const struct wfmpi_exec_result *r, const char *detail);
+/* Seconds to wait before retry number failures + 1 (0-based failures):
+ * 0.2 s doubling up to 30 s, times jitter in [0.5, 1.5) from u in [0, 1). */
+double gl_backoff_s(int failures, double u);
 
 #endif

@@ -76,6 +76,12 @@ struct gl_reply {
     char *body;
 };
 
+/* serve.c: the service's state (tokens, pilots, workflows reopened) without
+ * the HTTP daemon, for wfmpi_glidein_server_create() and for unit tests,
+ * which drive gl_route() directly. Free with wfmpi_glidein_server_destroy(). */
+struct gl_server *gl_server_open(const struct wfmpi_glidein_server_opts *o,
+                                 struct wfmpi_error *err);
+
 /* serve_api.c: every handler runs with s->lock held, except claim which may
  * wait on s->work (releasing it). user is the authenticated user. */
 void gl_route(struct gl_server *s, const char *user, const char *method, const char *url,

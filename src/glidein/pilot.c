@@ -53,10 +53,7 @@ struct pilot {
 
 static void backoff(struct pilot *p, const struct wfmpi_error *err)
 {
-    double d = 0.2 * (double)(1u << (p->failures < 8 ? p->failures : 8));
-    if (d > 30)
-        d = 30;
-    d *= 0.5 + (double)rand() / RAND_MAX; /* jitter: pilots do not retry in step */
+    double d = gl_backoff_s(p->failures, (double)rand() / ((double)RAND_MAX + 1));
     p->failures++;
     p->next_try = wfmpi_mono() + d;
     wfmpi_warn("glidein: %s; retrying in %.1f s", err->text, d);
@@ -223,14 +220,14 @@ static int start_task(struct pilot *p, json_t *t)
  * it back to READY without using a retry. */
 static void give_back(struct pilot *p, json_t *t, const char *why)
 {
-    double now = wfmpi_wall();
-    json_array_append_new(p->unacked,
-                          json_pack("{s:O?,s:O?,s:O?,s:s,s:i,s:i,s:f,s:f,s:f,s:f,s:i,s:s}", "wf",
-                                    json_object_get(t, "wf"), "task", json_object_get(t, "task"),
-                                    "attempt", json_object_get(t, "attempt"), "reason",
-                                    wfmpi_exec_reason_name(WFMPI_EXEC_INTERRUPTED), "exit_code", 0,
-                                    "signal", 0, "start", now, "end", now, "utime", 0.0, "stime",
-                                    0.0, "maxrss_kb", 0, "detail", why));
+    struct wfmpi_exec_result r = {.reason = WFMPI_EXEC_INTERRUPTED};
+    r.start_wall = r.end_wall = wfmpi_wall();
+    json_int_t task = json_integer_value(json_object_get(t, "task"));
+    json_int_t attempt = json_integer_value(json_object_get(t, "attempt"));
+    const char *wf = json_string_value(json_object_get(t, "wf"));
+    if (wf && task >= 0 && task <= UINT32_MAX && attempt > 0 && attempt <= UINT32_MAX)
+        json_array_append_new(p->unacked,
+                              gl_result_json(wf, (uint32_t)task, (uint32_t)attempt, &r, why));
 }
 
 static void give_back_backlog(struct pilot *p, const char *why)
@@ -421,13 +418,8 @@ static void collect(struct pilot *p, const struct wfmpi_exec_result *r, uint32_t
         const char *detail = s->cancelled && r[i].reason == WFMPI_EXEC_INTERRUPTED
                                  ? "cancelled by the service"
                                  : r[i].detail;
-        json_array_append_new(
-            p->unacked, json_pack("{s:s,s:i,s:i,s:s,s:i,s:i,s:f,s:f,s:f,s:f,s:I,s:s}", "wf", s->wf,
-                                  "task", (int)s->task, "attempt", (int)s->attempt, "reason",
-                                  wfmpi_exec_reason_name(r[i].reason), "exit_code", r[i].exit_code,
-                                  "signal", r[i].signal, "start", r[i].start_wall, "end",
-                                  r[i].end_wall, "utime", r[i].utime, "stime", r[i].stime,
-                                  "maxrss_kb", (json_int_t)r[i].maxrss_kb, "detail", detail));
+        json_array_append_new(p->unacked,
+                              gl_result_json(s->wf, s->task, s->attempt, &r[i], detail));
         s->used = false;
         s->cancelled = false;
         p->free_slots[p->n_free++] = slot;

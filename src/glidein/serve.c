@@ -345,8 +345,7 @@ static int start_daemon(struct gl_server *s, struct wfmpi_error *err)
     return 0;
 }
 
-struct wfmpi_glidein_server *wfmpi_glidein_server_create(const struct wfmpi_glidein_server_opts *o,
-                                                         struct wfmpi_error *err)
+struct gl_server *gl_server_open(const struct wfmpi_glidein_server_opts *o, struct wfmpi_error *err)
 {
     if (check_opts(o, err) < 0)
         return NULL;
@@ -371,9 +370,18 @@ struct wfmpi_glidein_server *wfmpi_glidein_server_create(const struct wfmpi_glid
         rc = gl_pilots_load(s, err);
     if (rc == 0)
         rc = reopen_workflows(s, err);
-    if (rc == 0)
-        rc = start_daemon(s, err);
     if (rc < 0) {
+        wfmpi_glidein_server_destroy((struct wfmpi_glidein_server *)s);
+        return NULL;
+    }
+    return s;
+}
+
+struct wfmpi_glidein_server *wfmpi_glidein_server_create(const struct wfmpi_glidein_server_opts *o,
+                                                         struct wfmpi_error *err)
+{
+    struct gl_server *s = gl_server_open(o, err);
+    if (s && start_daemon(s, err) < 0) {
         wfmpi_glidein_server_destroy((struct wfmpi_glidein_server *)s);
         return NULL;
     }

@@ -240,7 +240,7 @@ static void do_submit(struct gl_server *s, const char *user, const char *body, s
         json_decref(req);
         REPLY_ERROR(r, MHD_HTTP_BAD_REQUEST, "malformed JSON");
     }
-    char dir[PATH_MAX];
+    char dir[PATH_MAX] = ""; /* set once the submission has a directory */
     struct wfmpi_error err = {0};
     int rc = store_submission(s, user, req, dir, sizeof(dir), &err);
     json_decref(req);
