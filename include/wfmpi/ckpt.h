@@ -58,6 +58,13 @@ struct wfmpi_ckpt_event {
     uint32_t run; /* index into the runs table */
 };
 
+/* A checksum computed for a produced file (by its stage-out task). */
+struct wfmpi_ckpt_file {
+    uint32_t task; /* the task that computed it */
+    char sha256[WFMPI_SHA256_HEX_LEN];
+    char *lfn;
+};
+
 /* One start of wfmpi on this run directory. */
 struct wfmpi_ckpt_run {
     double start, end; /* end 0 while running or when killed */
@@ -128,6 +135,10 @@ int wfmpi_ckpt_maybe_snapshot(struct wfmpi_ckpt *c);
 int wfmpi_ckpt_snapshot(struct wfmpi_ckpt *c);
 /* Record how this run ended, snapshot, and make everything durable. */
 int wfmpi_ckpt_run_end(struct wfmpi_ckpt *c, int32_t exit_code);
+/* Record the sha256 (64 hex digits) computed for a produced file; the
+ * snapshot keeps them in file_tasks / file_lfns / file_sha256. A later record
+ * for the same lfn supersedes an earlier one (readers take the last). */
+int wfmpi_ckpt_file_sum(struct wfmpi_ckpt *c, uint32_t task, const char *lfn, const char *sha256);
 
 /* The last error detail (for logging when a periodic call fails). */
 const char *wfmpi_ckpt_error(const struct wfmpi_ckpt *c);
@@ -152,6 +163,8 @@ struct wfmpi_ckpt_state {
     uint32_t n_xforms;
     uint32_t *task_xform, *task_cores, *task_gpus;
     char work_dir[4096]; /* the last run's work dir, "" when not recorded */
+    struct wfmpi_ckpt_file *files; /* checksums of produced files, in record order */
+    uint32_t n_files;
 };
 
 /* Load state.h5 and replay the journal. WFMPI_E_INPUT for a missing or empty

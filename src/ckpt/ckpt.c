@@ -160,6 +160,39 @@ static int match_tasks(struct wfmpi_ckpt *c, const struct old_run *o, uint32_t *
     return 0;
 }
 
+/* Checksums of produced files follow their task to its new index; those
+ * of tasks that are gone or changed are dropped (the files will be made
+ * again). */
+static void adopt_files(struct wfmpi_ckpt *c, struct old_run *o, const uint32_t *map)
+{
+    uint32_t *to = malloc((o->st.n_tasks ? o->st.n_tasks : 1) * sizeof(*to));
+    if (!to)
+        return; /* a resume without them: they are informational */
+    for (uint32_t i = 0; i < o->st.n_tasks; i++)
+        to[i] = UINT32_MAX;
+    for (uint32_t i = 0; i < c->v->n_tasks; i++) {
+        if (map[i] != UINT32_MAX)
+            to[map[i]] = i;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < o->st.n_files; i++) {
+        struct wfmpi_ckpt_file f = o->st.files[i];
+        if (to[f.task] == UINT32_MAX) {
+            free(f.lfn);
+            continue;
+        }
+        f.task = to[f.task];
+        o->st.files[k++] = f;
+    }
+    free(to);
+    free(c->st.files);
+    c->st.files = o->st.files;
+    c->st.n_files = k;
+    c->st.cap_files = o->st.cap_files;
+    o->st.files = NULL;
+    o->st.n_files = o->st.cap_files = 0;
+}
+
 /* Carry matched tasks' state over; RUNNING ones are requeued. */
 static void adopt_state(struct wfmpi_ckpt *c, struct old_run *o, const uint32_t *map,
                         struct wfmpi_ckpt_recovered *rec)
@@ -191,6 +224,7 @@ static void adopt_state(struct wfmpi_ckpt *c, struct old_run *o, const uint32_t 
     c->st.n_runs = o->st.n_runs;
     c->st.cap_runs = o->st.cap_runs;
     o->st.runs = NULL;
+    adopt_files(c, o, map);
     /* A run that ended without a RUN_END record was killed. */
     rec->runs = (uint32_t)c->st.n_runs;
 }
@@ -407,6 +441,18 @@ static int record(struct wfmpi_ckpt *c, enum journal_type type, const void *p, s
     return rc;
 }
 
+int wfmpi_ckpt_file_sum(struct wfmpi_ckpt *c, uint32_t task, const char *lfn, const char *sha256)
+{
+    unsigned char p[JOURNAL_MAX_PAYLOAD];
+    size_t len = strlen(lfn);
+    if (strlen(sha256) != 64 || !len || 68 + len > sizeof(p))
+        return WFMPI_E_INPUT;
+    memcpy(p, &task, 4);
+    memcpy(p + 4, sha256, 64);
+    memcpy(p + 68, lfn, len);
+    return record(c, J_FILE_SUM, p, 68 + len);
+}
+
 int wfmpi_ckpt_run_start(struct wfmpi_ckpt *c, int32_t ranks, int32_t nodes)
 {
     struct rec_run_start r = {wfmpi_wall(), ranks, nodes, c->opt.cores, c->opt.gpus};
@@ -557,6 +603,8 @@ struct wfmpi_ckpt_state *wfmpi_ckpt_load(const char *run_dir, struct wfmpi_error
     st->n_events = (uint32_t)o.st.n_events;
     st->runs = o.st.runs;
     st->n_runs = (uint32_t)o.st.n_runs;
+    st->files = o.st.files;
+    st->n_files = (uint32_t)o.st.n_files;
     for (uint32_t i = 0; i < st->n_tasks; i++) {
         if (!st->details[i] && !(st->details[i] = strdup("")))
             break;
@@ -578,6 +626,9 @@ void wfmpi_ckpt_state_free(struct wfmpi_ckpt_state *st)
     free(st->tasks);
     free(st->events);
     free(st->runs);
+    for (uint32_t i = 0; i < st->n_files; i++)
+        free(st->files[i].lfn);
+    free(st->files);
     for (uint32_t k = 0; st->xforms && k < st->n_xforms; k++)
         free(st->xforms[k]);
     free(st->xforms);

@@ -25,6 +25,7 @@ enum journal_type {
     J_TASK_START = 2,
     J_TASK_END = 3,
     J_RUN_END = 4,
+    J_FILE_SUM = 5, /* u32 task, 64 hex digits, the lfn */
 };
 
 struct journal {
@@ -92,6 +93,8 @@ struct ckpt_state {
     size_t n_events, cap_events;
     struct wfmpi_ckpt_run *runs;
     size_t n_runs, cap_runs;
+    struct wfmpi_ckpt_file *files;
+    size_t n_files, cap_files;
 };
 
 int ckpt_state_init(struct ckpt_state *st, uint32_t n_tasks);

@@ -176,6 +176,31 @@ static int write_static(hid_t f, const struct snapshot_meta *meta, uint32_t n,
     return rc;
 }
 
+/* Checksums of produced files: three parallel datasets (task, lfn, sha256). */
+static int write_files(hid_t f, const struct ckpt_state *st)
+{
+    size_t n = st->n_files;
+    uint32_t *tasks = malloc((n ? n : 1) * sizeof(*tasks));
+    const char **lfns = malloc((n ? n : 1) * sizeof(*lfns));
+    const char **sums = malloc((n ? n : 1) * sizeof(*sums));
+    int rc = tasks && lfns && sums ? 0 : -ENOMEM;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        tasks[i] = st->files[i].task;
+        lfns[i] = st->files[i].lfn;
+        sums[i] = st->files[i].sha256;
+    }
+    if (rc == 0)
+        rc = write_1d(f, "file_tasks", H5Tcopy(H5T_NATIVE_UINT32), n, tasks);
+    if (rc == 0)
+        rc = write_1d(f, "file_lfns", str_type(), n, lfns);
+    if (rc == 0)
+        rc = write_1d(f, "file_sha256", str_type(), n, sums);
+    free(tasks);
+    free(lfns);
+    free(sums);
+    return rc;
+}
+
 static int write_dynamic(hid_t f, const struct snapshot_meta *meta, const struct ckpt_state *st)
 {
     int rc = write_meta(f, meta);
@@ -195,7 +220,7 @@ static int write_dynamic(hid_t f, const struct snapshot_meta *meta, const struct
     if (rc == 0)
         rc = write_1d(f, "runs", run_type(), st->n_runs, st->runs);
     free(details);
-    return rc;
+    return rc ? rc : write_files(f, st);
 }
 
 static int fsync_path(const char *path)
@@ -402,6 +427,42 @@ static int read_strings(hid_t f, const char *name, uint32_t n_expect, char ***ou
     return rc;
 }
 
+/* Checksums of produced files; absent in snapshots written before them. */
+static int read_files(hid_t f, struct ckpt_state *st)
+{
+    if (H5Lexists(f, "file_tasks", H5P_DEFAULT) <= 0)
+        return 0;
+    uint32_t *tasks = NULL;
+    char **lfns = NULL, **sums = NULL;
+    size_t n = 0;
+    int rc = read_1d(f, "file_tasks", H5Tcopy(H5T_NATIVE_UINT32), 4, (void **)&tasks, &n);
+    if (rc == 0)
+        rc = read_strings(f, "file_lfns", (uint32_t)n, &lfns);
+    if (rc == 0)
+        rc = read_strings(f, "file_sha256", (uint32_t)n, &sums);
+    if (rc == 0 && !(st->files = calloc(n ? n : 1, sizeof(*st->files))))
+        rc = -ENOMEM;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        if (tasks[i] >= st->n_tasks || strlen(sums[i]) != 64) {
+            rc = WFMPI_E_CORRUPT;
+            break;
+        }
+        st->files[i].task = tasks[i];
+        memcpy(st->files[i].sha256, sums[i], 65);
+        st->files[i].lfn = lfns[i];
+        lfns[i] = NULL;
+        st->n_files = st->cap_files = i + 1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        free(lfns ? lfns[i] : NULL);
+        free(sums ? sums[i] : NULL);
+    }
+    free(lfns);
+    free(sums);
+    free(tasks);
+    return rc;
+}
+
 /* The file holding the static per-task data: the plan file named by a
  * format-2 state.h5 (opened here, caller closes it), or state.h5 itself for
  * format 1. The plan file must belong to the same workflow. */
@@ -461,7 +522,7 @@ static int read_tables(hid_t f, hid_t sf, struct ckpt_state *st, char ***ids, ui
     if (rc == 0)
         rc = read_1d(f, "runs", run_type(), sizeof(*st->runs), (void **)&st->runs, &st->n_runs);
     st->cap_runs = st->n_runs;
-    return rc;
+    return rc ? rc : read_files(f, st);
 }
 
 int snapshot_read(const char *run_dir, struct snapshot_meta *meta, struct ckpt_state *st,

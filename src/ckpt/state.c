@@ -28,6 +28,9 @@ void ckpt_state_fini(struct ckpt_state *st)
     free(st->tasks);
     free(st->events);
     free(st->runs);
+    for (size_t i = 0; i < st->n_files; i++)
+        free(st->files[i].lfn);
+    free(st->files);
     memset(st, 0, sizeof(*st));
 }
 
@@ -182,6 +185,20 @@ int ckpt_state_apply(struct ckpt_state *st, enum journal_type type, const unsign
         memcpy(&r, p, len);
         struct wfmpi_ckpt_run run = {r.start, 0, r.ranks, r.nodes, -1, r.cores, r.gpus};
         return WFMPI_PUSH(st->runs, st->n_runs, st->cap_runs, run);
+    }
+    case J_FILE_SUM: {
+        struct wfmpi_ckpt_file f = {0};
+        if (len <= 4 + 64)
+            return WFMPI_E_CORRUPT;
+        memcpy(&f.task, p, 4);
+        memcpy(f.sha256, p + 4, 64);
+        if (f.task >= st->n_tasks || !(f.lfn = strndup((const char *)p + 68, len - 68)))
+            return f.lfn ? WFMPI_E_CORRUPT : -ENOMEM;
+        if (WFMPI_PUSH(st->files, st->n_files, st->cap_files, f)) {
+            free(f.lfn);
+            return -ENOMEM;
+        }
+        return 0;
     }
     case J_RUN_END: {
         double end;

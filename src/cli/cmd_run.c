@@ -350,10 +350,36 @@ static void record_end(struct run_ctx *c, const struct wfmpi_sched_dispatch *d, 
     note_ckpt(c, wfmpi_ckpt_task_end(c->ckpt, &ev, r->detail));
 }
 
+/* A stage-out task prints "sha256 HEX LFN" per file it handled: those
+ * checksums go into the checkpoint (before the task's end, so a crash in
+ * between reruns the stage-out rather than losing them). */
+static void record_checksums(struct run_ctx *c, const struct wfmpi_sched_dispatch *d)
+{
+    char path[PATH_MAX + 64];
+    snprintf(path, sizeof(path), "%s/jobs/%s.%u.out", c->run_dir, task_id(c, d->task), d->attempt);
+    char *text = NULL;
+    size_t len = 0;
+    if (wfmpi_read_file(path, (size_t)16 << 20, &text, &len))
+        return; /* --exec null, or a stdout elsewhere: nothing recorded */
+    for (char *line = text, *next; line && *line; line = next) {
+        next = strchr(line, '\n');
+        if (next)
+            *next++ = '\0';
+        char sha[WFMPI_SHA256_HEX_LEN];
+        int off = 0;
+        if (sscanf(line, "sha256 %64[0-9a-f] %n", sha, &off) == 1 && off > 0 && line[off] &&
+            wfmpi_ckpt_file_sum(c->ckpt, d->task, line + off, sha) < 0)
+            note_ckpt(c, -EIO);
+    }
+    free(text);
+}
+
 static void on_end(void *ctx, const struct wfmpi_sched_dispatch *d, int rank,
                    const struct wfmpi_exec_result *r, enum wfmpi_task_state after)
 {
     struct run_ctx *c = ctx;
+    if (c->ckpt && r->reason == WFMPI_EXEC_OK && c->v->tasks[d->task].kind == WFMPI_PLAN_STAGE_OUT)
+        record_checksums(c, d);
     if (wfmpi_log_enabled(WFMPI_LOG_INFO))
         wfmpi_info("end %s attempt %u rank %d node %u %.3fs %s", task_id(c, d->task), d->attempt,
                    rank, d->node, r->end_wall - r->start_wall,

@@ -119,7 +119,12 @@ want = hashlib.sha256(open(sys.argv[2], "rb").read()).hexdigest()
 assert by["out_good"]["checksum"]["sha256"] == want, by
 assert by["out_good"]["pfns"][0]["pfn"] == "file://" + sys.argv[2], by
 PY
-pass "stage-out to WORK/output, registered with sha256"
+# The checksums stage-out computed are in the checkpoint too.
+"$WFMPI_BUILD/tests/tools/ckpt_dump" --files "$TMP/run" >"$TMP/files" || fail "ckpt_dump"
+grep -qx "out_good $(sha256sum "$WORK/output/out_good" | cut -d' ' -f1) stage_out_good" "$TMP/files" ||
+    fail "out_good's checksum not in the checkpoint: $(cat "$TMP/files")"
+grep -q "^out_end [0-9a-f]\{64\} stage_out_end\$" "$TMP/files" || fail "out_end's checksum"
+pass "stage-out to WORK/output, registered with sha256, checksums in the checkpoint"
 
 # Cleanup removed the intermediate once 'end' had read it; nothing else.
 [ ! -e "$WORK/mid.txt" ] || fail "mid.txt survived --cleanup"

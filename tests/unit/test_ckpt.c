@@ -19,6 +19,9 @@
 #include "wfmpi/ckpt.h"
 #include "wfmpi/exec.h"
 
+#define SHA_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define SHA_B "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
 static char dir[256];
 
 static int make_dir(void **state)
@@ -98,6 +101,7 @@ static void record_run(struct wfmpi_plan *p)
     assert_int_equal(wfmpi_ckpt_task_start(c, 0, 1, 1, 0, 0, 100), 0);
     assert_int_equal(wfmpi_ckpt_task_start(c, 2, 1, 2, 0, 0, 100), 0);
     end(c, 0, 1, WFMPI_EXEC_OK, WFMPI_TASK_DONE, "");
+    assert_int_equal(wfmpi_ckpt_file_sum(c, 0, "out/a.dat", SHA_A), 0);
     end(c, 2, 1, WFMPI_EXEC_EXIT, WFMPI_TASK_FAILED, "exit code 3");
     assert_int_equal(wfmpi_ckpt_task_start(c, 1, 1, 3, 0, 0, 102), 0);
     assert_int_equal(wfmpi_ckpt_commit(c, true), 0);
@@ -135,6 +139,41 @@ static void test_resume_after_kill(void **state)
     assert_int_equal(d[0].attempt, 2);
     wfmpi_sched_destroy(s);
     wfmpi_ckpt_close(c);
+    wfmpi_plan_destroy(p);
+}
+
+/* Checksums of produced files: from the journal after a kill, through a
+ * snapshot after a clean end, and refused when malformed. */
+static void test_file_sums(void **state)
+{
+    (void)state;
+    struct wfmpi_plan *p = make_plan(false, "x");
+    record_run(p);
+    struct wfmpi_error err = {0};
+    struct wfmpi_ckpt_state *s = wfmpi_ckpt_load(dir, &err);
+    assert_non_null(s);
+    assert_int_equal(s->n_files, 1);
+    assert_int_equal(s->files[0].task, 0);
+    assert_string_equal(s->files[0].lfn, "out/a.dat");
+    assert_string_equal(s->files[0].sha256, SHA_A);
+    wfmpi_ckpt_state_free(s);
+
+    struct wfmpi_ckpt_recovered rec;
+    struct wfmpi_ckpt *c = open_ok(p, NULL, &rec);
+    assert_int_equal(wfmpi_ckpt_run_start(c, 1, 1), 0);
+    assert_int_equal(wfmpi_ckpt_file_sum(c, 1, "b.out", SHA_B), 0);
+    assert_int_equal(wfmpi_ckpt_file_sum(c, 1, "short", "abc"), WFMPI_E_INPUT);
+    assert_int_equal(wfmpi_ckpt_file_sum(c, 1, "", SHA_B), WFMPI_E_INPUT);
+    assert_int_equal(wfmpi_ckpt_run_end(c, 0), 0); /* snapshot: journal folded in */
+    wfmpi_ckpt_close(c);
+    s = wfmpi_ckpt_load(dir, &err);
+    assert_non_null(s);
+    assert_int_equal(s->n_files, 2);
+    assert_string_equal(s->files[0].lfn, "out/a.dat");
+    assert_string_equal(s->files[1].lfn, "b.out");
+    assert_string_equal(s->files[1].sha256, SHA_B);
+    assert_int_equal(s->files[1].task, 1);
+    wfmpi_ckpt_state_free(s);
     wfmpi_plan_destroy(p);
 }
 
@@ -401,6 +440,7 @@ static void test_mismatched_plan_file(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_file_sums, make_dir, remove_dir),
         cmocka_unit_test_setup_teardown(test_resume_after_kill, make_dir, remove_dir),
         cmocka_unit_test_setup_teardown(test_torn_tail_dropped, make_dir, remove_dir),
         cmocka_unit_test_setup_teardown(test_damaged_journal_is_an_error, make_dir, remove_dir),
