@@ -219,6 +219,42 @@ static int container_image(struct plan_wfc *w, const struct wfmpi_wf_container *
     return rc;
 }
 
+/* Staged-in local inputs are symlinks to files outside the work dir: their
+ * directories are bound too, or the links would dangle in the container. */
+static int bind_input_dirs(struct planner *P)
+{
+    enum { MAX_DIRS = 64 };
+    uint32_t dirs[MAX_DIRS];
+    size_t n = 0, wl = strlen(P->work_dir);
+    for (size_t i = 0; !(P->opt && P->opt->no_symlink) && i < P->n_files; i++) {
+        const struct wfmpi_plan_file *f = &P->files[i];
+        const char *pfn = f->pfn ? plan_s(P, f->pfn) : "";
+        const char *path = plan_url_path(pfn), *slash = strrchr(path, '/');
+        if (f->link != WFMPI_WF_LINK_INPUT || !f->pfn || (f->flags & WFMPI_WF_USE_BYPASS) ||
+            plan_url_remote(pfn) || path[0] != '/' || !slash || slash == path ||
+            (strncmp(path, P->work_dir, wl) == 0 && path[wl] == '/'))
+            continue;
+        uint32_t d = wfmpi_strtab_intern(P->st, path, (size_t)(slash - path));
+        if (!d)
+            return oom(P);
+        bool seen = false;
+        for (size_t k = 0; k < n && !seen; k++)
+            seen = dirs[k] == d;
+        if (seen)
+            continue;
+        if (n == MAX_DIRS) {
+            wfmpi_warn("a container job reads inputs from more than %d directories; bind the "
+                       "rest with the container's mounts",
+                       MAX_DIRS);
+            break;
+        }
+        dirs[n++] = d;
+        if (plan_word_add_str(P, "--bind", 6) || plan_word_add(P, d))
+            return oom(P);
+    }
+    return 0;
+}
+
 static int shifter_prefix(struct planner *P, const char *img, uint32_t *exe)
 {
     char buf[PATH_MAX];
@@ -259,6 +295,8 @@ int plan_container_prefix(struct plan_wfc *w, const struct plan_tr *t, uint32_t 
                 rc = plan_word_add(P, w->v->strs[c->mounts.first + i]);
         }
         if (!rc)
+            rc = bind_input_dirs(P);
+        if (!rc)
             rc = plan_word_add_str(P, "--pwd", 5);
         if (!rc)
             rc = plan_word_add_str(P, P->work_dir, strlen(P->work_dir));
@@ -266,6 +304,24 @@ int plan_container_prefix(struct plan_wfc *w, const struct plan_tr *t, uint32_t 
             rc = plan_word_add(P, image);
     }
     return rc ? rc : plan_word_add(P, inner);
+}
+
+/* ------------------------------------------------------------ output site */
+
+void plan_output_site(struct planner *P, const struct wfmpi_wf_view *v)
+{
+    for (uint32_t i = 0; i < v->n_sites; i++) {
+        const struct wfmpi_wf_site *s = &v->sites[i];
+        if (s->name != P->s_local)
+            continue;
+        for (uint32_t k = 0; k < s->directories.count; k++) {
+            const struct wfmpi_wf_directory *d = &v->directories[s->directories.first + k];
+            if (strcmp(plan_s(P, d->type), "localStorage") == 0 && d->path) {
+                snprintf(P->output_site_dir, sizeof(P->output_site_dir), "%s", plan_s(P, d->path));
+                return;
+            }
+        }
+    }
 }
 
 /* ------------------------------------------------------------ bypass */
@@ -478,7 +534,9 @@ static bool staged_out(const struct wfmpi_plan_file *f)
 static int stage_out_for(struct planner *P, uint32_t t)
 {
     struct wfmpi_plan *p = P->b->p;
-    const char *out = P->opt && P->opt->output_dir ? P->opt->output_dir : "output";
+    const char *out = P->opt && P->opt->output_dir ? P->opt->output_dir
+                      : P->output_site_dir[0]      ? P->output_site_dir
+                                                   : "output";
     P->n_words = P->n_files = 0;
     if (words_str(P, "stage-out") || words_str(P, "--output-dir") || words_str(P, out) ||
         words_str(P, "--"))

@@ -255,6 +255,7 @@ struct planner {
     size_t n_needs, cap_needs;
     char work_dir[4096]; /* absolute */
     char runtime[4096]; /* container runtime: a path, or a name for PATH */
+    char output_site_dir[4096]; /* the local site's localStorage directory, "" = none */
 };
 
 /* One workflow being planned (the main one, or an inlined sub-workflow). */
@@ -329,6 +330,8 @@ int plan_container_prefix(struct plan_wfc *w, const struct plan_tr *t, uint32_t 
 int plan_need_exe(struct plan_wfc *w, const struct plan_tr *t);
 /* Replace argv words equal to a bypassed input's lfn with its URL. */
 int plan_bypass_args(struct planner *P, size_t n_args);
+/* The main workflow's site catalog: where stage-out goes by default. */
+void plan_output_site(struct planner *P, const struct wfmpi_wf_view *v);
 /* After every compute task is in the builder: stage-in, stage-out and
  * cleanup tasks with their edges. */
 int plan_data_tasks(struct planner *P);

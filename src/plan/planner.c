@@ -723,6 +723,8 @@ static int plan_workflow(struct planner *P, const char *path, const char *prefix
     rc = load(P, &r, path, lopt);
     if (!rc)
         rc = ensure_builder(P, &r, path);
+    if (!rc && P->depth == 1)
+        plan_output_site(P, r.w.v);
     if (!rc)
         rc = reserve(P, r.w.v);
     if (!rc)

@@ -66,8 +66,9 @@ nbooks=$(echo "$books" | wc -w)
 n=$(grep -c 'GET /llm-rag-v2.sif' "$TMP/http.log" || :)
 [ "$n" = 1 ] || fail "image fetched $n times"
 [ -x "$WORK/.wfmpi/bin/llm-wrapper" ] || fail "wrapper not staged executable"
-# Every job ran in the container with --nv and the work dir bound.
-n=$(grep -c "^apptainer exec --nv --bind $WORK --pwd $WORK .wfmpi/images/llm_rag_container.sif .wfmpi/bin/llm-wrapper " \
+# Every job ran in the container with --nv, the work dir bound, and the
+# directories its staged links point into (the book, llm-rag.py) bound too.
+n=$(grep -c "^apptainer exec --nv --bind $WORK --bind $DATA/inputs --bind $DATA/bin --pwd $WORK .wfmpi/images/llm_rag_container.sif .wfmpi/bin/llm-wrapper " \
     "$APPTAINER_LOG" || :)
 [ "$n" = 6 ] || fail "container commands: $(cat "$APPTAINER_LOG")"
 for b in $books; do

@@ -765,6 +765,18 @@ static void test_data_stage_out_cleanup(void **state)
     assert_true(has_parent(p, "cleanup_b", "c"));
     assert_null(task_or_null(p, "cleanup_c")); /* final and keep are never removed */
     wfmpi_plan_destroy(p);
+
+    /* Without --output-dir, the local site's localStorage directory. */
+    const char *ys = HDR TC "siteCatalog:\n  sites:\n  - name: local\n    directories:\n"
+                            "    - {type: sharedScratch, path: /scratch}\n"
+                            "    - {type: localStorage, path: /store/out}\n"
+                            "jobs:\n- {type: job, name: tool, id: a, arguments: [],\n"
+                            "   uses: [{lfn: r, type: output}]}\n";
+    opt.output_dir = NULL;
+    p = plan_ok("site.yml", ys, &opt);
+    assert_non_null(strstr(argv_of(p, task_or_null(p, "stage_out_a")),
+                           " stage-out --output-dir /store/out -- r copy+register"));
+    wfmpi_plan_destroy(p);
 }
 
 static void test_data_containers(void **state)
