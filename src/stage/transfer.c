@@ -326,6 +326,26 @@ static bool setup_s3(struct xfer *x)
     return true;
 }
 
+/* The SSH key: WFMPI_SSH_KEY, else the first of ~/.ssh/id_ed25519, id_ecdsa
+ * and id_rsa that exists (libcurl alone only tries id_rsa), with its .pub
+ * beside it when there is one. ssh-agent is tried by libcurl as well. */
+static void setup_ssh_key(struct xfer *x, const char *home)
+{
+    static const char *const names[] = {"id_ed25519", "id_ecdsa", "id_rsa"};
+    char key[PATH_MAX], pub[PATH_MAX + 8];
+    const char *env = getenv("WFMPI_SSH_KEY");
+    bool found = env && *env && (size_t)snprintf(key, sizeof(key), "%s", env) < sizeof(key);
+    for (size_t i = 0; !found && home && i < sizeof(names) / sizeof(names[0]); i++)
+        found = (size_t)snprintf(key, sizeof(key), "%s/.ssh/%s", home, names[i]) < sizeof(key) &&
+                access(key, R_OK) == 0;
+    if (!found)
+        return;
+    curl_easy_setopt(x->h, CURLOPT_SSH_PRIVATE_KEYFILE, key);
+    snprintf(pub, sizeof(pub), "%s.pub", key);
+    if (access(pub, R_OK) == 0)
+        curl_easy_setopt(x->h, CURLOPT_SSH_PUBLIC_KEYFILE, pub);
+}
+
 /* TLS is always verified; CURL_CA_BUNDLE or SSL_CERT_FILE name other CAs
  * (as for the curl tool). SSH hosts are checked against known_hosts when
  * there is one. */
@@ -344,6 +364,8 @@ static void setup_trust(struct xfer *x)
         (size_t)snprintf(kh, sizeof(kh), "%s/.ssh/known_hosts", home) < sizeof(kh) &&
         access(kh, R_OK) == 0)
         curl_easy_setopt(x->h, CURLOPT_SSH_KNOWNHOSTS, kh);
+    if (x->scheme == WFMPI_STAGE_SFTP || x->scheme == WFMPI_STAGE_SCP)
+        setup_ssh_key(x, home);
 }
 
 static bool setup_easy(struct xfer *x, const struct wfmpi_stage_in_options *o)
