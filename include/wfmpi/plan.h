@@ -44,8 +44,14 @@ enum wfmpi_plan_kind {
 /* "compute", "stage-in", "stage-out", "cleanup". */
 const char *wfmpi_plan_kind_name(uint8_t kind);
 
+struct wfmpi_plan_task;
+/* Did an attempt of t that exited non-zero with exit_code find a checksum
+ * mismatch? */
+int wfmpi_plan_integrity_exit(const struct wfmpi_plan_task *t, int exit_code);
+
 /* A stage-in task exits with this code when a checksum did not match; the
- * master records the attempt's reason as "input integrity". */
+ * master (and the glidein service) record the attempt's reason as "input
+ * integrity" instead of a plain exit code. */
 #define WFMPI_PLAN_INTEGRITY_EXIT 65
 
 struct wfmpi_plan_task {

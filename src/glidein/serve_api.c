@@ -524,6 +524,10 @@ static const char *apply_result(struct gl_server *s, struct gl_pilot *p, uint32_
         .stime = json_number_value(json_object_get(j, "stime")),
         .maxrss_kb = (long)json_integer_value(json_object_get(j, "maxrss_kb"))};
     const char *detail = json_string_value(json_object_get(j, "detail"));
+    if (reason == WFMPI_EXEC_EXIT && wfmpi_plan_integrity_exit(&w->v->tasks[t], res.exit_code)) {
+        res.reason = reason = WFMPI_EXEC_STAGE; /* a stage-in's checksum mismatch */
+        detail = "input integrity: sha256 mismatch (see the task's stderr on the pilot)";
+    }
     wfmpi_sched_complete(w->s, t, a, outcome_of(reason));
     gl_lease_clear(w, t);
     w->done_attempt[t] = a;

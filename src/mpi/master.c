@@ -191,8 +191,8 @@ static void handle_result(struct master *ms, const struct wfmpi_exec_result *r)
     }
     const struct wfmpi_sched_dispatch *d = &ms->running[task];
     struct wfmpi_exec_result integrity;
-    if (r->reason == WFMPI_EXEC_EXIT && r->exit_code == WFMPI_PLAN_INTEGRITY_EXIT &&
-        ms->v->tasks[task].kind == WFMPI_PLAN_STAGE_IN) {
+    if (r->reason == WFMPI_EXEC_EXIT &&
+        wfmpi_plan_integrity_exit(&ms->v->tasks[task], r->exit_code)) {
         integrity = *r; /* a stage-in found a checksum mismatch */
         integrity.reason = WFMPI_EXEC_STAGE;
         snprintf(integrity.detail, sizeof(integrity.detail),

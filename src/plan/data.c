@@ -39,6 +39,11 @@ static int oom(struct planner *P)
     return wfmpi_error_set(P->err, -ENOMEM, "out of memory while planning data tasks");
 }
 
+int wfmpi_plan_integrity_exit(const struct wfmpi_plan_task *t, int exit_code)
+{
+    return t->kind == WFMPI_PLAN_STAGE_IN && exit_code == WFMPI_PLAN_INTEGRITY_EXIT;
+}
+
 bool plan_url_remote(const char *pfn)
 {
     const char *colon = strstr(pfn, "://");
