@@ -3,7 +3,7 @@
 # jobscripts/generic.sbatch localized (jobscripts/localize.sh: partition debug,
 # no GPU lines, --ntasks-per-node=4, --time=00:01:00, --signal=USR1@30, so
 # wfmpi gets --drain-before 30 --drain-grace 18):
-#  A. a workflow that needs about two allocations (24 tasks x 2 s on 2 slots,
+#  A. a workflow that needs about two allocations (32 tasks x 2 s on 2 slots = 32 s,
 #     as hwloc sees this machine's 2 cores; ~25 s of useful time per 1-minute
 #     job): job 1 drains and exits 3, the
 #     script resubmits itself with --dependency=afterany:<job 1>, the chain
@@ -38,7 +38,7 @@ chain_end() {
 
 # A: two allocations
 a=$TMP/a; mkdir -p "$a"
-python3 "$RUNDATA/gen_dag.py" independent 24 "$RUNDATA/task.sh" "$a/wf.yml" /dev/null --sleep 2
+python3 "$RUNDATA/gen_dag.py" independent 32 "$RUNDATA/task.sh" "$a/wf.yml" /dev/null --sleep 2
 sed -i 's/^    uses: \[\]/    uses: []\n    profiles: {dagman: {retry: 0}, pegasus: {runtime: 2}}/' "$a/wf.yml"
 ja=$(submit "$a")
 # B: a failing task; C: bad input; D: never fits, WFMPI_RESCUE_MAX=1
@@ -80,10 +80,10 @@ for next in $(sed -n 's/.* next=\([0-9][0-9]*\) .*/\1/p' "$a/wf.rescue.log"); do
   prev=$next
 done
 [ "$(slurm_job_field "$prev" JobState)" = COMPLETED ] || fail "A: last job state"
-[ "$(wc -l <"$a/ledger.txt")" = 24 ] || fail "A: $(wc -l <"$a/ledger.txt") task completions, expected 24"
-[ "$(awk '{print $1}' "$a/ledger.txt" | sort -u | wc -l)" = 24 ] || fail "A: a task completed twice"
+[ "$(wc -l <"$a/ledger.txt")" = 32 ] || fail "A: $(wc -l <"$a/ledger.txt") task completions, expected 32"
+[ "$(awk '{print $1}' "$a/ledger.txt" | sort -u | wc -l)" = 32 ] || fail "A: a task completed twice"
 grep -q "resumed" "$a/slurm-$prev.out" || fail "A: the last job did not resume"
-pass "A: $n jobs in the chain (exit 3, resubmitted with afterany, ..., exit 0); 24 tasks each once"
+pass "A: $n jobs in the chain (exit 3, resubmitted with afterany, ..., exit 0); 32 tasks each once"
 
 chain_end "$d" 240
 cat "$d/wf.rescue.log"
