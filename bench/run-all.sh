@@ -9,7 +9,7 @@
 #   resume time                                | planning the same workflow
 #   scheduler simulation (bench/sim)           | the target (10 us/task)
 #   monitoring commands (bench/monitor.sh)     | the issue's targets
-#   glidein throughput                         | not built yet (issue 7): reported as such
+#   glidein throughput, 4 pilots (bench/glidein.sh) | the issue's target (20,000 tasks/s)
 # Writes RESULTS_DIR/results.json, RESULTS_DIR/results.md and, when
 # matplotlib is there, RESULTS_DIR/throughput_vs_ranks.png and plan_cost.png
 # (bench/plot.py).
@@ -59,10 +59,10 @@ loop_rate() { # ARGS...: master-loop tasks/s from wfmpi.log
 
 if [ "$full" = 1 ]; then
   NULL_N=100000 RANKS="2 3 5 9" TRUE_N=2000 SRUN_N=200 PLAN_SIZES="1000 10000 100000 1000000"
-  CK_N=100000 SIM_ARGS="" SIM_NULL=1000000 MON_N=1000000
+  CK_N=100000 SIM_ARGS="" SIM_NULL=1000000 MON_N=1000000 GL_N=200000
 else
   NULL_N=20000 RANKS="2 3 5" TRUE_N=500 SRUN_N=50 PLAN_SIZES="1000 10000"
-  CK_N=20000 SIM_ARGS="--tasks 10000 --nodes 10" SIM_NULL=100000 MON_N=20000
+  CK_N=20000 SIM_ARGS="--tasks 10000 --nodes 10" SIM_NULL=100000 MON_N=20000 GL_N=50000
 fi
 
 # 0. the scheduler core alone (bench/sim): the ceiling for the master.
@@ -210,8 +210,25 @@ PY
   fi
 fi
 
-# 8. glidein
-rec glidein "glidein throughput: not measured, glidein mode (issue 7) is not built" n/a "" "" ""
+# 8. glidein: a serve and 4 pilots on loopback
+say "glidein: $GL_N null tasks, 4 pilots"
+if bash "$root/bench/glidein.sh" --build "$B" --tasks "$GL_N" >"$W/glidein.json" 2>"$W/glidein.err"; then
+  python3 - "$W/glidein.json" >>"$R" <<'PY'
+import json, sys
+j = json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])
+p = {k: j[k] for k in ("tasks", "pilots", "ranks_per_pilot", "max_claim")}
+out = lambda fig, v, unit, ref="", rv=None: print(json.dumps({
+    "benchmark": "glidein", "figure": fig, "value": v, "unit": unit, "reference": ref,
+    "reference_value": rv, "params": p}))
+out(f"serve + {j['pilots']} pilots, --exec null, {j['tasks']} tasks: tasks/s", j["tasks_per_s"], "tasks/s",
+    "target (issue 7)", j["target_tasks_per_s"])
+out("service CPU per task: µs", j["service_cpu_us_per_task"], "us")
+out(f"READY -> start, chain of {j['latency_chain_tasks']} real tasks: median ms", j["latency_ms_median"], "ms")
+out(f"READY -> start, chain of {j['latency_chain_tasks']} real tasks: p99 ms", j["latency_ms_p99"], "ms")
+PY
+else
+  rec glidein "glidein: bench/glidein.sh failed ($(tail -n 1 "$W/glidein.err"))" n/a "" "" ""
+fi
 
 # --full: the other issues' scripts as they are, their markdown kept.
 if [ "$full" = 1 ]; then

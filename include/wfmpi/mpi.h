@@ -157,6 +157,7 @@ int wfmpi_mpi_pool_start(struct wfmpi_mpi_pool *p, const struct wfmpi_pool_task 
  * freeing their resources. Returns how many, or a negative error. */
 int wfmpi_mpi_pool_progress(struct wfmpi_mpi_pool *p, struct wfmpi_exec_result *out, uint32_t max,
                             struct wfmpi_error *err);
+/* Tasks started whose result progress() has not returned yet. */
 uint32_t wfmpi_mpi_pool_running(const struct wfmpi_mpi_pool *p);
 /* Cancel one running task (its slot): SIGTERM, SIGKILL after grace_s, its
  * result comes back INTERRUPTED (or as it ended, when it ended first).

@@ -456,6 +456,9 @@ static void send_results(struct pilot *p)
     /* Acknowledged (counted, duplicate or stale): never sent again. */
     for (size_t i = 0; i < k; i++)
         json_array_remove(p->unacked, 0);
+    /* Those results may have made tasks READY (their children): claim now,
+     * not after the pause that follows an empty claim. */
+    p->next_claim = 0;
 }
 
 static void heartbeat(struct pilot *p)

@@ -170,13 +170,17 @@ void gl_reply_error(struct gl_reply *r, unsigned status, const char *msg)
     gl_reply_json(r, status, json_pack("{s:s}", "error", msg));
 }
 
-static enum MHD_Result send_reply(struct MHD_Connection *c, const struct gl_reply *r)
+/* Queue r's answer; the response takes r->body over (a claim answer can be
+ * megabytes: no copy), so r->body is NULL afterwards. */
+static enum MHD_Result send_reply(struct MHD_Connection *c, struct gl_reply *r)
 {
-    const char *body = r->body ? r->body : "{}";
-    struct MHD_Response *resp = MHD_create_response_from_buffer(
-        strlen(body), (void *)(uintptr_t)body, MHD_RESPMEM_MUST_COPY);
+    struct MHD_Response *resp =
+        r->body
+            ? MHD_create_response_from_buffer(strlen(r->body), r->body, MHD_RESPMEM_MUST_FREE)
+            : MHD_create_response_from_buffer(2, (void *)(uintptr_t) "{}", MHD_RESPMEM_PERSISTENT);
     if (!resp)
-        return MHD_NO;
+        return MHD_NO; /* r->body stays the caller's */
+    r->body = NULL;
     MHD_add_response_header(resp, "Content-Type", "application/json");
     enum MHD_Result ret = MHD_queue_response(c, r->status, resp);
     MHD_destroy_response(resp);

@@ -48,6 +48,11 @@ struct wfmpi_mpi_pool {
     size_t table_cap;
     struct wfmpi_exec_result *local_done; /* exec_null results of rank 0 */
     uint32_t n_local_done;
+    /* Workers' results, received whole (a worker batches as many as it has,
+     * which can be more than one progress() call returns) and handed out
+     * oldest first. Each is a distinct live slot: max_slots bound them. */
+    struct wfmpi_exec_result *pending;
+    uint32_t pending_head, n_pending;
     /* Cancels for workers, held until the batch carrying their task has
      * left: MPI keeps the order of messages between two ranks, so the
      * worker then sees the task before the cancel. */
@@ -93,9 +98,10 @@ struct wfmpi_mpi_pool *wfmpi_mpi_pool_create(struct wfmpi_mpi *m,
     p->reqs = malloc((size_t)size * sizeof(*p->reqs));
     p->done_idx = malloc((size_t)size * sizeof(*p->done_idx));
     p->local_done = calloc(max_slots, sizeof(*p->local_done));
+    p->pending = calloc(max_slots, sizeof(*p->pending));
     p->cancels = calloc(max_slots, sizeof(*p->cancels));
     if (!p->nodes || !p->free || !p->rank_running || !p->slots || !p->peers || !p->reqs ||
-        !p->done_idx || !p->local_done || !p->cancels) {
+        !p->done_idx || !p->local_done || !p->pending || !p->cancels) {
         wfmpi_error_set(err, -ENOMEM, "out of memory for the pilot's tables");
         wfmpi_mpi_pool_destroy(p);
         return NULL;
@@ -138,6 +144,7 @@ void wfmpi_mpi_pool_destroy(struct wfmpi_mpi_pool *p)
     free(p->reqs);
     free(p->done_idx);
     free(p->local_done);
+    free(p->pending);
     free(p->cancels);
     free(p->table);
     free(p);
@@ -171,7 +178,7 @@ void wfmpi_mpi_pool_free(const struct wfmpi_mpi_pool *p, struct wfmpi_sched_budg
 
 uint32_t wfmpi_mpi_pool_running(const struct wfmpi_mpi_pool *p)
 {
-    return p->running;
+    return p->running + p->n_pending; /* a result not handed out yet counts */
 }
 
 int wfmpi_mpi_pool_fd(const struct wfmpi_mpi_pool *p)
@@ -415,10 +422,10 @@ static bool take_result(struct wfmpi_mpi_pool *p, const struct wfmpi_exec_result
     return true;
 }
 
-static int recv_results(struct wfmpi_mpi_pool *p, struct wfmpi_exec_result *out, uint32_t max,
-                        uint32_t *n, struct wfmpi_error *err)
+/* Receive every result message waiting, whole, into the pending queue. */
+static int recv_results(struct wfmpi_mpi_pool *p, struct wfmpi_error *err)
 {
-    while (*n < max) {
+    for (;;) {
         int flag = 0;
         MPI_Status st;
         if (MPI_Iprobe(MPI_ANY_SOURCE, WIRE_TAG_RESULTS, MPI_COMM_WORLD, &flag, &st) != MPI_SUCCESS)
@@ -429,16 +436,17 @@ static int recv_results(struct wfmpi_mpi_pool *p, struct wfmpi_exec_result *out,
         int64_t len = mpi_recv_msg(&p->scratch, st.MPI_SOURCE, WIRE_TAG_RESULTS, &from);
         struct wire_reader r;
         int64_t k = len < 0 ? -1 : wire_open(&r, p->scratch.data, (size_t)len, WIRE_TAG_RESULTS);
-        if (k < 0 || (uint64_t)k > max - *n)
+        if (k < 0 || (uint64_t)k > p->max_slots - p->n_pending)
             return wfmpi_error_set(err, WFMPI_E_PROTO, "malformed result message from rank %d",
                                    from);
         for (int64_t i = 0; i < k; i++) {
-            if (wire_get_result(&r, &out[*n]) < 0)
+            struct wfmpi_exec_result res;
+            if (wire_get_result(&r, &res) < 0)
                 return wfmpi_error_set(err, WFMPI_E_PROTO, "malformed result from rank %d", from);
-            *n += take_result(p, &out[*n]);
+            if (take_result(p, &res))
+                p->pending[(p->pending_head + p->n_pending++) % p->max_slots] = res;
         }
     }
-    return 0;
 }
 
 int wfmpi_mpi_pool_progress(struct wfmpi_mpi_pool *p, struct wfmpi_exec_result *out, uint32_t max,
@@ -459,8 +467,14 @@ int wfmpi_mpi_pool_progress(struct wfmpi_mpi_pool *p, struct wfmpi_exec_result *
         }
         n += kept;
     }
-    int rc = recv_results(p, out, max, &n, err);
-    return rc < 0 ? rc : (int)n;
+    int rc = recv_results(p, err);
+    if (rc < 0)
+        return rc;
+    for (; p->n_pending > 0 && n < max; p->n_pending--) {
+        out[n++] = p->pending[p->pending_head];
+        p->pending_head = (p->pending_head + 1) % p->max_slots;
+    }
+    return (int)n;
 }
 
 int wfmpi_mpi_pool_cancel(struct wfmpi_mpi_pool *p, uint32_t slot, double grace_s)

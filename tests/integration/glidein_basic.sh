@@ -2,8 +2,9 @@
 # Glidein mode on loopback: a service and two pilots (mpiexec -n 3 each)
 # complete a 300-task workflow between them, every task exactly once; a wrong
 # token gets 401 and no task; malformed and oversized requests get 400/413
-# and the service stays up; user A's pilot never gets user B's tasks; HTTPS
-# with a self-signed certificate and --cacert.
+# and the service stays up; user A's pilot never gets user B's tasks; large
+# claims of null tasks on several ranks; HTTPS with a self-signed certificate
+# and --cacert.
 source "$(dirname "$0")/lib.sh"
 cd "$TMP"
 python3 "$RUNDATA/gen_dag.py" fan 300 "$RUNDATA/ledger.sh" wf.yml edges
@@ -65,6 +66,17 @@ gl_status alice.tok "$ID" $C | grep -q '"state":"finished"' || fail "alice's wor
 [ -d p1/jobs/$ID ] && [ -d p2/jobs/$ID ] || fail "one pilot got no task"
 gl_status bob.tok "$BID" $C | grep -q '"running":0,"done":0' || fail "alice's pilots ran bob's tasks"
 pass "two pilots: 300 tasks once each; bob's workflow untouched"
+
+# Large claims of null tasks on 3 ranks: a worker answers thousands of results
+# in one message, more than one step of the pilot takes (it used to abort
+# with "malformed result message").
+python3 "$RUNDATA/gen_dag.py" independent 12000 /bin/true null.yml /dev/null
+NID=$("$WFMPI" submit null.yml --server "$GL_URL" --token-file alice.tok $C)
+timeout 120 "$MPIEXEC" -n 3 --oversubscribe "$WFMPI" glidein --server "$GL_URL" --token-file alice.tok \
+  $C --exec null --cores-per-node 8192 --max-claim 4096 --idle-timeout 2 >pn.out 2>pn.err ||
+  { cat pn.err >&2; fail "null-task pilot exit $?"; }
+gl_status alice.tok "$NID" $C | grep -q '"state":"finished"' || fail "null workflow: $(gl_status alice.tok "$NID" $C)"
+pass "12,000 null tasks in claims of 4096 on 3 ranks"
 
 "$WFMPI" remove "$BID" --server "$GL_URL" --token-file bob.tok $C >/dev/null
 gl_status bob.tok "$BID" $C | grep -q '"state":"removed"' || fail "remove"
