@@ -115,10 +115,11 @@ int wfmpi_mpi_worker(struct wfmpi_mpi *m, struct wfmpi_error *err);
 
 /* ------------------------------------------------------------- pilot pool
  * Glidein pilots (src/glidein) get tasks from a service instead of a plan:
- * rank 0 places each one on its allocation itself (free cores and GPUs per
- * node; GPU tasks on the owner of their first GPU, CPU tasks on the node's
- * least busy rank) and sends the same wire records to the same worker loop
- * (wfmpi_mpi_worker) as `wfmpi run`; its own share runs locally. */
+ * rank 0 places each one on its allocation itself (free cores, GPUs and
+ * memory per node; GPUs chosen as the scheduler chooses them, within one
+ * NUMA group when it has them free; GPU tasks on the owner of their first
+ * GPU, CPU tasks on the node's least busy rank) and sends the same wire records to the same worker
+ * loop (wfmpi_mpi_worker) as `wfmpi run`; its own share runs locally. */
 struct wfmpi_mpi_pool;
 
 /* A task as the pilot received it; pointers borrowed for the call. slot is
@@ -126,6 +127,7 @@ struct wfmpi_mpi_pool;
  * bits; the low 32 bits are attempt. */
 struct wfmpi_pool_task {
     uint32_t slot, attempt, cores, gpus;
+    uint64_t memory_mb; /* 0 = none asked */
     double timeout_s, checkpoint_s;
     const char *id, *exe, *stdin_path, *stdout_path, *stderr_path, *successmsg, *failuremsg;
     const char *const *argv;
@@ -144,7 +146,9 @@ struct wfmpi_mpi_pool *wfmpi_mpi_pool_create(struct wfmpi_mpi *m,
                                              struct wfmpi_error *err);
 /* Waits for sends in flight and frees (workers are stopped separately). */
 void wfmpi_mpi_pool_destroy(struct wfmpi_mpi_pool *p);
-/* Free resources now: totals over nodes, and the largest free node. */
+/* Free resources now: totals over nodes, and per resource the most any one
+ * node has free (memory_mb 0 = not accounted: the node's size is unknown;
+ * at least 1 when accounted, even if none is free). */
 void wfmpi_mpi_pool_free(const struct wfmpi_mpi_pool *p, struct wfmpi_sched_budget *total,
                          struct wfmpi_sched_budget *largest);
 /* Total resources of the allocation per node (for registration). */

@@ -165,6 +165,14 @@ uint32_t wfmpi_sched_attempts(const struct wfmpi_sched *s, uint32_t task);
 int wfmpi_sched_restore(struct wfmpi_sched *s, uint32_t task, enum wfmpi_task_state state,
                         uint32_t attempts);
 
+/* The k GPUs the scheduler would take out of a node's free GPUs (bit g of
+ * free_mask = GPU g of n_gpus): k of one locality group when a group has
+ * them free (group[g], NULL = unknown; the group with the fewest free that
+ * suffices, so larger free groups stay whole), else the lowest run of k
+ * adjacent free GPUs, else the k lowest free. 0 when fewer than k are free.
+ * Pure: for placers outside the scheduler (the glidein pilot). */
+uint64_t wfmpi_sched_pick_gpus(uint64_t free_mask, uint32_t k, uint32_t n_gpus,
+                               const uint32_t *group);
 /* After restore() of a READY or RUNNING task, before the first next():
  * set the retries it has used to `used` (failed attempts that were retried,
  * as the checkpoint counts them), instead of restore()'s estimate from its

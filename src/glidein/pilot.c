@@ -163,6 +163,7 @@ static int start_task(struct pilot *p, json_t *t)
         .attempt = (uint32_t)json_integer_value(json_object_get(t, "attempt")),
         .cores = (uint32_t)json_integer_value(json_object_get(t, "cores")),
         .gpus = (uint32_t)json_integer_value(json_object_get(t, "gpus")),
+        .memory_mb = (uint64_t)json_integer_value(json_object_get(t, "memory_mb")),
         .timeout_s = json_number_value(json_object_get(t, "timeout")),
         .checkpoint_s = json_number_value(json_object_get(t, "checkpoint_time")),
         .id = opt(t, "id"),
@@ -385,7 +386,10 @@ static void claim(struct pilot *p)
                           (int)largest.cores, "gpus", (int)largest.gpus, "wait", idle ? 2.0 : 0.0);
     if (left >= 0)
         json_object_set_new(b, "time_left", json_real(left));
-    /* The budget is the largest free node: what fits it fits somewhere. */
+    if (largest.memory_mb > 0)
+        json_object_set_new(b, "memory_mb", json_integer((json_int_t)largest.memory_mb));
+    /* The budget is, per resource, the most one node has free: with nodes
+     * alike (an allocation's usually are) what fits it fits somewhere. */
     char path[96];
     snprintf(path, sizeof(path), "/v1/pilots/%s/claim", p->id);
     long st = call(p, path, b, 30);

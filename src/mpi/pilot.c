@@ -18,7 +18,7 @@ struct pool_peer {
 struct pool_slot {
     uint32_t node, rank; /* rank = scheduler slot (node-major) */
     uint32_t cores, attempt;
-    uint64_t gpu_mask;
+    uint64_t gpu_mask, memory_mb;
     uint64_t batch; /* the peer's batch that carries it */
     double cancel_grace;
     bool live;
@@ -28,6 +28,7 @@ struct pool_slot {
 struct pool_node {
     uint32_t free_cores;
     uint64_t free_gpus; /* mask */
+    uint64_t free_mem; /* MB; UINT64_MAX = not accounted (size unknown) */
 };
 
 struct wfmpi_mpi_pool {
@@ -109,6 +110,7 @@ struct wfmpi_mpi_pool *wfmpi_mpi_pool_create(struct wfmpi_mpi *m,
     for (uint32_t i = 0; i < p->n_nodes; i++) {
         p->free[i].free_cores = p->nodes[i].cores;
         p->free[i].free_gpus = p->nodes[i].gpus >= 64 ? UINT64_MAX : (1ull << p->nodes[i].gpus) - 1;
+        p->free[i].free_mem = p->nodes[i].memory_mb ? p->nodes[i].memory_mb : UINT64_MAX;
     }
     for (int r = 0; r < size; r++) {
         p->reqs[r] = MPI_REQUEST_NULL;
@@ -165,15 +167,26 @@ void wfmpi_mpi_pool_free(const struct wfmpi_mpi_pool *p, struct wfmpi_sched_budg
 {
     *total = (struct wfmpi_sched_budget){0};
     *largest = (struct wfmpi_sched_budget){0};
+    bool mem = false;
     for (uint32_t i = 0; i < p->n_nodes; i++) {
-        uint32_t g = (uint32_t)__builtin_popcountll(p->free[i].free_gpus);
-        total->cores += p->free[i].free_cores;
+        const struct pool_node *n = &p->free[i];
+        uint32_t g = (uint32_t)__builtin_popcountll(n->free_gpus);
+        total->cores += n->free_cores;
         total->gpus += g;
-        if (p->free[i].free_cores > largest->cores)
-            largest->cores = p->free[i].free_cores;
+        if (n->free_cores > largest->cores)
+            largest->cores = n->free_cores;
         if (g > largest->gpus)
             largest->gpus = g;
+        if (n->free_mem != UINT64_MAX) {
+            mem = true;
+            total->memory_mb += n->free_mem;
+            if (n->free_mem > largest->memory_mb)
+                largest->memory_mb = n->free_mem;
+        }
     }
+    /* 0 would mean "not accounted" to the service. */
+    if (mem && largest->memory_mb == 0)
+        largest->memory_mb = total->memory_mb = 1;
 }
 
 uint32_t wfmpi_mpi_pool_running(const struct wfmpi_mpi_pool *p)
@@ -188,26 +201,17 @@ int wfmpi_mpi_pool_fd(const struct wfmpi_mpi_pool *p)
 
 /* ---------------------------------------------------------- placement */
 
-static uint64_t pick_gpus(uint64_t free, uint32_t k)
-{
-    uint64_t mask = 0;
-    for (uint32_t i = 0; i < k; i++) {
-        uint64_t low = free & (~free + 1);
-        mask |= low;
-        free &= ~low;
-    }
-    return mask;
-}
-
 static bool place(struct wfmpi_mpi_pool *p, const struct wfmpi_pool_task *t,
                   struct wfmpi_sched_dispatch *d)
 {
     for (uint32_t i = 0; i < p->n_nodes; i++) {
         struct pool_node *n = &p->free[i];
-        if (n->free_cores < t->cores || (uint32_t)__builtin_popcountll(n->free_gpus) < t->gpus)
+        if (n->free_cores < t->cores || (uint32_t)__builtin_popcountll(n->free_gpus) < t->gpus ||
+            (n->free_mem != UINT64_MAX && n->free_mem < t->memory_mb))
             continue;
         const struct wfmpi_sched_node *sn = &p->nodes[i];
-        uint64_t gpus = pick_gpus(n->free_gpus, t->gpus);
+        /* The scheduler's choice: one NUMA group when it has them free. */
+        uint64_t gpus = wfmpi_sched_pick_gpus(n->free_gpus, t->gpus, sn->gpus, sn->gpu_group);
         uint32_t rank = sn->first_rank;
         if (gpus) {
             rank = sn->gpu_owner[__builtin_ctzll(gpus)];
@@ -218,6 +222,8 @@ static bool place(struct wfmpi_mpi_pool *p, const struct wfmpi_pool_task *t,
         }
         n->free_cores -= t->cores;
         n->free_gpus &= ~gpus;
+        if (n->free_mem != UINT64_MAX)
+            n->free_mem -= t->memory_mb;
         p->rank_running[rank]++;
         *d = (struct wfmpi_sched_dispatch){.task = t->slot,
                                            .attempt = t->attempt,
@@ -235,6 +241,8 @@ static void unplace(struct wfmpi_mpi_pool *p, uint32_t slot)
     struct pool_slot *s = &p->slots[slot];
     p->free[s->node].free_cores += s->cores;
     p->free[s->node].free_gpus |= s->gpu_mask;
+    if (p->free[s->node].free_mem != UINT64_MAX)
+        p->free[s->node].free_mem += s->memory_mb;
     p->rank_running[s->rank]--;
     s->live = false;
     p->running--;
@@ -335,6 +343,7 @@ int wfmpi_mpi_pool_start(struct wfmpi_mpi_pool *p, const struct wfmpi_pool_task 
                                            .cores = t->cores,
                                            .attempt = t->attempt,
                                            .gpu_mask = d.gpu_mask,
+                                           .memory_mb = t->memory_mb,
                                            .live = true};
     p->running++;
     int rank = p->m->slot_rank[d.rank];

@@ -202,6 +202,14 @@ uint64_t sched_pick_gpus_near(uint64_t free_mask, uint32_t k, uint32_t n_gpus,
     return sched_pick_gpus(free_mask & in_group, k, n_gpus);
 }
 
+uint64_t wfmpi_sched_pick_gpus(uint64_t free_mask, uint32_t k, uint32_t n_gpus,
+                               const uint32_t *group)
+{
+    if ((uint32_t)__builtin_popcountll(free_mask) < k)
+        return 0;
+    return sched_pick_gpus_near(free_mask, k, n_gpus, group);
+}
+
 /* CPU tasks go to the node's least busy rank, so process creation (the
  * workers' main cost) spreads over the ranks. */
 static uint32_t least_busy_rank(const struct wfmpi_sched *s, const struct sched_node *n)

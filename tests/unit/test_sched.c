@@ -570,6 +570,16 @@ static void test_pick_gpus(void **state)
     assert_int_equal(sched_pick_gpus(0xf0, 3, 8), 0x70);
     assert_int_equal(sched_pick_gpus(~0ull, 64, 64), ~0ull);
     assert_int_equal(sched_pick_gpus(0xff, 0, 8), 0);
+    /* The public choice (glidein pilots): one group when it has them free,
+     * the tightest such group; fewer free than asked: none. */
+    const uint32_t group[16] = {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1};
+    assert_int_equal(wfmpi_sched_pick_gpus(0xffc0, 3, 16, group), 0x0700); /* not 6,7,8 */
+    assert_int_equal(wfmpi_sched_pick_gpus(0xffff, 3, 16, group), 0x0007);
+    assert_int_equal(wfmpi_sched_pick_gpus(0xf8f0, 2, 16, group), 0x0030); /* group 0 is tighter */
+    assert_int_equal(wfmpi_sched_pick_gpus(0xf0f8, 2, 16, group), 0x3000); /* now group 1 */
+    assert_int_equal(wfmpi_sched_pick_gpus(0x0cc0, 3, 16, group), 0x04c0); /* no group has 3 */
+    assert_int_equal(wfmpi_sched_pick_gpus(0x0003, 3, 16, group), 0);
+    assert_int_equal(wfmpi_sched_pick_gpus(0x00f0, 2, 8, NULL), 0x0030);
 }
 
 static void test_throttles(void **state)
