@@ -12,7 +12,15 @@ export OMPI_MCA_btl=self,vader OMPI_MCA_btl_vader_single_copy_mechanism=none
 export ASAN_OPTIONS=${ASAN_OPTIONS:-}${ASAN_OPTIONS:+:}detect_leaks=0
 
 TMP=$(mktemp -d "/tmp/wfmpi-${WFMPI_TEST_NAME:-test}.XXXXXX")
-trap 'rm -rf "$TMP"' EXIT
+# A service a glidein test started (gl_serve) is stopped even when the test
+# fails half-way, so no `wfmpi serve` outlives it.
+_lib_exit() {
+  local rc=$?
+  [ -z "${GL_PID:-}" ] || kill "$GL_PID" 2>/dev/null || :
+  rm -rf "$TMP"
+  exit "$rc"
+}
+trap _lib_exit EXIT
 RUNDATA="$WFMPI_TEST_DATA/run"
 
 fail() { echo "FAIL: $*" >&2; exit 1; }

@@ -36,6 +36,7 @@ slurm_skip() {
 
 _slurm_exit() {
   local rc=$?
+  [ -z "${GL_PID:-}" ] || kill "$GL_PID" 2>/dev/null || : # a glidein test's service
   if [ -d "$SLURM_DIR" ]; then
     if [ "$rc" != 0 ] && [ "$rc" != 77 ]; then
       local f
