@@ -231,5 +231,10 @@ int wfmpi_read_file(const char *path, size_t max, char **out, size_t *len);
 int wfmpi_write_file_atomic(const char *path, const void *data, size_t len);
 /* mkdir -p with mode 0777 & ~umask. 0 or -errno. */
 int wfmpi_mkdir_p(const char *path);
+/* Where a task's stdout/stderr go when the job names none:
+ * RUN_DIR/jobs/<task id>.<attempt>.<ext> (ext "out" or "err"). Like
+ * snprintf: the length it needed. */
+int wfmpi_job_output_path(char *buf, size_t size, const char *run_dir, const char *task_id,
+                          uint32_t attempt, const char *ext);
 
 #endif /* WFMPI_UTIL_H */

@@ -356,7 +356,7 @@ static void record_end(struct run_ctx *c, const struct wfmpi_sched_dispatch *d, 
 static void record_checksums(struct run_ctx *c, const struct wfmpi_sched_dispatch *d)
 {
     char path[PATH_MAX + 64];
-    snprintf(path, sizeof(path), "%s/jobs/%s.%u.out", c->run_dir, task_id(c, d->task), d->attempt);
+    wfmpi_job_output_path(path, sizeof(path), c->run_dir, task_id(c, d->task), d->attempt, "out");
     char *text = NULL;
     size_t len = 0;
     if (wfmpi_read_file(path, (size_t)16 << 20, &text, &len))

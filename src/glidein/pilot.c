@@ -133,6 +133,20 @@ static void forget_registration(struct pilot *p)
     p->id[0] = '\0';
 }
 
+/* POST body (consumed) to /v1/pilots/<id>/<endpoint>. A 404 means the
+ * service no longer knows this pilot: its registration is forgotten (the
+ * next loop registers again) and 404 is returned for the caller to stop. */
+static long pilot_post(struct pilot *p, const char *endpoint, json_t *body, double timeout)
+{
+    char path[96];
+    snprintf(path, sizeof(path), "/v1/pilots/%s/%s", p->id, endpoint);
+    long st = call(p, path, body, timeout);
+    json_decref(body);
+    if (st == 404)
+        forget_registration(p);
+    return st;
+}
+
 /* ------------------------------------------------------------ tasks */
 
 static const char **strs(json_t *a, uint32_t *n)
@@ -345,16 +359,8 @@ static void sync_leases(struct pilot *p)
         if (p->slots[k].used)
             add_held(held, p->slots[k].wf, p->slots[k].task, p->slots[k].attempt);
     json_t *b = json_pack("{s:o}", "held", held);
-    char path[96];
-    snprintf(path, sizeof(path), "/v1/pilots/%s/sync", p->id);
-    long st = call(p, path, b, 0);
-    json_decref(b);
-    if (st == 404) {
-        forget_registration(p);
-        return;
-    }
-    if (st != 200)
-        return; /* retried at the next step */
+    if (pilot_post(p, "sync", b, 0) != 200)
+        return; /* retried at the next step (or registering again after a 404) */
     p->need_sync = false;
     json_t *j = json_loadb(p->ans.data, p->ans.len, 0, NULL);
     json_array_foreach(json_object_get(j, "cancel"), i, t) cancel_attempt(p, t);
@@ -390,17 +396,12 @@ static void claim(struct pilot *p)
         json_object_set_new(b, "memory_mb", json_integer((json_int_t)largest.memory_mb));
     /* The budget is, per resource, the most one node has free: with nodes
      * alike (an allocation's usually are) what fits it fits somewhere. */
-    char path[96];
-    snprintf(path, sizeof(path), "/v1/pilots/%s/claim", p->id);
-    long st = call(p, path, b, 30);
-    json_decref(b);
+    long st = pilot_post(p, "claim", b, 30);
     if (st == 0)
         return;
     p->claim_pending = false;
-    if (st == 404) {
-        forget_registration(p);
+    if (st == 404)
         return;
-    }
     json_t *j = st == 200 ? json_loadb(p->ans.data, p->ans.len, 0, NULL) : NULL;
     json_t *tasks = json_object_get(j, "tasks");
     size_t n = json_array_size(tasks);
@@ -442,14 +443,9 @@ static void send_results(struct pilot *p)
         json_array_append(batch, json_array_get(p->unacked, i));
     size_t k = json_array_size(batch);
     json_t *b = json_pack("{s:o}", "results", batch);
-    char path[96];
-    snprintf(path, sizeof(path), "/v1/pilots/%s/results", p->id);
-    long st = call(p, path, b, 0);
-    json_decref(b);
-    if (st == 404) {
-        forget_registration(p);
+    long st = pilot_post(p, "results", b, 0);
+    if (st == 404)
         return;
-    }
     if (st != 200 && st != 409) {
         if (st)
             wfmpi_warn("glidein: results refused with HTTP %ld; keeping them", st);
@@ -471,15 +467,10 @@ static void heartbeat(struct pilot *p)
     if (!p->id[0] || now < p->next_heartbeat)
         return;
     p->next_heartbeat = now + p->heartbeat_s;
-    char path[96];
-    snprintf(path, sizeof(path), "/v1/pilots/%s/heartbeat", p->id);
     json_t *b = json_pack("{s:i}", "running", (int)wfmpi_mpi_pool_running(p->pool));
-    long st = call(p, path, b, 0);
-    json_decref(b);
-    if (st == 404) {
-        forget_registration(p);
+    long st = pilot_post(p, "heartbeat", b, 0);
+    if (st == 404)
         return;
-    }
     json_t *j = st == 200 ? json_loadb(p->ans.data, p->ans.len, 0, NULL) : NULL;
     obey(p, json_object_get(j, "commands"));
     json_decref(j);
@@ -550,6 +541,7 @@ static void deregister(struct pilot *p)
 {
     if (!p->id[0])
         return;
+    /* Not pilot_post: a 404 here needs no re-registration, the pilot leaves. */
     char path[96];
     snprintf(path, sizeof(path), "/v1/pilots/%s/deregister", p->id);
     json_t *b = json_pack("{s:s}", "reason", p->leaving ? p->leaving : "error");

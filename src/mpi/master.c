@@ -59,8 +59,8 @@ static void put_path_or_default(struct master *ms, struct wire_writer *w, uint32
         wire_str(w, wfmpi_plan_str(ms->plan, id));
         return;
     }
-    snprintf(ms->pathbuf[0], sizeof(ms->pathbuf[0]), "%s/jobs/%s.%u.%s", ms->cfg->run_dir, task_id,
-             attempt, ext);
+    wfmpi_job_output_path(ms->pathbuf[0], sizeof(ms->pathbuf[0]), ms->cfg->run_dir, task_id,
+                          attempt, ext);
     wire_str(w, ms->pathbuf[0]);
 }
 
@@ -390,21 +390,6 @@ static void idle_wait(struct master *ms, int *idle_rounds)
     ppoll(&pfd, 1, &ts, NULL);
 }
 
-static int send_config(struct master *ms)
-{
-    struct wire_writer w;
-    wire_begin(&w, &ms->scratch, WIRE_TAG_CONFIG);
-    wire_put_config(&w, &ms->wcfg);
-    wire_finish(&w, 1);
-    if (w.rc < 0)
-        return w.rc;
-    int len = (int)ms->scratch.len;
-    if (MPI_Bcast(&len, 1, MPI_INT, 0, MPI_COMM_WORLD) != MPI_SUCCESS ||
-        MPI_Bcast(ms->scratch.data, len, MPI_BYTE, 0, MPI_COMM_WORLD) != MPI_SUCCESS)
-        return WFMPI_E_MPI;
-    return 0;
-}
-
 static int master_setup(struct master *ms, struct wfmpi_error *err)
 {
     int size = ms->m->size;
@@ -426,7 +411,7 @@ static int master_setup(struct master *ms, struct wfmpi_error *err)
     }
     if (!(ms->ex = wfmpi_exec_create(err)))
         return err ? err->code : WFMPI_E_INTERNAL;
-    int rc = send_config(ms);
+    int rc = mpi_bcast_config(&ms->scratch, &ms->wcfg);
     return rc < 0 ? wfmpi_error_set(err, rc, "cannot send the run configuration") : 0;
 }
 

@@ -131,6 +131,9 @@ const struct mpi_binding *mpi_task_binding(struct wfmpi_mpi *m,
  * probe) into buf, growing it up to WIRE_MAX_MSG. Returns the length or a
  * negative error. */
 int64_t mpi_recv_msg(struct wfmpi_buf *buf, int src, int tag, int *from);
+/* Rank 0: broadcast the run's wire config to every rank (encoded in scratch);
+ * the workers' start-up receives it. 0 or a negative error. */
+int mpi_bcast_config(struct wfmpi_buf *scratch, const struct wire_config *cfg);
 
 /* Exec spec from a decoded task (worker side and master's local share). */
 void mpi_task_spec(const struct wire_task *t, const struct wire_config *c,

@@ -61,21 +61,6 @@ struct wfmpi_mpi_pool {
     char buf[4096];
 };
 
-static int send_config(struct wfmpi_mpi_pool *p)
-{
-    struct wire_writer w;
-    wire_begin(&w, &p->scratch, WIRE_TAG_CONFIG);
-    wire_put_config(&w, &p->wcfg);
-    wire_finish(&w, 1);
-    if (w.rc < 0)
-        return w.rc;
-    int len = (int)p->scratch.len;
-    if (MPI_Bcast(&len, 1, MPI_INT, 0, MPI_COMM_WORLD) != MPI_SUCCESS ||
-        MPI_Bcast(p->scratch.data, len, MPI_BYTE, 0, MPI_COMM_WORLD) != MPI_SUCCESS)
-        return WFMPI_E_MPI;
-    return 0;
-}
-
 struct wfmpi_mpi_pool *wfmpi_mpi_pool_create(struct wfmpi_mpi *m,
                                              const struct wfmpi_run_config *cfg,
                                              uint32_t cores_per_node, uint32_t max_slots,
@@ -117,7 +102,8 @@ struct wfmpi_mpi_pool *wfmpi_mpi_pool_create(struct wfmpi_mpi *m,
         wfmpi_buf_init(&p->peers[r].out[0], WIRE_MAX_MSG);
         wfmpi_buf_init(&p->peers[r].out[1], WIRE_MAX_MSG);
     }
-    int rc = (p->ex = wfmpi_exec_create(err)) ? send_config(p) : WFMPI_E_INTERNAL;
+    int rc = (p->ex = wfmpi_exec_create(err)) ? mpi_bcast_config(&p->scratch, &p->wcfg)
+                                              : WFMPI_E_INTERNAL;
     if (rc < 0) {
         if (p->ex)
             wfmpi_error_set(err, rc, "cannot send the run configuration");

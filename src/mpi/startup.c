@@ -409,6 +409,21 @@ const struct mpi_binding *mpi_task_binding(struct wfmpi_mpi *m,
     return b;
 }
 
+int mpi_bcast_config(struct wfmpi_buf *scratch, const struct wire_config *cfg)
+{
+    struct wire_writer w;
+    wire_begin(&w, scratch, WIRE_TAG_CONFIG);
+    wire_put_config(&w, cfg);
+    wire_finish(&w, 1);
+    if (w.rc < 0)
+        return w.rc;
+    int len = (int)scratch->len;
+    if (MPI_Bcast(&len, 1, MPI_INT, 0, MPI_COMM_WORLD) != MPI_SUCCESS ||
+        MPI_Bcast(scratch->data, len, MPI_BYTE, 0, MPI_COMM_WORLD) != MPI_SUCCESS)
+        return WFMPI_E_MPI;
+    return 0;
+}
+
 int64_t mpi_recv_msg(struct wfmpi_buf *buf, int src, int tag, int *from)
 {
     MPI_Status st;

@@ -104,8 +104,7 @@ void plan_data_fini(struct planner *P)
     free(P->needs);
 }
 
-/* "name" with characters that do not belong in one file name replaced. */
-static void file_safe(char *s)
+void plan_file_safe(char *s)
 {
     for (; *s; s++) {
         if (*s == '/' || *s == ':' || *s == ' ')
@@ -113,19 +112,13 @@ static void file_safe(char *s)
     }
 }
 
-/* a + b interned; 0 on failure (too long, out of memory). */
+/* a + b interned; 0 when out of memory. */
 static uint32_t intern2(struct planner *P, const char *a, const char *b)
 {
-    char buf[2 * PATH_MAX];
-    int n = snprintf(buf, sizeof(buf), "%s%s", a, b);
-    if (n < 0 || (size_t)n >= sizeof(buf))
-        return 0;
-    return wfmpi_strtab_intern(P->st, buf, (size_t)n);
+    return plan_intern_concat(P, a, strlen(a), 0, b, strlen(b));
 }
 
-/* A pfn as something a task in the work dir can use: URLs as they are,
- * relative paths made absolute against the workflow file's directory. */
-static uint32_t absolute_pfn(struct plan_wfc *w, uint32_t pfn)
+uint32_t plan_abs_pfn(struct plan_wfc *w, uint32_t pfn)
 {
     struct planner *P = w->P;
     const char *s = plan_s(P, pfn);
@@ -198,7 +191,7 @@ static int container_image(struct plan_wfc *w, const struct wfmpi_wf_container *
     if (!strstr(img, "://") && strcmp(type, "docker") == 0)
         url = intern2(P, "docker://", img);
     else if (!plan_url_remote(img))
-        url = absolute_pfn(w, c->image);
+        url = plan_abs_pfn(w, c->image);
     if (!url)
         return oom(P);
     const char *u = plan_s(P, url);
@@ -208,7 +201,7 @@ static int container_image(struct plan_wfc *w, const struct wfmpi_wf_container *
     }
     char name[PATH_MAX + 8]; /* room for ".sif" */
     snprintf(name, PATH_MAX, "%s", plan_s(P, c->name));
-    file_safe(name);
+    plan_file_safe(name);
     bool pull = strncmp(u, "docker://", 9) == 0 || strncmp(u, "library://", 10) == 0 ||
                 strncmp(u, "oras://", 7) == 0 || strncmp(u, "shub://", 7) == 0;
     struct plan_fetch f = {.name = c->name,
@@ -389,7 +382,7 @@ static uint32_t data_id(struct planner *P, const char *prefix, uint32_t name)
     int n = snprintf(buf, sizeof(buf), "%s%s", prefix, plan_s(P, name));
     if (n < 0 || (size_t)n >= sizeof(buf))
         return 0;
-    file_safe(buf + strlen(prefix));
+    plan_file_safe(buf + strlen(prefix));
     return wfmpi_strtab_intern(P->st, buf, (size_t)n);
 }
 

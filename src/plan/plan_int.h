@@ -310,6 +310,13 @@ int plan_locate_subwf(struct plan_wfc *w, uint32_t file, struct wfmpi_wf_pos pos
 const char *plan_url_path(const char *pfn);
 /* True for URLs that need a transfer: a scheme other than file://. */
 bool plan_url_remote(const char *pfn);
+/* A pfn as a task in the work dir can use it: URLs as they are, file://
+ * URLs as paths, relative paths made absolute against the workflow file's
+ * directory. 0 when out of memory. */
+uint32_t plan_abs_pfn(struct plan_wfc *w, uint32_t pfn);
+/* Replace the characters that do not belong in one file name ('/', ':',
+ * ' ') with '_', in place. */
+void plan_file_safe(char *s);
 
 /* planner.c scratch helpers shared with data.c. */
 int plan_word_add(struct planner *P, uint32_t id);

@@ -162,18 +162,8 @@ static int stageable_exe(struct plan_wfc *w, uint32_t tc, const struct wfmpi_wf_
     struct planner *P = w->P;
     char buf[PATH_MAX];
     snprintf(buf, sizeof(buf), ".wfmpi/bin/%s", plan_s(P, w->v->transformations[tc].name));
-    for (char *c = buf + 11; *c; c++)
-        *c = *c == '/' || *c == ':' || *c == ' ' ? '_' : *c;
-    const char *pfn = plan_s(P, s->pfn);
-    if (!plan_url_remote(pfn) && plan_url_path(pfn)[0] != '/') {
-        char dir[PATH_MAX], abs[2 * PATH_MAX];
-        if (!realpath(w->dir, dir))
-            snprintf(dir, sizeof(dir), "%s", w->dir);
-        snprintf(abs, sizeof(abs), "%s/%s", dir, plan_url_path(pfn));
-        t->stage_url = wfmpi_strtab_intern_cstr(P->st, abs);
-    } else {
-        t->stage_url = s->pfn;
-    }
+    plan_file_safe(buf + 11);
+    t->stage_url = plan_abs_pfn(w, s->pfn);
     t->stage_sha = w->v->transformations[tc].sha256;
     t->exe = wfmpi_strtab_intern_cstr(P->st, buf);
     return t->exe && t->stage_url ? 0 : -ENOMEM;

@@ -127,8 +127,7 @@ static void stdio_path(const struct analysis *a, const struct failed_task *f, co
     else if (named[0])
         snprintf(out, size, "%s/%s", a->st->work_dir[0] ? a->st->work_dir : ".", named);
     else
-        snprintf(out, size, "%s/jobs/%s.%u.%s", a->run_dir, a->st->ids[f->task], f->last_attempt,
-                 ext);
+        wfmpi_job_output_path(out, size, a->run_dir, a->st->ids[f->task], f->last_attempt, ext);
 }
 
 static int load_cmds(struct analysis *a, struct wfmpi_error *err)

@@ -1,6 +1,7 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -118,4 +119,10 @@ int wfmpi_mkdir_p(const char *path)
     if (stat(buf, &st) < 0)
         return -errno;
     return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+}
+
+int wfmpi_job_output_path(char *buf, size_t size, const char *run_dir, const char *task_id,
+                          uint32_t attempt, const char *ext)
+{
+    return snprintf(buf, size, "%s/jobs/%s.%u.%s", run_dir, task_id, attempt, ext);
 }

@@ -12,11 +12,12 @@ export OMPI_MCA_btl=self,vader OMPI_MCA_btl_vader_single_copy_mechanism=none
 export ASAN_OPTIONS=${ASAN_OPTIONS:-}${ASAN_OPTIONS:+:}detect_leaks=0
 
 TMP=$(mktemp -d "/tmp/wfmpi-${WFMPI_TEST_NAME:-test}.XXXXXX")
-# A service a glidein test started (gl_serve) is stopped even when the test
-# fails half-way, so no `wfmpi serve` outlives it.
+# A service a glidein test started (gl_serve) or an HTTP server (http_serve)
+# is stopped even when the test fails half-way, so none outlives it.
 _lib_exit() {
   local rc=$?
   [ -z "${GL_PID:-}" ] || kill "$GL_PID" 2>/dev/null || :
+  [ -z "${HTTP_PID:-}" ] || kill "$HTTP_PID" 2>/dev/null || :
   rm -rf "$TMP"
   exit "$rc"
 }
@@ -25,6 +26,21 @@ RUNDATA="$WFMPI_TEST_DATA/run"
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 pass() { echo "ok - $*"; }
+
+# http_serve DIR: python3's http.server for DIR on a free loopback port in the
+# background; sets HTTP_PID and HTTP_URL, requests are logged to $TMP/http.log.
+http_serve() {
+  python3 -u -m http.server --bind 127.0.0.1 --directory "$1" 0 >"$TMP/http.out" 2>"$TMP/http.log" &
+  HTTP_PID=$!
+  local port= i
+  for i in $(seq 100); do
+    port=$(sed -n 's/.* port \([0-9]*\).*/\1/p' "$TMP/http.out" | head -1)
+    [ -n "$port" ] && break
+    sleep 0.1
+  done
+  [ -n "$port" ] || fail "http.server did not start"
+  HTTP_URL=http://127.0.0.1:$port
+}
 
 # wfmpi_mpi [-C DIR] N ARGS...: run wfmpi on N ranks (in DIR); sets RC,
 # output in $TMP/out and $TMP/err.

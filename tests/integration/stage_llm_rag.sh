@@ -25,15 +25,7 @@ export APPTAINER_LOG=$TMP/apptainer.log
 export PATH=$WFMPI_TEST_DATA/container:$PATH
 
 printf 'image bytes\n' >"$WEB/llm-rag-v2.sif"
-python3 -u -m http.server --bind 127.0.0.1 --directory "$WEB" 0 >"$TMP/http.out" 2>"$TMP/http.log" &
-HTTP_PID=$!
-trap 'kill $HTTP_PID 2>/dev/null || :; rm -rf "$TMP"' EXIT
-for _ in $(seq 100); do
-    PORT=$(sed -n 's/.* port \([0-9]*\).*/\1/p' "$TMP/http.out" | head -1)
-    [ -n "$PORT" ] && break
-    sleep 0.1
-done
-[ -n "$PORT" ] || fail "http.server did not start"
+http_serve "$WEB"
 
 # Test data where the catalogs point, and the stub wrapper.
 printf '# llm-rag.py stand-in\n' >"$DATA/bin/llm-rag.py"
@@ -52,7 +44,7 @@ EOF
 chmod +x "$DATA/bin/llm-wrapper.sh"
 for f in workflow.yml replicas.yml transformations.yml sites.yml; do
     sed -e "s#$ORIG#$DATA#g" \
-        -e "s#https://usgs2.osn.mghpcc.org/pegasus-tutorials/containers/#http://127.0.0.1:$PORT/#" \
+        -e "s#https://usgs2.osn.mghpcc.org/pegasus-tutorials/containers/#$HTTP_URL/#" \
         "$EX/$f" >"$TMP/wf/$f"
 done
 

@@ -27,17 +27,8 @@ good_sha=$(sha256sum "$WEB/good.txt" | cut -d' ' -f1)
 # The checksum of what bad.txt should have been, not what the server has.
 bad_sha=$(printf 'original\n' | sha256sum | cut -d' ' -f1)
 
-# A loopback HTTP server; it prints its port once listening.
-python3 -u -m http.server --bind 127.0.0.1 --directory "$WEB" 0 >"$TMP/http.out" 2>"$TMP/http.log" &
-HTTP_PID=$!
-trap 'kill $HTTP_PID 2>/dev/null || :; rm -rf "$TMP"' EXIT
-for _ in $(seq 100); do
-    PORT=$(sed -n 's/.* port \([0-9]*\).*/\1/p' "$TMP/http.out" | head -1)
-    [ -n "$PORT" ] && break
-    sleep 0.1
-done
-[ -n "$PORT" ] || fail "http.server did not start"
-URL=http://127.0.0.1:$PORT
+http_serve "$WEB"
+URL=$HTTP_URL
 
 # cat.sh OUT IN...: concatenate inputs into OUT.
 cat >"$SRC/cat.sh" <<'EOF'
