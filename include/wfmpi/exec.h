@@ -61,6 +61,11 @@ struct wfmpi_exec_spec {
     const char *stdout_path; /* relative to work_dir unless absolute; created 0644,
                               * truncated, parent directories made; NULL = /dev/null */
     const char *stderr_path; /* same; equal to stdout_path = one shared file */
+    /* Lazy streams (the engine's default per-attempt logs): the file is
+     * created only when the task writes to it, so a task that prints nothing
+     * leaves none; the data goes through a pipe the executor empties into
+     * the file as it arrives, and completely before the task is judged. */
+    bool stdout_lazy, stderr_lazy;
     const char *const *outputs; /* required output files, relative to work_dir */
     uint32_t n_outputs;
     const char *successmsg; /* NULL = none */

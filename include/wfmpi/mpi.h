@@ -130,6 +130,7 @@ struct wfmpi_pool_task {
     uint64_t memory_mb; /* 0 = none asked */
     double timeout_s, checkpoint_s;
     const char *id, *exe, *stdin_path, *stdout_path, *stderr_path, *successmsg, *failuremsg;
+    bool stdout_lazy, stderr_lazy; /* default logs: created on the first byte */
     const char *const *argv;
     uint32_t argc;
     const char *const *env;

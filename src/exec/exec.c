@@ -59,6 +59,7 @@ static int task_alloc(struct wfmpi_exec *ex, uint32_t *out)
         for (size_t i = ex->cap_tasks; i-- > old;) {
             ex->tasks[i].pidfd = -1;
             ex->tasks[i].dirfd = AT_FDCWD;
+            exec_capture_reset(&ex->tasks[i]);
             ex->tasks[i].next = ex->free_head;
             ex->free_head = (uint32_t)i;
         }
@@ -97,6 +98,7 @@ static void task_reset(struct exec_task *t, uint64_t tag)
     t->strs_cap = cap;
     t->pidfd = -1;
     t->dirfd = AT_FDCWD;
+    exec_capture_reset(t);
     t->res.tag = tag;
 }
 
@@ -307,6 +309,7 @@ void wfmpi_exec_destroy(struct wfmpi_exec *ex)
             kill_and_reap(t);
         if (t->state == EXEC_RUNNING)
             close(t->pidfd);
+        exec_capture_close(t);
         if (t->dirfd != AT_FDCWD)
             close(t->dirfd);
         free(t->strs);
@@ -368,6 +371,7 @@ static void finish(struct wfmpi_exec *ex, uint32_t i)
 {
     struct exec_task *t = &ex->tasks[i];
     t->res.end_wall = wfmpi_wall();
+    exec_capture_finish(ex, t);
     exec_judge(ex, t);
     if (t->dirfd != AT_FDCWD)
         close(t->dirfd);
@@ -413,12 +417,16 @@ static void handle_events(struct wfmpi_exec *ex, int timeout_ms)
     struct epoll_event evs[EXEC_EVENTS];
     int n = epoll_wait(ex->epfd, evs, EXEC_EVENTS, timeout_ms);
     for (int k = 0; k < n; k++) {
-        if (evs[k].data.u64 == EXEC_TIMER_KEY) {
+        uint64_t key = evs[k].data.u64;
+        uint32_t slot = (uint32_t)key, kind = (uint32_t)(key >> 32);
+        if (key == EXEC_TIMER_KEY) {
             uint64_t expirations;
             if (read(ex->timerfd, &expirations, sizeof(expirations)) > 0)
                 ex->timer_armed = 0;
+        } else if (kind == 0) {
+            leader_exited(ex, slot);
         } else {
-            leader_exited(ex, (uint32_t)evs[k].data.u64);
+            exec_capture_pump(ex, &ex->tasks[slot], kind - 1, (evs[k].events & EPOLLHUP) != 0);
         }
     }
 }

@@ -28,6 +28,9 @@
 #define EXEC_MSG_MAX (EXEC_SCAN_CHUNK / 2)
 /* Sentinel index: end of the free and done lists. */
 #define EXEC_NONE UINT32_MAX
+/* epoll keys: a pidfd is keyed by its slot index, a captured stream's pipe
+ * by slot and stream (0 stdout, 1 stderr), the timerfd by UINT64_MAX. */
+#define EXEC_CAPTURE_KEY(slot, which) ((((uint64_t)(which) + 1) << 32) | (slot))
 
 enum exec_state {
     EXEC_FREE = 0, /* slot unused */
@@ -41,6 +44,15 @@ enum exec_stop {
     EXEC_STOP_NONE = 0,
     EXEC_STOP_TIMEOUT,
     EXEC_STOP_INTERRUPT,
+};
+
+/* A lazily created log stream (capture.c); pipe -1 when the stream is not
+ * captured (it went straight to a file, or it has ended). */
+struct exec_stream {
+    int pipe; /* our read end, in the epoll set */
+    int file; /* created on the first byte; -1 until then */
+    int err; /* errno that stopped writing the file; data is dropped after */
+    bool no_splice; /* the file system cannot splice: read and write */
 };
 
 /* One started task. Slots are reused; `strs` keeps its capacity across reuse so
@@ -67,6 +79,7 @@ struct exec_task {
     size_t strs_len, strs_cap;
     uint32_t n_outputs;
     bool has_success, has_failure, same_out_err;
+    struct exec_stream cap[2]; /* stdout, stderr when the spec made them lazy */
     struct wfmpi_exec_result res;
 };
 
@@ -93,6 +106,24 @@ struct wfmpi_exec {
  * was started and no result is due. */
 int exec_spawn(struct wfmpi_exec *ex, struct exec_task *t, const struct wfmpi_exec_spec *spec);
 int exec_spawnattr_init(posix_spawnattr_t *attr);
+
+/* spawn.c: open an output stream for the child (created 0644, truncated,
+ * parent directories made); an fd above 2, or -1 with errno. */
+int exec_open_output(int dirfd, const char *path);
+/* fd itself when > 2, else a close-on-exec copy above 2 (fd is closed). */
+int exec_fd_above_stdio(int fd);
+
+/* capture.c: lazily created log streams. reset: no stream captured. open:
+ * a pipe for stream `which` (0 stdout, 1 stderr) whose write end, for the
+ * child, is stored in *child_fd; 0 or -errno. pump: move what the pipe holds
+ * into the file (made on the first byte); with hangup (every writer has
+ * closed it), then close the pipe. finish: pump and close everything, before
+ * the task is judged. close: drop everything (spawn failure, destroy). */
+void exec_capture_reset(struct exec_task *t);
+int exec_capture_open(struct wfmpi_exec *ex, struct exec_task *t, uint32_t which, int *child_fd);
+void exec_capture_pump(struct wfmpi_exec *ex, struct exec_task *t, uint32_t which, bool hangup);
+void exec_capture_finish(struct wfmpi_exec *ex, struct exec_task *t);
+void exec_capture_close(struct exec_task *t);
 
 /* cpuset.c: parse a list like "0-3,8" into set (size bytes, cleared first).
  * 0 or -EINVAL (syntax, reversed range, CPU >= EXEC_CPU_MAX). */

@@ -137,7 +137,7 @@ static int build_envp(struct wfmpi_exec *ex, const struct wfmpi_exec_spec *spec)
 /* The child's stdio is installed with dup2 onto 0..2; a parent fd that is
  * itself 0..2 (a rank started with stdin closed) would be clobbered by an
  * earlier dup2, so keep ours above 2. */
-static int fd_above_stdio(int fd)
+int exec_fd_above_stdio(int fd)
 {
     if (fd < 0 || fd > 2)
         return fd;
@@ -168,9 +168,9 @@ static int mkdir_parents_at(int dirfd, const char *path)
     return 0;
 }
 
-/* Open an output stream: created 0644, truncated, parent directories made on
- * demand (only after a first ENOENT, so the common case is one syscall). */
-static int open_output(int dirfd, const char *path)
+/* Parent directories are made on demand (only after a first ENOENT, so the
+ * common case is one syscall). */
+int exec_open_output(int dirfd, const char *path)
 {
     int flags = O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC;
     int fd = openat(dirfd, path, flags, 0644);
@@ -182,23 +182,36 @@ static int open_output(int dirfd, const char *path)
         }
         fd = openat(dirfd, path, flags, 0644);
     }
-    return fd_above_stdio(fd);
+    return exec_fd_above_stdio(fd);
 }
 
-static int open_stdio(struct exec_task *t, const struct wfmpi_exec_spec *spec,
-                      struct spawn_fds *fds)
+/* The child's end of stream `which`: its file, or a pipe when it is lazy. */
+static int open_stream(struct wfmpi_exec *ex, struct exec_task *t, uint32_t which, bool lazy)
+{
+    if (!lazy)
+        return exec_open_output(t->dirfd, exec_task_str(t, which));
+    int fd = -1, rc = exec_capture_open(ex, t, which, &fd);
+    errno = rc < 0 ? -rc : 0;
+    return rc < 0 ? -1 : fd;
+}
+
+static int open_stdio(struct wfmpi_exec *ex, struct exec_task *t,
+                      const struct wfmpi_exec_spec *spec, struct spawn_fds *fds)
 {
     const char *in = spec->stdin_path ? spec->stdin_path : "/dev/null";
-    fds->in = fd_above_stdio(openat(t->dirfd, in, O_RDONLY | O_CLOEXEC));
+    fds->in = exec_fd_above_stdio(openat(t->dirfd, in, O_RDONLY | O_CLOEXEC));
     if (fds->in < 0)
         return spawn_fail(t, errno, "cannot open stdin '%s': %s", in, strerror(errno));
     const char *out = exec_task_str(t, 0), *err = exec_task_str(t, 1);
-    fds->out = open_output(t->dirfd, out);
+    fds->out = open_stream(ex, t, 0, spec->stdout_lazy);
     if (fds->out < 0)
         return spawn_fail(t, errno, "cannot open stdout '%s': %s", out, strerror(errno));
-    /* One file for both streams must be one open file description, or the
-     * two streams would overwrite each other at separate offsets. */
-    fds->err = t->same_out_err ? fcntl(fds->out, F_DUPFD_CLOEXEC, 3) : open_output(t->dirfd, err);
+    /* One file for both streams must be one open file description (or one
+     * pipe), or the two streams would overwrite each other at separate
+     * offsets. */
+    fds->err = t->same_out_err && spec->stdout_lazy == spec->stderr_lazy
+                   ? fcntl(fds->out, F_DUPFD_CLOEXEC, 3)
+                   : open_stream(ex, t, 1, spec->stderr_lazy);
     if (fds->err < 0)
         return spawn_fail(t, errno, "cannot open stderr '%s': %s", err, strerror(errno));
     return 0;
@@ -240,7 +253,7 @@ static int spawn_prepare(struct wfmpi_exec *ex, struct exec_task *t,
                               strerror(errno));
         }
     }
-    return open_stdio(t, spec, fds);
+    return open_stdio(ex, t, spec, fds);
 }
 
 static int build_actions(posix_spawn_file_actions_t *fa, const struct exec_task *t,
@@ -339,6 +352,8 @@ int exec_spawn(struct wfmpi_exec *ex, struct exec_task *t, const struct wfmpi_ex
     close_fds(&fds);
     if (rc == 0)
         rc = watch(ex, t);
+    if (rc != 0)
+        exec_capture_close(t);
     if (rc != 0 && t->dirfd != AT_FDCWD) {
         close(t->dirfd);
         t->dirfd = AT_FDCWD;

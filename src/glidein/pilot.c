@@ -196,10 +196,12 @@ static int start_task(struct pilot *p, json_t *t)
     if (!pt.stdout_path) {
         snprintf(out, sizeof(out), "%s/jobs/%s/%s.%u.out", p->o->work_dir, wf, pt.id, pt.attempt);
         pt.stdout_path = out;
+        pt.stdout_lazy = true;
     }
     if (!pt.stderr_path) {
         snprintf(errp, sizeof(errp), "%s/jobs/%s/%s.%u.err", p->o->work_dir, wf, pt.id, pt.attempt);
         pt.stderr_path = errp;
+        pt.stderr_lazy = true;
     }
     const char **argv = strs(json_object_get(t, "argv"), &pt.argc);
     json_t *env = json_deep_copy(json_object_get(t, "env"));

@@ -22,7 +22,7 @@ enum wire_tag {
 };
 
 #define WIRE_MAGIC 0x57464d50u /* "WFMP" */
-#define WIRE_VERSION 1u
+#define WIRE_VERSION 2u
 #define WIRE_HEADER_BYTES 16
 /* A message never grows past this. The master dispatches at most 4096 tasks
  * per loop round, so a batch stays far below it (DESIGN.md §9). */
@@ -30,8 +30,13 @@ enum wire_tag {
 
 /* One task as a worker needs it: pointers into the received message (each
  * string is NUL-terminated on the wire, so decoding copies nothing). */
+/* wire_task flags: the stream is the engine's default log, created only
+ * when the task writes to it (wfmpi_exec_spec's stdout_lazy/stderr_lazy). */
+#define WIRE_TASK_STDOUT_LAZY 1u
+#define WIRE_TASK_STDERR_LAZY 2u
+
 struct wire_task {
-    uint32_t task, attempt, cores;
+    uint32_t task, attempt, cores, flags;
     uint64_t gpu_mask;
     double timeout_s, checkpoint_s;
     const char *id, *exe, *stdin_path, *stdout_path, *stderr_path;

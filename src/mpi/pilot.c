@@ -255,6 +255,8 @@ static void encode(struct wfmpi_mpi_pool *p, struct wire_writer *w, const struct
     wire_u64(w, d->gpu_mask);
     wire_f64(w, t->timeout_s);
     wire_f64(w, t->checkpoint_s);
+    wire_u32(w, (t->stdout_lazy ? WIRE_TASK_STDOUT_LAZY : 0) |
+                    (t->stderr_lazy ? WIRE_TASK_STDERR_LAZY : 0));
     wire_str(w, t->id);
     wire_str(w, t->exe);
     wire_str(w, t->stdin_path);

@@ -461,6 +461,8 @@ void mpi_task_spec(const struct wire_task *t, const struct wire_config *c,
     spec->stdin_path = t->stdin_path[0] ? t->stdin_path : NULL;
     spec->stdout_path = t->stdout_path;
     spec->stderr_path = t->stderr_path;
+    spec->stdout_lazy = (t->flags & WIRE_TASK_STDOUT_LAZY) != 0;
+    spec->stderr_lazy = (t->flags & WIRE_TASK_STDERR_LAZY) != 0;
     spec->outputs = t->outputs;
     spec->n_outputs = t->n_outputs;
     spec->successmsg = t->successmsg[0] ? t->successmsg : NULL;

@@ -18,6 +18,9 @@ struct failed_task {
     uint32_t last_attempt;
     struct wfmpi_ckpt_task_cmd cmd;
     char out_path[2 * PATH_MAX], err_path[2 * PATH_MAX];
+    /* The engine's own logs exist only when the task wrote something
+     * (docs/engine.md): a missing one is empty, not unreadable. */
+    bool out_lazy, err_lazy;
 };
 
 struct analysis {
@@ -144,18 +147,21 @@ static int load_cmds(struct analysis *a, struct wfmpi_error *err)
         f->cmd = cmds[k];
         stdio_path(a, f, f->cmd.stdout_path, "out", f->out_path, sizeof(f->out_path));
         stdio_path(a, f, f->cmd.stderr_path, "err", f->err_path, sizeof(f->err_path));
+        f->out_lazy = !f->cmd.stdout_path[0];
+        f->err_lazy = !f->cmd.stderr_path[0];
     }
     free(tasks);
     free(cmds);
     return rc;
 }
 
-/* The last n lines of path as a JSON array of strings (NULL: unreadable). */
-static json_t *tail(const char *path, unsigned n)
+/* The last n lines of path as a JSON array of strings (NULL: unreadable;
+ * empty: a lazy log the task never wrote). */
+static json_t *tail(const char *path, unsigned n, bool lazy)
 {
     FILE *fp = fopen(path, "rb");
     if (!fp)
-        return NULL;
+        return lazy && errno == ENOENT ? json_array() : NULL;
     char *buf = malloc(TAIL_MAX_BYTES + 1);
     long size = fseek(fp, 0, SEEK_END) == 0 ? ftell(fp) : -1;
     long from = size > TAIL_MAX_BYTES ? size - TAIL_MAX_BYTES : 0;
@@ -207,7 +213,7 @@ static json_t *task_json(const struct analysis *a, const struct failed_task *f, 
     json_t *att = json_array();
     for (uint32_t k = 0; k < f->count; k++)
         json_array_append_new(att, attempt_json(a, f, k));
-    json_t *o = tail(f->out_path, lines), *e = tail(f->err_path, lines);
+    json_t *o = tail(f->out_path, lines, f->out_lazy), *e = tail(f->err_path, lines, f->err_lazy);
     const char *xf = st->task_xform ? st->xforms[st->task_xform[f->task]] : "";
     return json_pack("{s:s,s:s,s:i,s:s,s:s,s:s,s:s,s:o,s:o,s:o}", "id", st->ids[f->task],
                      "transformation", xf, "attempts", st->tasks[f->task].attempts, "command",
@@ -233,6 +239,10 @@ static void print_lines(FILE *out, const char *what, const char *path, json_t *l
     json_t *l;
     if (!lines) {
         fprintf(out, "  --- %s: %s (not readable)\n", what, path);
+        return;
+    }
+    if (json_array_size(lines) == 0) {
+        fprintf(out, "  --- %s: nothing written\n", what);
         return;
     }
     fprintf(out, "  --- %s: %s (last %zu lines)\n", what, path, json_array_size(lines));

@@ -50,10 +50,11 @@ curl -sf "$GL_URL/v1/health" >/dev/null || fail "the service died"
 pass "malformed 400, oversized 413, others' workflows 404, service up"
 
 # Two of alice's pilots finish her workflow; bob's stays untouched.
-export LEDGER="$TMP/ledger.txt"
+# Each pilot's tasks append to its own ledger (tasks inherit the pilot's
+# environment), so the test sees which pilot ran what.
 mkdir -p p1 p2
 for p in p1 p2; do
-  (timeout 120 "$MPIEXEC" -n 3 --oversubscribe "$WFMPI" glidein --server "$GL_URL" \
+  (export LEDGER="$TMP/$p.ledger"; timeout 120 "$MPIEXEC" -n 3 --oversubscribe "$WFMPI" glidein --server "$GL_URL" \
      --token-file alice.tok $C --idle-timeout 3 --work-dir $p --max-claim 16 >$p.out 2>$p.err
    echo $? >$p.rc) &
   PIDS="${PIDS:-} $!"
@@ -61,9 +62,10 @@ done
 wait $PIDS
 for p in p1 p2; do [ "$(cat $p.rc)" = 0 ] || { cat $p.err >&2; fail "pilot $p exit $(cat $p.rc)"; }; done
 gl_status alice.tok "$ID" $C | grep -q '"state":"finished"' || fail "alice's workflow: $(gl_status alice.tok "$ID" $C)"
+cat p1.ledger p2.ledger >ledger.txt
 [ "$(wc -l <ledger.txt)" = 300 ] || fail "ledger has $(wc -l <ledger.txt) lines, expected 300"
 [ -z "$(cut -d' ' -f1 ledger.txt | sort | uniq -d)" ] || fail "a task ran twice"
-[ -d p1/jobs/$ID ] && [ -d p2/jobs/$ID ] || fail "one pilot got no task"
+[ -s p1.ledger ] && [ -s p2.ledger ] || fail "one pilot got no task"
 gl_status bob.tok "$BID" $C | grep -q '"running":0,"done":0' || fail "alice's pilots ran bob's tasks"
 pass "two pilots: 300 tasks once each; bob's workflow untouched"
 
@@ -91,6 +93,7 @@ python3 "$RUNDATA/gen_dag.py" independent 20 "$RUNDATA/ledger.sh" wf2.yml edges2
 set +e; "$WFMPI" submit wf2.yml --server "$GL_URL" --token-file alice.tok 2>err.txt; RC=$?; set -e
 [ "$RC" != 0 ] || fail "an unverified certificate was accepted"
 ID2=$("$WFMPI" submit wf2.yml --server "$GL_URL" --token-file alice.tok --cacert cert.pem)
+export LEDGER="$TMP/ledger.txt"
 : >ledger.txt
 timeout 120 "$MPIEXEC" -n 2 --oversubscribe "$WFMPI" glidein --server "$GL_URL" \
   --token-file alice.tok --cacert cert.pem --idle-timeout 2 --work-dir p1 >p3.out 2>p3.err \

@@ -61,6 +61,8 @@ grep -q '# tasks blocked    :       1' "$TMP/a.txt" || fail "analyze blocked"
 grep -q "command        : $T --exit 3 --say boom_from_f1" "$TMP/a.txt" || fail "analyze command"
 grep -q "work dir       : $d" "$TMP/a.txt" || fail "analyze work dir"
 grep -q '| boom_from_f1' "$TMP/a.txt" || fail "analyze shows f1's stdout"
+# t1 printed nothing: its default logs were never made, which is no error.
+grep -q -- '--- stdout: nothing written' "$TMP/a.txt" || fail "analyze on t1's silent stdout"
 set +e; "$WFMPI" analyze --json "$R" >"$TMP/a.json"; set -e
 pycheck "analyze --json" <"$TMP/a.json" \
   'j["summary"] == {"total":7,"succeeded":4,"failed":2,"blocked":1,"unsubmitted":0,"running":0}' \
@@ -70,6 +72,7 @@ pycheck "analyze --json" <"$TMP/a.json" \
   'j["failed_tasks"][0]["stdout_tail"] == ["boom_from_f1"]' \
   'j["failed_tasks"][0]["stdout_path"].endswith("jobs/f1.2.out")' \
   'j["failed_tasks"][1]["attempt_details"][0]["reason"] == "timeout"' \
+  'j["failed_tasks"][1]["stdout_tail"] == [] and j["failed_tasks"][1]["stderr_tail"] == []' \
   'j["failed_tasks"][1]["transformation"] == "other"'
 pass "analyze: summary, attempts, reasons, command, work dir, stdout tail, exit 1"
 

@@ -10,6 +10,7 @@ run_shape() { # SHAPE N RANKS [--files]
   mkdir -p "$d"
   python3 "$RUNDATA/gen_dag.py" "$shape" "$n" "$RUNDATA/task.sh" "$d/wf.yml" "$d/edges" \
     --sleep 0.05 $extra
+  [ "$shape" = chain ] && sed -i 's/arguments: \[/arguments: ["--say", "hello-from-the-task", /' "$d/wf.yml"
   local expected=$(grep -c '^  - type: job' "$d/wf.yml")
   wfmpi_mpi -C "$d" "$ranks" wf.yml --progress 1
   expect_rc 0 "$shape on $ranks ranks"
@@ -17,9 +18,17 @@ run_shape() { # SHAPE N RANKS [--files]
     fail "$shape on $ranks ranks: order violated"
   [ "$(wc -l <"$d/ledger.txt")" = "$expected" ] || fail "$shape: a task ran twice"
   grep -q "Succeeded       : $expected" "$TMP/out" || fail "$shape: summary: $(cat "$TMP/out")"
-  # Default stdout/stderr land in the run dir, one file per attempt.
-  [ "$(ls "$d/wf.wfmpi/jobs/" | grep -c '\.1\.out$')" = "$expected" ] ||
-    fail "$shape: per-attempt stdout files missing"
+  # Default stdout/stderr land in the run dir, one file per attempt, made
+  # only when the task writes: the chain's tasks print, the others are silent.
+  if [ "$shape" = chain ]; then
+    [ "$(ls "$d/wf.wfmpi/jobs/" | grep -c '\.1\.out$')" = "$expected" ] ||
+      fail "$shape: per-attempt stdout files missing"
+    [ "$(cat "$d/wf.wfmpi/jobs/c3.1.out")" = "hello-from-the-task" ] ||
+      fail "$shape: c3's stdout: $(cat "$d/wf.wfmpi/jobs/c3.1.out")"
+  else
+    [ -z "$(ls "$d/wf.wfmpi/jobs/")" ] ||
+      fail "$shape: silent tasks left output files: $(ls "$d/wf.wfmpi/jobs/" | head -3)"
+  fi
   [ "$(grep -c ' start ' "$d/wf.wfmpi/wfmpi.log")" = "$expected" ] ||
     fail "$shape: wfmpi.log lacks one start line per task"
   pass "$shape ($expected tasks) on $ranks ranks${extra:+ with file edges}"

@@ -326,6 +326,91 @@ static void test_stdio_redirection(void **state)
     assert_string_equal(slurp(at(f, "both")), "a\nb\nc\n");
 }
 
+/* Lazy streams (the engine's default logs): no file for a silent task; a
+ * chatty one gets every byte, far more than a pipe holds, in order. */
+static void test_lazy_streams(void **state)
+{
+    struct fixture *f = *state;
+    const char *argv[4];
+    struct wfmpi_exec_spec s = sh_spec(f, "exit 0", argv);
+    s.stdout_path = at(f, "jobs/a.out"); /* parents are made on the first byte */
+    s.stderr_path = at(f, "jobs/a.err");
+    s.stdout_lazy = s.stderr_lazy = true;
+    assert_int_equal(run(f, &s).reason, WFMPI_EXEC_OK);
+    struct stat st;
+    assert_int_equal(stat(at(f, "jobs/a.out"), &st), -1);
+    assert_int_equal(stat(at(f, "jobs/a.err"), &st), -1);
+
+    /* 2 MB on stdout (32 pipe buffers), a line on stderr. */
+    s.argv = (const char *[]){"sh", "-c",
+                              "i=0; while [ $i -lt 2048 ]; do head -c 1023 /dev/zero | tr '\\0' x;"
+                              " echo; i=$((i+1)); done; echo tail; echo oops >&2"};
+    assert_int_equal(run(f, &s).reason, WFMPI_EXEC_OK);
+    assert_int_equal(stat(at(f, "jobs/a.out"), &st), 0);
+    assert_int_equal(st.st_size, 2048 * 1024 + 5);
+    assert_int_equal(st.st_mode & 0777, 0644);
+    assert_string_equal(slurp(at(f, "jobs/a.err")), "oops\n");
+    FILE *fp = fopen(at(f, "jobs/a.out"), "r");
+    assert_non_null(fp);
+    assert_int_equal(fseek(fp, -5, SEEK_END), 0);
+    char end[8] = {0};
+    assert_int_equal(fread(end, 1, 5, fp), 5);
+    fclose(fp);
+    assert_string_equal(end, "tail\n");
+
+    /* Only stderr written: only the .err file. */
+    s.stdout_path = at(f, "b.out");
+    s.stderr_path = at(f, "b.err");
+    s.argv = (const char *[]){"sh", "-c", "echo only-err >&2"};
+    assert_int_equal(run(f, &s).reason, WFMPI_EXEC_OK);
+    assert_int_equal(stat(at(f, "b.out"), &st), -1);
+    assert_string_equal(slurp(at(f, "b.err")), "only-err\n");
+}
+
+/* Messages are judged on the whole captured output, and one lazy file for
+ * both streams keeps their order. */
+static void test_lazy_streams_judged(void **state)
+{
+    struct fixture *f = *state;
+    const char *argv[4];
+    struct wfmpi_exec_spec s = sh_spec(f, "echo 'step 1'; sleep 0.1; echo 'all done' >&2", argv);
+    s.stdout_lazy = s.stderr_lazy = true;
+    s.successmsg = "all done";
+    assert_int_equal(run(f, &s).reason, WFMPI_EXEC_OK);
+    s.successmsg = NULL;
+    s.failuremsg = "step 1";
+    struct wfmpi_exec_result r = run(f, &s);
+    assert_int_equal(r.reason, WFMPI_EXEC_FAILURE_MSG);
+    assert_string_equal(r.detail, "failure message 'step 1' found in stdout");
+    /* Silent: no file, so a success message cannot be there. */
+    s.failuremsg = NULL;
+    s.successmsg = "all done";
+    s.argv = (const char *[]){"sh", "-c", "true"};
+    assert_int_equal(run(f, &s).reason, WFMPI_EXEC_NO_SUCCESS_MSG);
+
+    s.stdout_path = s.stderr_path = at(f, "both");
+    s.successmsg = NULL;
+    s.argv = (const char *[]){"sh", "-c", "echo a; echo b >&2; echo c"};
+    assert_int_equal(run(f, &s).reason, WFMPI_EXEC_OK);
+    assert_string_equal(slurp(at(f, "both")), "a\nb\nc\n");
+}
+
+/* A lazy file that cannot be created: the task is not blocked (its output
+ * is dropped, with a warning) and is judged as it ended. */
+static void test_lazy_stream_unwritable(void **state)
+{
+    struct fixture *f = *state;
+    spit(at(f, "file"), "", 0644);
+    const char *argv[4];
+    struct wfmpi_exec_spec s = sh_spec(f, "head -c 300000 /dev/zero; echo done >&2; exit 3", argv);
+    s.stdout_path = at(f, "file/cannot/be/a/dir.out");
+    s.stdout_lazy = true;
+    struct wfmpi_exec_result r = run(f, &s);
+    assert_int_equal(r.reason, WFMPI_EXEC_EXIT);
+    assert_int_equal(r.exit_code, 3);
+    assert_string_equal(slurp(at(f, "err")), "done\n");
+}
+
 static void test_environment(void **state)
 {
     struct fixture *f = *state;
@@ -633,6 +718,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_not_a_program, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_stdin_and_work_dir, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stdio_redirection, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lazy_streams, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lazy_streams_judged, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lazy_stream_unwritable, setup, teardown),
         cmocka_unit_test_setup_teardown(test_environment, setup, teardown),
         cmocka_unit_test_setup_teardown(test_work_dir_and_outputs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_success_message, setup, teardown),

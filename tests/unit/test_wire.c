@@ -22,6 +22,7 @@ static void encode_sample(struct wfmpi_buf *b)
     wire_u64(&w, 0x5); /* gpu mask */
     wire_f64(&w, 120.0); /* timeout */
     wire_f64(&w, 60.0); /* checkpoint */
+    wire_u32(&w, WIRE_TASK_STDERR_LAZY); /* flags */
     const char *strs[] = {"ID7", "/bin/echo", "", "out.txt", "err.txt", "ok", "", "0-3"};
     for (size_t i = 0; i < 8; i++)
         wire_str(&w, strs[i]);
@@ -53,6 +54,7 @@ static void test_task_round_trip(void **state)
     assert_int_equal(t.cores, 4);
     assert_int_equal(t.gpu_mask, 5);
     assert_true(t.timeout_s == 120.0);
+    assert_int_equal(t.flags, WIRE_TASK_STDERR_LAZY);
     assert_string_equal(t.exe, "/bin/echo");
     assert_string_equal(t.stdin_path, "");
     assert_string_equal(t.cpuset, "0-3");
@@ -69,7 +71,7 @@ static void test_task_round_trip(void **state)
         int64_t n = wire_open(&r, b.data, len, WIRE_TAG_TASKS);
         assert_true(n < 0 || wire_get_task(&r, &t, &table, &cap) < 0);
     }
-    b.data[WIRE_HEADER_BYTES + 36] ^= 0x40; /* the first string's length */
+    b.data[WIRE_HEADER_BYTES + 40] ^= 0x40; /* the first string's length */
     assert_int_equal(wire_open(&r, b.data, b.len, WIRE_TAG_TASKS), 1);
     assert_true(wire_get_task(&r, &t, &table, &cap) < 0);
     free(table);
