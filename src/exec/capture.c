@@ -43,12 +43,11 @@ int exec_capture_open(struct wfmpi_exec *ex, struct exec_task *t, uint32_t which
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) < 0)
         return -errno;
-    /* Ours is non-blocking (the driver must never wait on a task); the
-     * child's end stays blocking, as a file or terminal would be. */
+    /* Both ends stay blocking (the child's as a file or terminal would be):
+     * the driver never waits on ours, because it only ever takes what
+     * FIONREAD says is there. */
     int rd = exec_fd_above_stdio(fds[0]), wr = exec_fd_above_stdio(fds[1]);
     int rc = rd < 0 || wr < 0 ? -errno : 0;
-    if (rc == 0 && fcntl(rd, F_SETFL, O_NONBLOCK) < 0)
-        rc = -errno;
     struct epoll_event ev = {.events = EPOLLIN,
                              .data.u64 = EXEC_CAPTURE_KEY((uint32_t)(t - ex->tasks), which)};
     if (rc == 0 && epoll_ctl(ex->epfd, EPOLL_CTL_ADD, rd, &ev) < 0)

@@ -18,6 +18,7 @@
  * until the rank exits.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -210,6 +211,9 @@ static int open_fds(struct wfmpi_exec *ex, struct wfmpi_error *err)
     ex->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
     if (ex->timerfd < 0)
         return wfmpi_error_set(err, -errno, "timerfd_create: %s", strerror(errno));
+    ex->devnull = exec_fd_above_stdio(open("/dev/null", O_RDONLY | O_CLOEXEC));
+    if (ex->devnull < 0)
+        return wfmpi_error_set(err, -errno, "/dev/null: %s", strerror(errno));
     struct epoll_event ev = {.events = EPOLLIN, .data.u64 = EXEC_TIMER_KEY};
     if (epoll_ctl(ex->epfd, EPOLL_CTL_ADD, ex->timerfd, &ev) < 0)
         return wfmpi_error_set(err, -errno, "epoll_ctl: %s", strerror(errno));
@@ -225,7 +229,7 @@ struct wfmpi_exec *wfmpi_exec_create(struct wfmpi_error *err)
         wfmpi_error_set(err, -ENOMEM, "out of memory");
         return NULL;
     }
-    ex->epfd = ex->timerfd = -1;
+    ex->epfd = ex->timerfd = ex->devnull = -1;
     ex->free_head = ex->done_head = ex->done_tail = EXEC_NONE;
     ex->cpu_size = CPU_ALLOC_SIZE(EXEC_CPU_MAX);
     ex->cpu_saved = CPU_ALLOC(EXEC_CPU_MAX);
@@ -251,6 +255,8 @@ struct wfmpi_exec *wfmpi_exec_create(struct wfmpi_error *err)
 fail_attr:
     posix_spawnattr_destroy(&ex->attr);
 fail_alloc:
+    if (ex->devnull >= 0)
+        close(ex->devnull);
     if (ex->timerfd >= 0)
         close(ex->timerfd);
     if (ex->epfd >= 0)
@@ -318,6 +324,7 @@ void wfmpi_exec_destroy(struct wfmpi_exec *ex)
     free(ex->argv);
     free(ex->envp);
     posix_spawnattr_destroy(&ex->attr);
+    close(ex->devnull);
     close(ex->timerfd);
     close(ex->epfd);
     CPU_FREE(ex->cpu_saved);

@@ -85,6 +85,7 @@ struct exec_task {
 
 struct wfmpi_exec {
     int epfd; /* the fd drivers sleep on: pidfds + timerfd */
+    int devnull; /* stdin of tasks that name none, opened once (above 2) */
     int timerfd; /* armed at the nearest deadline, or now when results wait */
     double timer_armed; /* mono time timerfd is armed for; 0 = disarmed */
     struct exec_task *tasks;

@@ -198,9 +198,9 @@ static int open_stream(struct wfmpi_exec *ex, struct exec_task *t, uint32_t whic
 static int open_stdio(struct wfmpi_exec *ex, struct exec_task *t,
                       const struct wfmpi_exec_spec *spec, struct spawn_fds *fds)
 {
-    const char *in = spec->stdin_path ? spec->stdin_path : "/dev/null";
-    fds->in = exec_fd_above_stdio(openat(t->dirfd, in, O_RDONLY | O_CLOEXEC));
-    if (fds->in < 0)
+    const char *in = spec->stdin_path;
+    fds->in = in ? exec_fd_above_stdio(openat(t->dirfd, in, O_RDONLY | O_CLOEXEC)) : -1;
+    if (in && fds->in < 0)
         return spawn_fail(t, errno, "cannot open stdin '%s': %s", in, strerror(errno));
     const char *out = exec_task_str(t, 0), *err = exec_task_str(t, 1);
     fds->out = open_stream(ex, t, 0, spec->stdout_lazy);
@@ -256,8 +256,8 @@ static int spawn_prepare(struct wfmpi_exec *ex, struct exec_task *t,
     return open_stdio(ex, t, spec, fds);
 }
 
-static int build_actions(posix_spawn_file_actions_t *fa, const struct exec_task *t,
-                         const struct spawn_fds *fds)
+static int build_actions(const struct wfmpi_exec *ex, posix_spawn_file_actions_t *fa,
+                         const struct exec_task *t, const struct spawn_fds *fds)
 {
     int rc = posix_spawn_file_actions_init(fa);
     if (rc)
@@ -265,7 +265,7 @@ static int build_actions(posix_spawn_file_actions_t *fa, const struct exec_task 
     /* Order matters: install stdio, enter the work directory, then close
      * every other inherited descriptor (MPI's sockets, the dirfd) so a task
      * cannot hold the rank's connections open after the rank exits. */
-    if ((rc = posix_spawn_file_actions_adddup2(fa, fds->in, 0)) ||
+    if ((rc = posix_spawn_file_actions_adddup2(fa, fds->in >= 0 ? fds->in : ex->devnull, 0)) ||
         (rc = posix_spawn_file_actions_adddup2(fa, fds->out, 1)) ||
         (rc = posix_spawn_file_actions_adddup2(fa, fds->err, 2)) ||
         (t->dirfd != AT_FDCWD && (rc = posix_spawn_file_actions_addfchdir_np(fa, t->dirfd))) ||
@@ -341,7 +341,7 @@ int exec_spawn(struct wfmpi_exec *ex, struct exec_task *t, const struct wfmpi_ex
     int rc = spawn_prepare(ex, t, spec, &fds);
     if (rc == 0) {
         posix_spawn_file_actions_t fa;
-        int err = build_actions(&fa, t, &fds);
+        int err = build_actions(ex, &fa, t, &fds);
         if (err) {
             rc = err == ENOMEM ? -ENOMEM : spawn_fail(t, err, "posix_spawn: %s", strerror(err));
         } else {
