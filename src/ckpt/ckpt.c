@@ -33,7 +33,12 @@ struct wfmpi_ckpt {
     struct wfmpi_error err;
     bool append_journal; /* resume: continue the old journal, no snapshot at open */
     bool ti_built; /* c->ti filled (only needed to write a new plan file) */
+    /* Task events of this commit round, not yet a journal record. */
+    unsigned char events[JOURNAL_MAX_PAYLOAD];
+    size_t events_len;
 };
+
+static int flush_events(struct wfmpi_ckpt *c);
 
 /* ------------------------------------------------------ per-task hashes */
 
@@ -376,6 +381,8 @@ void wfmpi_ckpt_close(struct wfmpi_ckpt *c)
 {
     if (!c)
         return;
+    if (c->j.fd >= 0)
+        flush_events(c);
     journal_close(&c->j);
     ckpt_state_fini(&c->st);
     ckpt_taskinfo_fini(&c->ti);
@@ -430,9 +437,35 @@ void wfmpi_ckpt_mark_blocked(struct wfmpi_ckpt *c, const struct wfmpi_sched *s)
 
 /* ------------------------------------------------------------ events */
 
+/* The pending task events become one J_EVENTS record. Everything that
+ * appends another record or writes the journal calls this first, so the
+ * journal keeps the order in which things happened. */
+static int flush_events(struct wfmpi_ckpt *c)
+{
+    if (c->events_len == 0)
+        return 0;
+    int rc = journal_append(&c->j, J_EVENTS, c->events, c->events_len);
+    c->events_len = 0;
+    if (rc < 0)
+        wfmpi_error_set(&c->err, rc, "%s: cannot record events: %s", c->journal_path,
+                        wfmpi_strerror(rc));
+    return rc;
+}
+
+/* Room for one more event, flushing the round's record when it is full. */
+static unsigned char *event_slot(struct wfmpi_ckpt *c)
+{
+    if (sizeof(c->events) - c->events_len < CKPT_EVENT_MAX && flush_events(c) < 0)
+        return NULL;
+    return c->events + c->events_len;
+}
+
 static int record(struct wfmpi_ckpt *c, enum journal_type type, const void *p, size_t len)
 {
-    int rc = journal_append(&c->j, type, p, len);
+    int rc = flush_events(c);
+    if (rc < 0)
+        return rc;
+    rc = journal_append(&c->j, type, p, len);
     if (rc == 0)
         rc = ckpt_state_apply(&c->st, type, p, len);
     if (rc < 0)
@@ -465,18 +498,34 @@ int wfmpi_ckpt_task_start(struct wfmpi_ckpt *c, uint32_t task, uint32_t attempt,
                           int32_t node, uint64_t gpu_mask, double start)
 {
     struct rec_task_start r = {task, attempt, rank, node, gpu_mask, start};
-    return record(c, J_TASK_START, &r, sizeof(r));
+    unsigned char *p = event_slot(c);
+    if (!p)
+        return c->err.code;
+    c->events_len += ckpt_events_put_start(p, &r);
+    int rc = ckpt_state_apply_start(&c->st, &r);
+    if (rc < 0)
+        wfmpi_error_set(&c->err, rc, "task %u: cannot record its start", task);
+    return rc;
 }
 
 int wfmpi_ckpt_task_end(struct wfmpi_ckpt *c, const struct wfmpi_ckpt_event *ev, const char *detail)
 {
-    unsigned char buf[JOURNAL_MAX_PAYLOAD];
     struct wfmpi_ckpt_event e = *ev;
     e.run = c->run_index;
-    size_t n = ckpt_encode_end(&e, detail, buf, sizeof(buf));
-    int rc = n ? journal_append(&c->j, J_TASK_END, buf, n) : WFMPI_E_INTERNAL;
-    if (rc == 0)
-        rc = ckpt_state_apply_end(&c->st, &e, detail ? detail : "");
+    ckpt_events_quantise(&e);
+    unsigned char *p = event_slot(c);
+    if (!p)
+        return c->err.code;
+    c->events_len += ckpt_events_put_end(p, &e, detail);
+    /* What the record holds: the detail cut at the same length. */
+    char cut[WFMPI_CKPT_DETAIL_MAX];
+    const char *d = detail ? detail : "";
+    if (strnlen(d, sizeof(cut)) == sizeof(cut)) {
+        memcpy(cut, d, sizeof(cut) - 1);
+        cut[sizeof(cut) - 1] = '\0';
+        d = cut;
+    }
+    int rc = ckpt_state_apply_end(&c->st, &e, d);
     if (rc < 0)
         wfmpi_error_set(&c->err, rc, "%s: cannot record an event: %s", c->journal_path,
                         wfmpi_strerror(rc));
@@ -485,7 +534,10 @@ int wfmpi_ckpt_task_end(struct wfmpi_ckpt *c, const struct wfmpi_ckpt_event *ev,
 
 int wfmpi_ckpt_commit(struct wfmpi_ckpt *c, bool force_fsync)
 {
-    int rc = journal_write(&c->j);
+    int rc = flush_events(c);
+    if (rc < 0)
+        return rc;
+    rc = journal_write(&c->j);
     if (rc == 0 && (force_fsync || wfmpi_mono() - c->j.last_fsync >= c->opt.fsync_interval))
         rc = journal_fsync(&c->j);
     if (rc < 0)
@@ -512,7 +564,8 @@ int wfmpi_ckpt_snapshot(struct wfmpi_ckpt *c)
 {
     double t0 = wfmpi_mono();
     int rc = 0;
-    if (c->j.fd >= 0 && ((rc = journal_write(&c->j)) < 0 || (rc = journal_fsync(&c->j)) < 0))
+    if (c->j.fd >= 0 && ((rc = flush_events(c)) < 0 || (rc = journal_write(&c->j)) < 0 ||
+                         (rc = journal_fsync(&c->j)) < 0))
         return wfmpi_error_set(&c->err, rc, "%s: %s", c->journal_path, wfmpi_strerror(rc));
     uint64_t seq = c->j.fd >= 0 ? c->j.seq : c->snap_seq;
     struct snapshot_meta meta = {.journal_seq = seq};

@@ -12,9 +12,12 @@
  * then records: u32 payload length, u32 crc32 over (seq, type, payload),
  * u64 seq, u8 type, payload. Sequence numbers grow across journals, so a
  * record already folded into the snapshot (seq <= the snapshot's) is skipped
- * on replay even if a crash left the old journal in place. */
+ * on replay even if a crash left the old journal in place. Version 2 added
+ * J_EVENTS; version 1 journals are read, and one that a resume appends to is
+ * marked version 2 first. */
 #define JOURNAL_MAGIC "WFMPIJNL"
-#define JOURNAL_VERSION 1u
+#define JOURNAL_VERSION 2u
+#define JOURNAL_VERSION_MIN 1u
 #define JOURNAL_HEADER_BYTES 88
 #define JOURNAL_RECORD_HEADER 17
 #define JOURNAL_MAX_PAYLOAD 4096
@@ -26,6 +29,7 @@ enum journal_type {
     J_TASK_END = 3,
     J_RUN_END = 4,
     J_FILE_SUM = 5, /* u32 task, 64 hex digits, the lfn */
+    J_EVENTS = 6, /* task starts and ends of a commit round, packed (events.c) */
 };
 
 struct journal {
@@ -106,9 +110,17 @@ int ckpt_state_apply(struct ckpt_state *st, enum journal_type type, const unsign
  * just encoded). Same checks as replay. */
 int ckpt_state_apply_end(struct ckpt_state *st, const struct wfmpi_ckpt_event *ev,
                          const char *detail);
-/* Encode a TASK_END payload (event + detail) into buf; returns its length. */
-size_t ckpt_encode_end(const struct wfmpi_ckpt_event *ev, const char *detail, unsigned char *buf,
-                       size_t cap);
+int ckpt_state_apply_start(struct ckpt_state *st, const struct rec_task_start *r);
+/* Apply a J_EVENTS payload: each start and end in order. */
+int ckpt_state_apply_events(struct ckpt_state *st, const unsigned char *p, size_t len);
+
+/* events.c: append one packed event at p (at most CKPT_EVENT_MAX bytes);
+ * returns its length. An end event is quantised first (its times to whole
+ * microseconds), so apply the event after quantise, as replay will see it. */
+#define CKPT_EVENT_MAX (96 + WFMPI_CKPT_DETAIL_MAX)
+size_t ckpt_events_put_start(unsigned char *p, const struct rec_task_start *r);
+void ckpt_events_quantise(struct wfmpi_ckpt_event *ev);
+size_t ckpt_events_put_end(unsigned char *p, const struct wfmpi_ckpt_event *ev, const char *detail);
 
 /* ------------------------------------------------------------ task info
  * Per-task facts from the plan for readers of the run dir (taskinfo.c). */

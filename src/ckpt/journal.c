@@ -60,6 +60,17 @@ int journal_open_append(struct journal *j, const char *path, uint64_t seq)
     int fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
     if (fd < 0)
         return -errno;
+    /* What is appended now may use this version's records: say so (an older
+     * wfmpi then refuses the file by its version instead of misreading it). */
+    uint32_t v = JOURNAL_VERSION;
+    int wfd = open(path, O_WRONLY | O_CLOEXEC);
+    int rc = wfd < 0 || pwrite(wfd, &v, 4, 8) != 4 ? -errno : 0;
+    if (wfd >= 0)
+        close(wfd);
+    if (rc < 0) {
+        close(fd);
+        return rc;
+    }
     if (j->fd > 0)
         close(j->fd);
     j->fd = fd;
@@ -88,18 +99,25 @@ int journal_append(struct journal *j, enum journal_type type, const void *payloa
     if (len > JOURNAL_MAX_PAYLOAD)
         return WFMPI_E_LIMIT;
     uint64_t seq = j->seq + 1;
-    uint8_t t = (uint8_t)type;
-    uint32_t n = (uint32_t)len, crc = record_crc(seq, t, payload, len);
+    uint32_t n = (uint32_t)len;
     unsigned char hdr[JOURNAL_RECORD_HEADER];
     memcpy(hdr, &n, 4);
-    memcpy(hdr + 4, &crc, 4);
+    memset(hdr + 4, 0, 4);
     memcpy(hdr + 8, &seq, 8);
-    hdr[16] = t;
+    hdr[16] = (uint8_t)type;
+    size_t at = j->pending.len;
     int rc = wfmpi_buf_append(&j->pending, hdr, sizeof(hdr));
     if (rc == 0)
         rc = wfmpi_buf_append(&j->pending, payload, len);
-    if (rc < 0)
+    if (rc < 0) {
+        j->pending.len = at;
         return rc;
+    }
+    /* seq, type and payload lie end to end after the crc field: one pass
+     * over them gives record_crc's value (crc32 is a running checksum). */
+    unsigned char *rec = (unsigned char *)j->pending.data + at;
+    uint32_t crc = (uint32_t)crc32(0L, rec + 8, (uInt)(9 + len));
+    memcpy(rec + 4, &crc, 4);
     j->seq = seq;
     return 0;
 }
@@ -134,9 +152,10 @@ static int check_header(const char *path, const unsigned char *d, size_t len, co
         return wfmpi_error_set(err, WFMPI_E_CORRUPT, "%s: not a wfmpi journal (bad header)", path);
     uint32_t v;
     memcpy(&v, d + 8, 4);
-    if (v != JOURNAL_VERSION)
-        return wfmpi_error_set(err, WFMPI_E_VERSION, "%s: journal format %u, this wfmpi reads %u",
-                               path, v, JOURNAL_VERSION);
+    if (v < JOURNAL_VERSION_MIN || v > JOURNAL_VERSION)
+        return wfmpi_error_set(err, WFMPI_E_VERSION,
+                               "%s: journal format %u, this wfmpi reads %u to %u", path, v,
+                               JOURNAL_VERSION_MIN, JOURNAL_VERSION);
     if (hash && memcmp(d + 24, hash, 64) != 0)
         return wfmpi_error_set(err, WFMPI_E_CORRUPT,
                                "%s: journal belongs to another workflow than state.h5", path);

@@ -34,14 +34,8 @@ void ckpt_state_fini(struct ckpt_state *st)
     memset(st, 0, sizeof(*st));
 }
 
-/* Fixed little-endian field order, independent of struct padding. */
-#define PUT(field)                                                                                 \
-    do {                                                                                           \
-        if (n + sizeof(field) > cap)                                                               \
-            return 0;                                                                              \
-        memcpy(buf + n, &(field), sizeof(field));                                                  \
-        n += sizeof(field);                                                                        \
-    } while (0)
+/* Fixed little-endian field order, independent of struct padding (the
+ * records of journal format 1). */
 #define GET(field)                                                                                 \
     do {                                                                                           \
         if (n + sizeof(field) > len)                                                               \
@@ -49,34 +43,6 @@ void ckpt_state_fini(struct ckpt_state *st)
         memcpy(&(field), p + n, sizeof(field));                                                    \
         n += sizeof(field);                                                                        \
     } while (0)
-
-size_t ckpt_encode_end(const struct wfmpi_ckpt_event *ev, const char *detail, unsigned char *buf,
-                       size_t cap)
-{
-    size_t n = 0;
-    PUT(ev->task);
-    PUT(ev->attempt);
-    PUT(ev->rank);
-    PUT(ev->node);
-    PUT(ev->gpu_mask);
-    PUT(ev->start);
-    PUT(ev->end);
-    PUT(ev->reason);
-    PUT(ev->exit_code);
-    PUT(ev->signal);
-    PUT(ev->utime);
-    PUT(ev->stime);
-    PUT(ev->maxrss_kb);
-    PUT(ev->state_after);
-    PUT(ev->run);
-    size_t dl = detail ? strnlen(detail, WFMPI_CKPT_DETAIL_MAX - 1) : 0;
-    uint16_t dl16 = (uint16_t)dl;
-    PUT(dl16);
-    if (n + dl > cap)
-        return 0;
-    memcpy(buf + n, detail, dl);
-    return n + dl;
-}
 
 static int decode_end(const unsigned char *p, size_t len, struct wfmpi_ckpt_event *ev, char *detail)
 {
@@ -151,23 +117,28 @@ static int apply_end(struct ckpt_state *st, const unsigned char *p, size_t len)
     return ckpt_state_apply_end(st, &ev, detail);
 }
 
+int ckpt_state_apply_start(struct ckpt_state *st, const struct rec_task_start *r)
+{
+    if (r->task >= st->n_tasks)
+        return WFMPI_E_CORRUPT;
+    struct wfmpi_ckpt_task *t = &st->tasks[r->task];
+    t->state = WFMPI_TASK_RUNNING;
+    t->attempts = r->attempt;
+    t->rank = r->rank;
+    t->node = r->node;
+    t->gpu_mask = r->gpu_mask;
+    t->start = r->start;
+    t->end = 0;
+    return 0;
+}
+
 static int apply_start(struct ckpt_state *st, const unsigned char *p, size_t len)
 {
     struct rec_task_start r;
     if (len != sizeof(r))
         return WFMPI_E_CORRUPT;
     memcpy(&r, p, sizeof(r));
-    if (r.task >= st->n_tasks)
-        return WFMPI_E_CORRUPT;
-    struct wfmpi_ckpt_task *t = &st->tasks[r.task];
-    t->state = WFMPI_TASK_RUNNING;
-    t->attempts = r.attempt;
-    t->rank = r.rank;
-    t->node = r.node;
-    t->gpu_mask = r.gpu_mask;
-    t->start = r.start;
-    t->end = 0;
-    return 0;
+    return ckpt_state_apply_start(st, &r);
 }
 
 int ckpt_state_apply(struct ckpt_state *st, enum journal_type type, const unsigned char *p,
@@ -178,6 +149,8 @@ int ckpt_state_apply(struct ckpt_state *st, enum journal_type type, const unsign
         return apply_start(st, p, len);
     case J_TASK_END:
         return apply_end(st, p, len);
+    case J_EVENTS:
+        return ckpt_state_apply_events(st, p, len);
     case J_RUN_START: {
         struct rec_run_start r = {0};
         if (len != sizeof(r) && len != REC_RUN_START_V0_BYTES)

@@ -379,6 +379,81 @@ static void test_reads_version_2(void **state)
     check_compat(WFMPI_TEST_DATA "/ckpt/v2");
 }
 
+/* A journal of format 1 (one fixed-width record per event, before the
+ * packed J_EVENTS) still replays: the v2 run dir plus a start of C's third
+ * attempt and D failing with exit code 7. */
+static void test_reads_journal_version_1(void **state)
+{
+    (void)state;
+    struct wfmpi_error err = {0};
+    struct wfmpi_ckpt_state *base = wfmpi_ckpt_load(WFMPI_TEST_DATA "/ckpt/v2", &err);
+    struct wfmpi_ckpt_state *s = wfmpi_ckpt_load(WFMPI_TEST_DATA "/ckpt/v1-records", &err);
+    if (!base || !s)
+        fail_msg("%s", err.text);
+    assert_int_equal(s->tasks[2].state, WFMPI_TASK_RUNNING);
+    assert_int_equal(s->tasks[2].attempts, 3);
+    assert_int_equal(s->tasks[2].rank, 5);
+    assert_true(s->tasks[2].start == 1000.5);
+    assert_int_equal(s->tasks[3].state, WFMPI_TASK_FAILED);
+    assert_int_equal(s->tasks[3].exit_code, 7);
+    assert_int_equal(s->tasks[3].maxrss_kb, 2048);
+    assert_true(s->tasks[3].end == 1003.25);
+    assert_string_equal(s->details[3], "exit code 7");
+    assert_int_equal(s->n_events, base->n_events + 1);
+    wfmpi_ckpt_state_free(base);
+    wfmpi_ckpt_state_free(s);
+}
+
+/* Packed events keep every field an event has (times to the microsecond)
+ * through a kill and a resume. */
+static void test_events_round_trip(void **state)
+{
+    (void)state;
+    struct wfmpi_plan *p = make_plan(false, "x");
+    struct wfmpi_ckpt_recovered rec;
+    struct wfmpi_ckpt *c = open_ok(p, NULL, &rec);
+    assert_int_equal(wfmpi_ckpt_run_start(c, 4, 1), 0);
+    assert_int_equal(wfmpi_ckpt_task_start(c, 1, 7, 300, 12, 0xf0, 1700000000.123456), 0);
+    char longdetail[300];
+    memset(longdetail, 'x', sizeof(longdetail) - 1);
+    longdetail[sizeof(longdetail) - 1] = '\0';
+    struct wfmpi_ckpt_event ev = {.task = 2,
+                                  .attempt = 2,
+                                  .rank = 70000,
+                                  .node = 9,
+                                  .gpu_mask = 1ull << 40,
+                                  .start = 1700000000.5,
+                                  .end = 1700000012.7500004,
+                                  .reason = WFMPI_EXEC_SIGNAL,
+                                  .exit_code = -1,
+                                  .signal = 9,
+                                  .utime = 3.25,
+                                  .stime = 0.000001,
+                                  .maxrss_kb = 123456789,
+                                  .state_after = WFMPI_TASK_FAILED};
+    assert_int_equal(wfmpi_ckpt_task_end(c, &ev, longdetail), 0);
+    assert_int_equal(wfmpi_ckpt_commit(c, true), 0);
+    wfmpi_ckpt_close(c);
+
+    c = open_ok(p, NULL, &rec);
+    const struct wfmpi_ckpt_task *t = wfmpi_ckpt_tasks(c);
+    assert_int_equal(t[1].attempts, 7);
+    assert_int_equal(t[2].state, WFMPI_TASK_FAILED);
+    assert_int_equal(t[2].rank, 70000);
+    assert_int_equal(t[2].node, 9);
+    assert_int_equal(t[2].gpu_mask, 1ull << 40);
+    assert_int_equal(t[2].signal, 9);
+    assert_int_equal(t[2].exit_code, -1);
+    assert_int_equal(t[2].maxrss_kb, 123456789);
+    assert_true(t[2].start == 1700000000.5);
+    assert_true(t[2].end > 1700000012.749999 && t[2].end < 1700000012.750001);
+    assert_true(t[2].utime == 3.25);
+    assert_true(t[2].stime == 0.000001);
+    assert_int_equal(strlen(wfmpi_ckpt_detail(c, 2)), WFMPI_CKPT_DETAIL_MAX - 1);
+    wfmpi_ckpt_close(c);
+    wfmpi_plan_destroy(p);
+}
+
 static void copy_file(const char *from, const char *to)
 {
     FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
@@ -451,6 +526,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bad_run_dirs, make_dir, remove_dir),
         cmocka_unit_test(test_reads_version_1),
         cmocka_unit_test(test_reads_version_2),
+        cmocka_unit_test(test_reads_journal_version_1),
+        cmocka_unit_test_setup_teardown(test_events_round_trip, make_dir, remove_dir),
         cmocka_unit_test_setup_teardown(test_mismatched_plan_file, make_dir, remove_dir),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
