@@ -533,10 +533,9 @@ static int check_header(const struct cache_header *h, uint64_t file_size, struct
     return 0;
 }
 
-/* Header and key: 0 when the cache is this command's on these files, with
- * *main_fd open on the workflow. */
-static int read_key(int fd, struct cache_header *h, const char *workflow,
-                    const struct wfmpi_plan_options *opt, int *main_fd, struct wfmpi_error *err)
+/* The header and the key section (*key, malloc'd), both checked. */
+static int read_header_key(int fd, struct cache_header *h, unsigned char **key,
+                           struct wfmpi_error *err)
 {
     struct stat st;
     if (fstat(fd, &st) < 0)
@@ -546,28 +545,48 @@ static int read_key(int fd, struct cache_header *h, const char *workflow,
     int rc = check_header(h, (uint64_t)st.st_size, err);
     if (rc)
         return rc;
-    unsigned char *key = malloc(h->len[SEC_KEY] ? h->len[SEC_KEY] : 1);
-    unsigned char sha[WFMPI_SHA256_LEN];
-    if (!key)
+    if (!(*key = malloc(h->len[SEC_KEY] ? h->len[SEC_KEY] : 1)))
         return wfmpi_error_set(err, -ENOMEM, "out of memory");
-    rc = wfmpi_read_all(fd, key, h->len[SEC_KEY]);
+    unsigned char sha[WFMPI_SHA256_LEN];
+    rc = wfmpi_read_all(fd, *key, h->len[SEC_KEY]);
     if (!rc)
-        rc = key_digest(h, key, h->len[SEC_KEY], sha);
+        rc = key_digest(h, *key, h->len[SEC_KEY], sha);
     if (!rc && memcmp(sha, h->key_sha, sizeof(sha)) != 0)
         rc = WFMPI_E_CORRUPT;
     if (rc)
-        wfmpi_error_set(err, rc, "key: %s",
-                        rc == WFMPI_E_CORRUPT ? "checksum mismatch" : wfmpi_strerror(rc));
+        return wfmpi_error_set(err, rc, "key: %s",
+                               rc == WFMPI_E_CORRUPT ? "checksum mismatch" : wfmpi_strerror(rc));
+    return 0;
+}
+
+/* 0 when the key is this command's on unchanged files, with *main_fd open
+ * on the workflow; WFMPI_E_STALE naming what differs. */
+static int match_key(const unsigned char *key, size_t len, const char *workflow,
+                     const struct wfmpi_plan_options *opt, int *main_fd, struct wfmpi_error *err)
+{
     struct wfmpi_buf now;
     wfmpi_buf_init(&now, CACHE_KEY_MAX);
-    if (!rc && (rc = key_options(&now, workflow, opt)))
+    int rc = key_options(&now, workflow, opt);
+    if (rc)
         wfmpi_error_set(err, rc, "key: %s", wfmpi_strerror(rc));
-    struct cursor c = {key, h->len[SEC_KEY], false};
+    struct cursor c = {key, len, false};
     if (!rc)
         rc = compare_options(&c, &now, err);
     if (!rc)
         rc = compare_sources(&c, main_fd, err);
     wfmpi_buf_fini(&now);
+    return rc;
+}
+
+/* Header and key: 0 when the cache is this command's on these files, with
+ * *main_fd open on the workflow. */
+static int read_key(int fd, struct cache_header *h, const char *workflow,
+                    const struct wfmpi_plan_options *opt, int *main_fd, struct wfmpi_error *err)
+{
+    unsigned char *key = NULL;
+    int rc = read_header_key(fd, h, &key, err);
+    if (!rc)
+        rc = match_key(key, h->len[SEC_KEY], workflow, opt, main_fd, err);
     free(key);
     return rc;
 }
