@@ -244,7 +244,7 @@ static int compare_options(struct cursor *c, const struct wfmpi_buf *now, struct
         size_t cnl, cvl, nnl, nvl;
         cur_field(c, &cn, &cnl, &cv, &cvl);
         cur_field(&n, &nn, &nnl, &nv, &nvl);
-        if (!cn || c->bad || cnl != nnl || memcmp(cn, nn, nnl) != 0)
+        if (!cn || !nn || c->bad || cnl != nnl || memcmp(cn, nn, nnl) != 0)
             return wfmpi_error_set(err, WFMPI_E_CORRUPT, "malformed key");
         if ((!cv) != (!nv) || cvl != nvl || (cvl && memcmp(cv, nv, cvl) != 0))
             return wfmpi_error_set(err, WFMPI_E_STALE, "%.*s differs", (int)nnl, nn);
