@@ -63,10 +63,15 @@ mpiexec -n 2 --oversubscribe "$WFMPI" "$OUT/m.yml" --run-dir "$OUT/big" --exec n
   --cores-per-node 1000000 >"$OUT/resume.out" 2>&1
 t1=$(date +%s.%N)
 ran=$(grep -c ' info: start ' <(sed -n '/resumed:/,$p' "$OUT/big/wfmpi.log"))
-open_s=$(grep 'checkpoint opened in' "$OUT/big/wfmpi.log" | tail -1 | sed 's/.*planned in \([0-9.]*\) s, checkpoint opened in \([0-9.]*\) s/\1 \2/')
-echo "| first run exit | resume: planning s | resume: checkpoint open + replay + restore s | resume: whole command s | tasks run by the resume |"
-echo "|---|---|---|---|---|"
-echo "| $rc | ${open_s% *} | ${open_s#* } | $(python3 -c "print(round($t1 - $t0, 2))") | $ran |"
+# "planned in P s (from the workflow|loaded from plan.cache), checkpoint
+# opened in C s" (older builds print no parenthesis): P|C|where.
+startup=$(grep 'checkpoint opened in' "$OUT/big/wfmpi.log" | tail -1 |
+  sed 's/.*planned in \([0-9.]*\) s\( (\([^)]*\))\)\{0,1\}, checkpoint opened in \([0-9.]*\) s/\1|\4|\3/')
+IFS='|' read -r plan_s open_s plan_from <<<"$startup"
+saved=$(sed -n 's/.*plan cache: saved .* in \([0-9.]*\) s$/\1/p' "$OUT/big/wfmpi.log" | head -1)
+echo "| first run exit | first run: plan.cache saved in s | resume: planning s | plan from | resume: checkpoint open + replay + restore s | resume: whole command s | tasks run by the resume |"
+echo "|---|---|---|---|---|---|---|"
+echo "| $rc | ${saved:--} | $plan_s | ${plan_from:-the workflow} | $open_s | $(python3 -c "print(round($t1 - $t0, 2))") | $ran |"
 
 echo
 echo "### Journal size during a run of 10^6 null tasks"

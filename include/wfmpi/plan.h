@@ -122,6 +122,8 @@ struct wfmpi_plan_stats {
     uint32_t compute_edges; /* edges between compute tasks (the workflow's own) */
 };
 
+/* Every field is part of the plan cache's key (src/plan/cache.c, key_options):
+ * a new one must be added there too (a static assertion there reminds). */
 struct wfmpi_plan_options {
     const char *rc_file, *tc_file, *sc_file; /* as wfmpi_wf_options */
     const char *site; /* execution site; NULL: see docs/planning.md */
@@ -163,6 +165,48 @@ void wfmpi_plan_hash(const struct wfmpi_plan *plan, char out[WFMPI_SHA256_HEX_LE
 const char *wfmpi_plan_text(const struct wfmpi_plan *plan, size_t *len);
 /* Bytes held by the plan, for memory reports. */
 size_t wfmpi_plan_bytes(const struct wfmpi_plan *plan);
+
+/* A file planning read (the workflow, its catalogs, its sub-workflows and
+ * theirs), or a default catalog it looked for and did not find. */
+struct wfmpi_plan_source {
+    uint32_t path; /* string id: absolute path */
+    uint8_t present; /* 0: looked for and absent */
+    uint64_t dev, ino, size;
+    int64_t mtime_ns;
+};
+/* Owned by the plan; *n entries, the main workflow file first. None for a
+ * plan made in code. */
+const struct wfmpi_plan_source *wfmpi_plan_sources(const struct wfmpi_plan *plan, uint32_t *n);
+
+/* ------------------------------------------------------------ plan cache
+ *
+ * Planning is like compiling: a rerun of the same command on unchanged
+ * inputs can load the compiled plan instead (docs/planning.md, "Plan
+ * cache"). The cache is one binary file: magic, format and wfmpi versions,
+ * byte-order and struct-size checks, the key, the plan's arrays as they are
+ * in memory, its string table, and sha256 checksums. The key is everything
+ * planning depends on: the wfmpi binary (path and identity), the workflow
+ * path as given, the current directory, PATH, every field of the options,
+ * and the identity (absolute path, device, inode, size, mtime) of every
+ * source file (wfmpi_plan_sources), absent ones included.
+ * Master only. */
+
+/* Save plan, made by wfmpi_plan_create(workflow, opt) in this process, to
+ * path crash-safely (temp file, fsync, rename, fsync dir). 0, or a negative
+ * code with err set: WFMPI_E_INPUT for a plan with no source files (made in
+ * code or from a buffer), -errno for I/O. */
+int wfmpi_plan_cache_save(const struct wfmpi_plan *plan, const char *path, const char *workflow,
+                          const struct wfmpi_plan_options *opt, struct wfmpi_error *err);
+/* The plan wfmpi_plan_create(workflow, opt) would make, loaded from the
+ * cache at path when its key still matches; the caller destroys it. Its
+ * text (wfmpi_plan_text) is read from the workflow file as for a plan made
+ * from YAML. NULL with err set otherwise, and nothing else happens:
+ * -ENOENT (no cache), WFMPI_E_STALE (the key differs; the text says what
+ * changed), WFMPI_E_VERSION (another format, wfmpi version or machine
+ * layout), WFMPI_E_CORRUPT (truncated or damaged), -ENOMEM, -errno. */
+struct wfmpi_plan *wfmpi_plan_cache_load(const char *path, const char *workflow,
+                                         const struct wfmpi_plan_options *opt,
+                                         struct wfmpi_error *err);
 
 /* ------------------------------------------------------------ builder
  *

@@ -34,7 +34,8 @@
     X(VERSION, -4103, "unsupported format version")                                                \
     X(INTERNAL, -4104, "internal error")                                                           \
     X(STOPPED, -4105, "stopped by signal")                                                         \
-    X(PROTO, -4106, "protocol error")
+    X(PROTO, -4106, "protocol error")                                                              \
+    X(STALE, -4107, "out of date")
 
 enum wfmpi_errcode {
 #define WFMPI_ERR_ENUM(name, code, text) WFMPI_E_##name = code,
@@ -129,6 +130,22 @@ uint32_t wfmpi_strtab_len(const struct wfmpi_strtab *t, uint32_t id);
 uint32_t wfmpi_strtab_count(const struct wfmpi_strtab *t);
 /* Bytes held, for memory accounting. */
 size_t wfmpi_strtab_bytes(const struct wfmpi_strtab *t);
+
+/* Serialization (the plan cache). A table's strings as one byte stream: ids
+ * 1..count in order, each followed by a NUL. wfmpi_strtab_data_len is its
+ * size; wfmpi_strtab_write_data hands it to fn in a few large pieces (no
+ * copy), stopping at the first non-zero return of fn, which it returns. */
+typedef int wfmpi_strtab_write_fn(void *ctx, const void *data, size_t len);
+size_t wfmpi_strtab_data_len(const struct wfmpi_strtab *t);
+int wfmpi_strtab_write_data(const struct wfmpi_strtab *t, wfmpi_strtab_write_fn *fn, void *ctx);
+/* A new table from such a stream, with the same ids: fn fills `size` bytes
+ * in place (one call; 0 or a negative code), lens[i] is the length of id
+ * i+1. NULL with *rc set: fn's error, -ENOMEM, or WFMPI_E_CORRUPT when the
+ * stream and the lengths disagree or a string appears twice. The index is
+ * rebuilt, so the table works as if every string had been interned. */
+typedef int wfmpi_strtab_read_fn(void *ctx, void *buf, size_t len);
+struct wfmpi_strtab *wfmpi_strtab_restore(size_t size, const uint32_t *lens, uint32_t count,
+                                          wfmpi_strtab_read_fn *fn, void *ctx, int *rc);
 
 /* ------------------------------------------------------- growable arrays */
 
@@ -229,6 +246,23 @@ void wfmpi_hex(const unsigned char *in, size_t len, char *out);
 int wfmpi_read_file(const char *path, size_t max, char **out, size_t *len);
 /* Write data to path crash-safely: temp file, fsync, rename, fsync directory. */
 int wfmpi_write_file_atomic(const char *path, const void *data, size_t len);
+/* The same for a file written in pieces: wfmpi_atomic_open creates
+ * PATH.tmp.<pid> (f->fd, for write/pwrite); wfmpi_atomic_commit fsyncs and
+ * closes it, renames it over path and fsyncs the directory; on failure (of
+ * commit too) the temp file is removed. wfmpi_atomic_abort removes it
+ * unwritten. 0 or -errno. */
+struct wfmpi_atomic_file {
+    int fd;
+    char path[4096];
+    char tmp[4096 + 32];
+};
+int wfmpi_atomic_open(struct wfmpi_atomic_file *f, const char *path);
+int wfmpi_atomic_commit(struct wfmpi_atomic_file *f);
+void wfmpi_atomic_abort(struct wfmpi_atomic_file *f);
+/* write(2) all of data, retrying short writes and EINTR. 0 or -errno. */
+int wfmpi_write_all(int fd, const void *data, size_t len);
+/* read(2) exactly len bytes; WFMPI_E_CORRUPT when the file ends first. */
+int wfmpi_read_all(int fd, void *data, size_t len);
 /* mkdir -p with mode 0777 & ~umask. 0 or -errno. */
 int wfmpi_mkdir_p(const char *path);
 /* Where a task's stdout/stderr go when the job names none:

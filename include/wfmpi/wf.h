@@ -270,6 +270,19 @@ const char *wfmpi_wf_text(const struct wfmpi_wf *wf, size_t *len);
  * later reader compares to notice the file changed in place. Returns -1 for
  * a workflow loaded from a buffer, -errno when dup fails. */
 int wfmpi_wf_text_file(const struct wfmpi_wf *wf, uint64_t *size, int64_t *mtime_ns);
+/* A file the loader read (the workflow, then its catalogs in the order rc,
+ * tc, sc), or a default catalog it looked for and did not find: what a
+ * cached plan depends on (plan.h, plan cache). For a file it read, the
+ * identity is fstat's of the descriptor it read from. */
+struct wfmpi_wf_source {
+    uint32_t path; /* string id: absolute path (not resolved through links) */
+    uint8_t present; /* 0: looked for (a default catalog) and absent */
+    uint64_t dev, ino, size;
+    int64_t mtime_ns;
+};
+/* Owned by wf; *n entries. The main file comes first unless the workflow
+ * was loaded from a buffer. */
+const struct wfmpi_wf_source *wfmpi_wf_sources(const struct wfmpi_wf *wf, uint32_t *n);
 /* Format a position as "file:line:col" into buf; returns buf. */
 const char *wfmpi_wf_pos_str(const struct wfmpi_wf *wf, struct wfmpi_wf_pos pos, char *buf,
                              size_t size);

@@ -541,25 +541,33 @@ static void print_summary(const struct run_ctx *c, const struct wfmpi_sched *s, 
         printf("  Stopped early: rerun the same command to resume.\n");
 }
 
-/* Absolute run and work directories; the run dir defaults to WORKFLOW.wfmpi
- * beside the workflow, so a rerun of the same command finds the same one. */
+/* The run dir as given, or WORKFLOW.wfmpi beside the workflow, so a rerun
+ * of the same command finds the same one; and the absolute work dir. Both
+ * are known before planning (the plan cache is in the run dir); the run dir
+ * is made only once the workflow planned (create_run_dir). */
 static int resolve_dirs(const struct run_opts *o, char *run_dir, char *work_dir,
                         struct wfmpi_error *err)
 {
     if (!realpath(o->work_dir ? o->work_dir : ".", work_dir))
         return wfmpi_error_set(err, WFMPI_E_INPUT, "work dir '%s': %s",
                                o->work_dir ? o->work_dir : ".", strerror(errno));
-    char path[PATH_MAX];
     if (o->run_dir) {
-        snprintf(path, sizeof(path), "%s", o->run_dir);
+        snprintf(run_dir, PATH_MAX, "%s", o->run_dir);
     } else {
-        snprintf(path, sizeof(path), "%s", o->workflow);
-        char *dot = strrchr(path, '.'), *slash = strrchr(path, '/');
+        snprintf(run_dir, PATH_MAX, "%s", o->workflow);
+        char *dot = strrchr(run_dir, '.'), *slash = strrchr(run_dir, '/');
         if (dot && (!slash || dot > slash))
             *dot = '\0';
-        strncat(path, ".wfmpi", sizeof(path) - strlen(path) - 1);
+        strncat(run_dir, ".wfmpi", PATH_MAX - strlen(run_dir) - 1);
     }
-    char jobs[PATH_MAX + 8];
+    return 0;
+}
+
+/* mkdir -p RUN_DIR/jobs; run_dir becomes absolute. */
+static int create_run_dir(char *run_dir, struct wfmpi_error *err)
+{
+    char jobs[PATH_MAX + 8], path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s", run_dir);
     snprintf(jobs, sizeof(jobs), "%s/jobs", path);
     int rc = wfmpi_mkdir_p(jobs);
     if (rc < 0)
@@ -616,6 +624,9 @@ static void log_master_cost(const struct wfmpi_plan_view *v, double wall, double
 /* Everything rank 0 prepares before any task may run. */
 struct master_state {
     struct wfmpi_plan *plan;
+    struct wfmpi_plan_options popt; /* as planned: the options and the work dir */
+    bool plan_cached; /* loaded from RUN_DIR/plan.cache */
+    char cache_note[WFMPI_ERROR_TEXT_MAX + 32]; /* why the cache was not used, for the log */
     struct wfmpi_sched *s;
     struct wfmpi_ckpt *ckpt;
     struct wfmpi_ckpt_recovered rec;
@@ -623,6 +634,49 @@ struct master_state {
     int32_t cores, gpus; /* the pool's totals, recorded for statistics */
     double plan_s, ckpt_open_s; /* for the log: where start-up time goes */
 };
+
+#define PLAN_CACHE_NAME "plan.cache"
+
+/* The plan: from RUN_DIR/plan.cache when it is this command's on unchanged
+ * files, else planned from the workflow. A fresh run never uses the old
+ * run dir's cache (it is moved aside with the rest), and a run without a
+ * checkpoint neither reads nor writes one. A cache that cannot be used is
+ * no error: the reason goes to the log (cache_note). */
+static int make_plan(const struct run_opts *o, struct master_state *ms, struct wfmpi_error *err)
+{
+    double t0 = wfmpi_mono();
+    if (!o->no_checkpoint && !o->fresh) {
+        char path[PATH_MAX + 16];
+        struct wfmpi_error cerr = {0};
+        snprintf(path, sizeof(path), "%s/" PLAN_CACHE_NAME, ms->run_dir);
+        ms->plan = wfmpi_plan_cache_load(path, o->workflow, &ms->popt, &cerr);
+        ms->plan_cached = ms->plan != NULL;
+        if (!ms->plan && cerr.code != -ENOENT)
+            snprintf(ms->cache_note, sizeof(ms->cache_note), "%s%s", cerr.text,
+                     cerr.code == WFMPI_E_STALE ? "" : ": ignored, and replaced");
+    }
+    if (!ms->plan && !(ms->plan = wfmpi_plan_create(o->workflow, &ms->popt, err)))
+        return err->code;
+    ms->plan_s = wfmpi_mono() - t0;
+    return 0;
+}
+
+/* After the checkpoint opened (so --fresh has moved the old run dir aside),
+ * a plan made from the workflow is saved for the next run. Failing to save
+ * costs only the next run's planning time: a warning. */
+static void save_plan_cache(const struct run_opts *o, const struct master_state *ms)
+{
+    if (o->no_checkpoint || ms->plan_cached)
+        return;
+    char path[PATH_MAX + 16];
+    snprintf(path, sizeof(path), "%s/" PLAN_CACHE_NAME, ms->run_dir);
+    struct wfmpi_error err = {0};
+    double t0 = wfmpi_mono();
+    if (wfmpi_plan_cache_save(ms->plan, path, o->workflow, &ms->popt, &err) < 0)
+        wfmpi_warn("plan cache: cannot save: %s", err.text);
+    else
+        wfmpi_info("plan cache: saved %s in %.3f s", path, wfmpi_mono() - t0);
+}
 
 static int open_checkpoint(const struct run_opts *o, struct master_state *ms,
                            struct wfmpi_error *err)
@@ -646,17 +700,15 @@ static int open_checkpoint(const struct run_opts *o, struct master_state *ms,
 static int master_prepare(struct wfmpi_mpi *m, const struct run_opts *o, struct master_state *ms,
                           struct wfmpi_error *err)
 {
+    int rc = resolve_dirs(o, ms->run_dir, ms->work_dir, err);
+    if (rc < 0)
+        return rc;
     /* The planner needs the work dir: inputs already there are not staged,
      * containers bind it. */
-    struct wfmpi_plan_options popt = o->plan;
-    if (!realpath(o->work_dir ? o->work_dir : ".", ms->work_dir))
-        return wfmpi_error_set(err, WFMPI_E_INPUT, "work dir '%s': %s",
-                               o->work_dir ? o->work_dir : ".", strerror(errno));
-    popt.work_dir = ms->work_dir;
-    double t0 = wfmpi_mono();
-    if (!(ms->plan = wfmpi_plan_create(o->workflow, &popt, err)))
-        return err->code;
-    ms->plan_s = wfmpi_mono() - t0;
+    ms->popt = o->plan;
+    ms->popt.work_dir = ms->work_dir;
+    if ((rc = make_plan(o, ms, err)) < 0)
+        return rc;
     uint32_t n_nodes = 0;
     const struct wfmpi_sched_node *nodes = wfmpi_mpi_sched_nodes(m, o->cores_per_node, &n_nodes);
     if (!nodes)
@@ -671,7 +723,7 @@ static int master_prepare(struct wfmpi_mpi *m, const struct run_opts *o, struct 
                                      .max_running = o->max_running};
     if (!(ms->s = wfmpi_sched_create(ms->plan, &cfg, err)))
         return err->code;
-    int rc = resolve_dirs(o, ms->run_dir, ms->work_dir, err);
+    rc = create_run_dir(ms->run_dir, err);
     return rc < 0 ? rc : open_checkpoint(o, ms, err);
 }
 
@@ -762,8 +814,12 @@ static int run_master(struct wfmpi_mpi *m, const struct run_opts *o)
         return status;
     }
     FILE *log = open_log(ms.run_dir, o);
-    wfmpi_info("start-up: planned in %.3f s, checkpoint opened in %.3f s", ms.plan_s,
+    if (ms.cache_note[0])
+        wfmpi_info("plan cache: %s", ms.cache_note);
+    wfmpi_info("start-up: planned in %.3f s (%s), checkpoint opened in %.3f s", ms.plan_s,
+               ms.plan_cached ? "loaded from " PLAN_CACHE_NAME : "from the workflow",
                ms.ckpt_open_s);
+    save_plan_cache(o, &ms);
     report_recovery(&ms);
     int code = master_run(m, o, &ms);
     wfmpi_info("run %s ended with exit code %d", o->workflow, code);

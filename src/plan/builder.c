@@ -328,6 +328,28 @@ int plan_builder_set_source_file(struct wfmpi_plan_builder *b, const char *path,
     return 0;
 }
 
+int plan_builder_add_sources(struct wfmpi_plan_builder *b, const struct wfmpi_wf_source *s,
+                             uint32_t n)
+{
+    struct wfmpi_plan *p = b->p;
+    for (uint32_t i = 0; i < n; i++) {
+        bool seen = false;
+        for (size_t k = 0; k < p->n_sources && !seen; k++)
+            seen = p->sources[k].path == s[i].path;
+        if (seen)
+            continue;
+        struct wfmpi_plan_source src = {.path = s[i].path,
+                                        .present = s[i].present,
+                                        .dev = s[i].dev,
+                                        .ino = s[i].ino,
+                                        .size = s[i].size,
+                                        .mtime_ns = s[i].mtime_ns};
+        if (WFMPI_PUSH(p->sources, p->n_sources, p->cap_sources, src))
+            return -ENOMEM;
+    }
+    return 0;
+}
+
 int plan_builder_reserve(struct wfmpi_plan_builder *b, size_t tasks, size_t strs, size_t files,
                          size_t edges)
 {
@@ -342,7 +364,7 @@ int plan_builder_reserve(struct wfmpi_plan_builder *b, size_t tasks, size_t strs
     return 0;
 }
 
-static void fill_view(struct wfmpi_plan *p)
+void plan_fill_view(struct wfmpi_plan *p)
 {
     struct wfmpi_plan_view *v = &p->view;
     v->name = p->name;
@@ -411,7 +433,7 @@ struct wfmpi_plan *wfmpi_plan_builder_finish(struct wfmpi_plan_builder *b, uint3
         goto fail;
     }
     free(order);
-    fill_view(p);
+    plan_fill_view(p);
     b->p = NULL;
     wfmpi_plan_builder_destroy(b);
     return p;

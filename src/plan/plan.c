@@ -19,6 +19,7 @@ void wfmpi_plan_destroy(struct wfmpi_plan *plan)
     free(plan->categories);
     free(plan->cp);
     free(plan->text);
+    free(plan->sources);
     plan_source_destroy(plan->src);
     free(plan);
 }
@@ -43,6 +44,12 @@ const uint32_t *wfmpi_plan_critical_path(const struct wfmpi_plan *plan, uint32_t
 {
     *n = plan->n_cp;
     return plan->cp;
+}
+
+const struct wfmpi_plan_source *wfmpi_plan_sources(const struct wfmpi_plan *plan, uint32_t *n)
+{
+    *n = (uint32_t)plan->n_sources;
+    return plan->sources;
 }
 
 void wfmpi_plan_hash(const struct wfmpi_plan *plan, char out[WFMPI_SHA256_HEX_LEN])
@@ -133,7 +140,8 @@ size_t wfmpi_plan_bytes(const struct wfmpi_plan *plan)
            plan->cap_tasks * sizeof(*plan->tasks) + plan->cap_strs * sizeof(*plan->strs) +
            plan->cap_files * sizeof(*plan->files) + 2 * plan->n_edges * sizeof(uint32_t) +
            plan->cap_categories * sizeof(*plan->categories) + plan->n_cp * sizeof(*plan->cp) +
-           plan->text_len + (plan->src && plan->src->text ? plan->src->len : 0);
+           plan->cap_sources * sizeof(*plan->sources) + plan->text_len +
+           (plan->src && plan->src->text ? plan->src->len : 0);
 }
 
 /* ------------------------------------------------------------------ hash

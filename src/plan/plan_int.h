@@ -38,6 +38,8 @@ struct wfmpi_plan {
     char *text; /* main workflow file, NUL-terminated copy */
     size_t text_len;
     struct plan_source *src; /* or the file, read on first use; NULL */
+    struct wfmpi_plan_source *sources; /* files planning read (wfmpi_plan_sources) */
+    size_t n_sources, cap_sources;
 
     struct wfmpi_plan_view view; /* filled by finish */
 };
@@ -74,6 +76,13 @@ struct plan_source {
 int plan_builder_set_source_file(struct wfmpi_plan_builder *b, const char *path, int fd,
                                  uint64_t size, int64_t mtime_ns);
 void plan_source_destroy(struct plan_source *src);
+/* Record the source files of one loaded workflow (wfmpi_wf_sources; path
+ * ids of the plan's table), each file once. 0 or -ENOMEM. */
+int plan_builder_add_sources(struct wfmpi_plan_builder *b, const struct wfmpi_wf_source *s,
+                             uint32_t n);
+/* Point the plan's view at its arrays (finish, and a plan loaded from the
+ * cache). */
+void plan_fill_view(struct wfmpi_plan *p);
 
 /* Size the builder's arrays up front when the caller knows the totals (the
  * YAML planner does), so a million-task plan is not copied by doublings.

@@ -692,6 +692,15 @@ static int ensure_builder(struct planner *P, struct wf_run *r, const char *path)
     return 0;
 }
 
+/* The files this workflow's load read go into the plan (the plan cache's
+ * key). The main workflow's come first, its own file first of all. */
+static int add_sources(struct planner *P, const struct wfmpi_wf *wf)
+{
+    uint32_t n;
+    const struct wfmpi_wf_source *s = wfmpi_wf_sources(wf, &n);
+    return plan_builder_add_sources(P->b, s, n) ? oom(P) : 0;
+}
+
 /* Room for this workflow's tasks, argv words, files and edges, and their
  * positions. Estimates (argv words may split further, stdio adds files), so
  * the arrays can still grow, but rarely. */
@@ -723,6 +732,8 @@ static int plan_workflow(struct planner *P, const char *path, const char *prefix
     rc = load(P, &r, path, lopt);
     if (!rc)
         rc = ensure_builder(P, &r, path);
+    if (!rc)
+        rc = add_sources(P, r.w.wf);
     if (!rc && P->depth == 1)
         plan_output_site(P, r.w.v);
     if (!rc)

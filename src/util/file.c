@@ -44,7 +44,7 @@ int wfmpi_read_file(const char *path, size_t max, char **out, size_t *len)
     return 0;
 }
 
-static int write_all(int fd, const void *data, size_t len)
+int wfmpi_write_all(int fd, const void *data, size_t len)
 {
     const char *p = data;
     while (len) {
@@ -53,6 +53,23 @@ static int write_all(int fd, const void *data, size_t len)
             continue;
         if (n < 0)
             return -errno;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+int wfmpi_read_all(int fd, void *data, size_t len)
+{
+    char *p = data;
+    while (len) {
+        ssize_t n = read(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -errno;
+        if (n == 0)
+            return WFMPI_E_CORRUPT;
         p += n;
         len -= (size_t)n;
     }
@@ -73,29 +90,52 @@ static int fsync_dir_of(const char *path)
     return rc;
 }
 
+int wfmpi_atomic_open(struct wfmpi_atomic_file *f, const char *path)
+{
+    f->fd = -1;
+    if (snprintf(f->path, sizeof(f->path), "%s", path) >= (int)sizeof(f->path) ||
+        snprintf(f->tmp, sizeof(f->tmp), "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof(f->tmp))
+        return -ENAMETOOLONG;
+    f->fd = open(f->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    return f->fd < 0 ? -errno : 0;
+}
+
+void wfmpi_atomic_abort(struct wfmpi_atomic_file *f)
+{
+    if (f->fd < 0)
+        return;
+    close(f->fd);
+    f->fd = -1;
+    unlink(f->tmp);
+}
+
 /* A crash at any instant leaves either the old file or the new one, never a
  * mixture: the data is durable before the rename makes it visible, and the
  * directory is synced so the rename itself survives. */
-int wfmpi_write_file_atomic(const char *path, const void *data, size_t len)
+int wfmpi_atomic_commit(struct wfmpi_atomic_file *f)
 {
-    char tmp[PATH_MAX];
-    if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof(tmp))
-        return -ENAMETOOLONG;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return -errno;
-    int rc = write_all(fd, data, len);
-    if (rc == 0 && fsync(fd) < 0)
+    int rc = fsync(f->fd) < 0 ? -errno : 0;
+    if (close(f->fd) < 0 && rc == 0)
         rc = -errno;
-    if (close(fd) < 0 && rc == 0)
-        rc = -errno;
-    if (rc == 0 && rename(tmp, path) < 0)
+    f->fd = -1;
+    if (rc == 0 && rename(f->tmp, f->path) < 0)
         rc = -errno;
     if (rc < 0) {
-        unlink(tmp);
+        unlink(f->tmp);
         return rc;
     }
-    return fsync_dir_of(path);
+    return fsync_dir_of(f->path);
+}
+
+int wfmpi_write_file_atomic(const char *path, const void *data, size_t len)
+{
+    struct wfmpi_atomic_file f;
+    int rc = wfmpi_atomic_open(&f, path);
+    if (rc == 0 && (rc = wfmpi_write_all(f.fd, data, len)) < 0)
+        wfmpi_atomic_abort(&f);
+    else if (rc == 0)
+        rc = wfmpi_atomic_commit(&f);
+    return rc;
 }
 
 int wfmpi_mkdir_p(const char *path)

@@ -32,7 +32,10 @@ struct wfmpi_strtab {
     uint32_t count;
     uint64_t *slots; /* 0 = empty, else hash << 32 | id */
     size_t nslots; /* power of two */
-    struct pool_chunk *pool;
+    /* Chunks in the order they were made, so the strings of ids 1..count
+     * lie in them in id order (serialization relies on it); strings go into
+     * the last one. */
+    struct pool_chunk *pool_first, *pool_last;
     size_t bytes;
 };
 
@@ -79,7 +82,7 @@ void wfmpi_strtab_destroy(struct wfmpi_strtab *t)
 {
     if (!t)
         return;
-    struct pool_chunk *c = t->pool;
+    struct pool_chunk *c = t->pool_first;
     while (c) {
         struct pool_chunk *next = c->next;
         free(c);
@@ -132,19 +135,31 @@ static int rehash(struct wfmpi_strtab *t)
     return 0;
 }
 
+/* A new last chunk with room for `size` bytes. */
+static struct pool_chunk *pool_add(struct wfmpi_strtab *t, size_t size)
+{
+    struct pool_chunk *c = malloc(sizeof(*c) + size);
+    if (!c)
+        return NULL;
+    c->size = size;
+    c->used = 0;
+    c->next = NULL;
+    if (t->pool_last)
+        t->pool_last->next = c;
+    else
+        t->pool_first = c;
+    t->pool_last = c;
+    t->bytes += sizeof(*c) + size;
+    return c;
+}
+
 static char *pool_copy(struct wfmpi_strtab *t, const char *s, size_t len)
 {
-    struct pool_chunk *c = t->pool;
+    struct pool_chunk *c = t->pool_last;
     if (!c || c->size - c->used < len + 1) {
-        size_t sz = len + 1 > POOL_CHUNK ? len + 1 : POOL_CHUNK;
-        c = malloc(sizeof(*c) + sz);
+        c = pool_add(t, len + 1 > POOL_CHUNK ? len + 1 : POOL_CHUNK);
         if (!c)
             return NULL;
-        c->size = sz;
-        c->used = 0;
-        c->next = t->pool;
-        t->pool = c;
-        t->bytes += sizeof(*c) + sz;
     }
     char *p = c->data + c->used;
     memcpy(p, s, len);
@@ -224,4 +239,96 @@ uint32_t wfmpi_strtab_count(const struct wfmpi_strtab *t)
 size_t wfmpi_strtab_bytes(const struct wfmpi_strtab *t)
 {
     return t->bytes + t->cap * sizeof(struct entry) + t->nslots * sizeof(uint64_t);
+}
+
+/* ------------------------------------------------------- serialization */
+
+size_t wfmpi_strtab_data_len(const struct wfmpi_strtab *t)
+{
+    size_t n = 0;
+    for (const struct pool_chunk *c = t->pool_first; c; c = c->next)
+        n += c->used;
+    return n;
+}
+
+int wfmpi_strtab_write_data(const struct wfmpi_strtab *t, wfmpi_strtab_write_fn *fn, void *ctx)
+{
+    for (const struct pool_chunk *c = t->pool_first; c; c = c->next) {
+        int rc = c->used ? fn(ctx, c->data, c->used) : 0;
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/* Entries for ids 1..count over the strings in c, checking each ends where
+ * its length says. */
+static int restore_entries(struct wfmpi_strtab *t, const struct pool_chunk *c, const uint32_t *lens,
+                           uint32_t count)
+{
+    size_t off = 0;
+    for (uint32_t i = 0; i < count; i++) {
+        size_t len = lens[i];
+        if (len >= c->used - off || c->data[off + len] != '\0')
+            return WFMPI_E_CORRUPT;
+        t->ent[i + 1] = (struct entry){c->data + off, lens[i], str_hash(c->data + off, len)};
+        off += len + 1;
+    }
+    return off == c->used ? 0 : WFMPI_E_CORRUPT;
+}
+
+/* The slot index over ids 1..count, at most 3/4 full as interning keeps it. */
+static int restore_index(struct wfmpi_strtab *t)
+{
+    size_t n = 1024;
+    while (n / 4 * 3 < (size_t)t->count + 1)
+        n *= 2;
+    uint64_t *slots = calloc(n, sizeof(*slots));
+    if (!slots)
+        return -ENOMEM;
+    free(t->slots);
+    t->slots = slots;
+    t->nslots = n;
+    for (uint32_t id = 1; id <= t->count; id++) {
+        const struct entry *e = &t->ent[id];
+        size_t slot;
+        if (lookup(t, e->str, e->len, e->hash, &slot))
+            return WFMPI_E_CORRUPT; /* a string twice: ids would be ambiguous */
+        t->slots[slot] = (uint64_t)e->hash << 32 | id;
+    }
+    return 0;
+}
+
+static int restore_fill(struct wfmpi_strtab *t, size_t size, const uint32_t *lens, uint32_t count,
+                        wfmpi_strtab_read_fn *fn, void *ctx)
+{
+    if (count >= UINT32_MAX - 1 || (count && !size))
+        return WFMPI_E_CORRUPT;
+    if (!count)
+        return size ? WFMPI_E_CORRUPT : 0;
+    struct pool_chunk *c = pool_add(t, size);
+    t->ent = malloc(((size_t)count + 1) * sizeof(*t->ent));
+    if (!c || !t->ent)
+        return -ENOMEM;
+    t->cap = (size_t)count + 1;
+    int rc = fn(ctx, c->data, size);
+    if (rc)
+        return rc;
+    c->used = size;
+    if ((rc = restore_entries(t, c, lens, count)))
+        return rc;
+    t->count = count;
+    return restore_index(t);
+}
+
+struct wfmpi_strtab *wfmpi_strtab_restore(size_t size, const uint32_t *lens, uint32_t count,
+                                          wfmpi_strtab_read_fn *fn, void *ctx, int *rc)
+{
+    struct wfmpi_strtab *t = wfmpi_strtab_create();
+    *rc = t ? restore_fill(t, size, lens, count, fn, ctx) : -ENOMEM;
+    if (*rc) {
+        wfmpi_strtab_destroy(t);
+        return NULL;
+    }
+    return t;
 }

@@ -125,6 +125,8 @@ struct wfmpi_wf {
     int fd; /* the main file (for wfmpi_wf_text_file), -1 for buffers */
     int64_t mtime_ns; /* of the main file when it was opened */
     struct wfmpi_wf_view view;
+    struct wfmpi_wf_source *sources; /* files read or looked for (wfmpi_wf_sources) */
+    size_t n_sources, sources_cap;
 
     /* Growable arrays behind the view (cap = allocated elements). */
     struct wfmpi_wf_job *jobs;

@@ -1,5 +1,7 @@
 /* Public entry points: load a workflow (file or buffer) and its catalogs. */
 #include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -34,7 +36,8 @@ void wfmpi_wf_destroy(struct wfmpi_wf *wf)
     void *arrays[] = {wf->jobs,     wf->pdeps,           wf->deps,         wf->args,
                       wf->uses,     wf->profiles,        wf->hooks,        wf->strs,
                       wf->replicas, wf->transformations, wf->tc_sites,     wf->containers,
-                      wf->sites,    wf->directories,     wf->file_servers, wf->job_index};
+                      wf->sites,    wf->directories,     wf->file_servers, wf->job_index,
+                      wf->sources};
     for (size_t i = 0; i < sizeof(arrays) / sizeof(arrays[0]); i++)
         free(arrays[i]);
     if (wf->text_mapped)
@@ -57,6 +60,7 @@ struct file_text {
     bool mapped;
     int fd; /* kept open only when asked for (keep_fd), else -1 */
     int64_t mtime_ns;
+    struct stat st; /* of the file read */
 };
 
 static int read_error(struct wfmpi_error *err, const char *path, int rc)
@@ -105,6 +109,8 @@ static int map_file(const char *path, bool keep_fd, struct file_text *t, struct 
     } else if (rc == 0 && !(t->data = calloc(1, 1))) {
         rc = -ENOMEM;
     }
+    if (rc == 0)
+        t->st = st;
     if (rc == 0 && keep_fd) {
         t->fd = fd;
         t->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
@@ -135,6 +141,29 @@ static int parse_text(struct wfmpi_wf *wf, const char *path, const char *data, s
     return rc;
 }
 
+/* Record path (as read, with st; or looked for and absent, st NULL) in
+ * wf->sources, absolute against the current directory. */
+static int add_source(struct wfmpi_wf *wf, const char *path, const struct stat *st,
+                      struct wfmpi_error *err)
+{
+    char cwd[PATH_MAX] = "", abs[2 * PATH_MAX + 2];
+    if (path[0] != '/' && !getcwd(cwd, sizeof(cwd)))
+        return wfmpi_error_set(err, -errno, "current directory: %s", strerror(errno));
+    if (snprintf(abs, sizeof(abs), "%s%s%s", cwd, cwd[0] ? "/" : "", path) >= (int)sizeof(abs))
+        return wfmpi_error_set(err, -ENAMETOOLONG, "%s: %s", path, strerror(ENAMETOOLONG));
+    struct wfmpi_wf_source src = {.path = wfmpi_strtab_intern_cstr(wf->strtab, abs)};
+    if (st) {
+        src.present = 1;
+        src.dev = (uint64_t)st->st_dev;
+        src.ino = (uint64_t)st->st_ino;
+        src.size = (uint64_t)st->st_size;
+        src.mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+    }
+    if (!src.path || WFMPI_PUSH(wf->sources, wf->n_sources, wf->sources_cap, src))
+        return wfmpi_error_set(err, -ENOMEM, "%s: out of memory", path);
+    return 0;
+}
+
 static int load_catalog(struct wfmpi_wf *wf, const char *path, enum wf_doc doc,
                         struct wfmpi_error *err)
 {
@@ -142,7 +171,9 @@ static int load_catalog(struct wfmpi_wf *wf, const char *path, enum wf_doc doc,
     int rc = map_file(path, false, &t, err);
     if (rc < 0)
         return rc;
-    rc = parse_text(wf, path, t.data, t.len, t.mapped, doc, err);
+    rc = add_source(wf, path, &t.st, err);
+    if (rc == 0)
+        rc = parse_text(wf, path, t.data, t.len, t.mapped, doc, err);
     unmap_file(&t);
     return rc;
 }
@@ -184,9 +215,13 @@ static int load_catalogs(struct wfmpi_wf *wf, const char *wf_path,
         if (rc < 0)
             return wfmpi_error_set(err, rc, "%s: %s", cats[i].given ? cats[i].given : wf_path,
                                    wfmpi_strerror(rc));
-        if (rc == 0)
-            continue;
-        if ((rc = load_catalog(wf, path, cats[i].doc, err)) < 0)
+        /* A default catalog that is absent now matters too: one that
+         * appears later changes the plan. */
+        if (rc == 0 && !cats[i].given && !(opt && opt->no_default_catalogs))
+            rc = add_source(wf, path, NULL, err);
+        else if (rc == 1)
+            rc = load_catalog(wf, path, cats[i].doc, err);
+        if (rc < 0)
             return rc;
     }
     return 0;
@@ -258,6 +293,10 @@ struct wfmpi_wf *wfmpi_wf_load(const char *path, const struct wfmpi_wf_options *
     wf->text_mapped = t.mapped;
     wf->fd = t.fd;
     wf->mtime_ns = t.mtime_ns;
+    if (add_source(wf, path, &t.st, err) < 0) {
+        wfmpi_wf_destroy(wf);
+        return NULL;
+    }
     return load_main(wf, path, opt, err);
 }
 
@@ -321,6 +360,12 @@ int wfmpi_wf_text_file(const struct wfmpi_wf *wf, uint64_t *size, int64_t *mtime
     *size = wf->text_len;
     *mtime_ns = wf->mtime_ns;
     return fd;
+}
+
+const struct wfmpi_wf_source *wfmpi_wf_sources(const struct wfmpi_wf *wf, uint32_t *n)
+{
+    *n = (uint32_t)wf->n_sources;
+    return wf->sources;
 }
 
 const char *wfmpi_wf_pos_str(const struct wfmpi_wf *wf, struct wfmpi_wf_pos pos, char *buf,

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -39,6 +40,166 @@ static void test_strtab_dedup_and_growth(void **state)
     assert_int_equal(wfmpi_strtab_len(t, a), 3);
     assert_int_not_equal(wfmpi_strtab_intern(t, "", 0), 0);
     wfmpi_strtab_destroy(t);
+}
+
+/* The serialized stream of a table, gathered into one buffer. */
+struct stream {
+    char *data;
+    size_t len, cap;
+};
+
+static int stream_put(void *ctx, const void *data, size_t len)
+{
+    struct stream *s = ctx;
+    if (wfmpi_grow((void **)&s->data, &s->cap, s->len + len, 1))
+        return -ENOMEM;
+    memcpy(s->data + s->len, data, len);
+    s->len += len;
+    return 0;
+}
+
+struct source {
+    const char *data;
+    size_t len;
+    int calls;
+};
+
+static int stream_get(void *ctx, void *buf, size_t len)
+{
+    struct source *s = ctx;
+    s->calls++;
+    if (len != s->len)
+        return -EIO;
+    memcpy(buf, s->data, len);
+    return 0;
+}
+
+/* A table with several pool chunks (a string longer than one), embedded
+ * NULs and the empty string. */
+static struct wfmpi_strtab *mixed_table(void)
+{
+    struct wfmpi_strtab *t = wfmpi_strtab_create();
+    char buf[32];
+    for (int i = 0; i < 50000; i++) {
+        snprintf(buf, sizeof(buf), "s%d", i * 7);
+        assert_int_not_equal(wfmpi_strtab_intern_cstr(t, buf), 0);
+    }
+    size_t big = (size_t)3 << 20;
+    char *b = malloc(big);
+    memset(b, 'x', big);
+    assert_int_not_equal(wfmpi_strtab_intern(t, b, big), 0);
+    free(b);
+    assert_int_not_equal(wfmpi_strtab_intern(t, "a\0b", 3), 0);
+    assert_int_not_equal(wfmpi_strtab_intern(t, "", 0), 0);
+    assert_int_not_equal(wfmpi_strtab_intern_cstr(t, "after the big one"), 0);
+    return t;
+}
+
+static void test_strtab_restore(void **state)
+{
+    (void)state;
+    struct wfmpi_strtab *t = mixed_table();
+    uint32_t n = wfmpi_strtab_count(t);
+    struct stream st = {0};
+    assert_int_equal(wfmpi_strtab_write_data(t, stream_put, &st), 0);
+    assert_int_equal(st.len, wfmpi_strtab_data_len(t));
+    uint32_t *lens = malloc(n * sizeof(*lens));
+    for (uint32_t id = 1; id <= n; id++)
+        lens[id - 1] = wfmpi_strtab_len(t, id);
+    struct source src = {st.data, st.len, 0};
+    int rc = 1;
+    struct wfmpi_strtab *r = wfmpi_strtab_restore(st.len, lens, n, stream_get, &src, &rc);
+    assert_non_null(r);
+    assert_int_equal(rc, 0);
+    assert_int_equal(src.calls, 1);
+    assert_int_equal(wfmpi_strtab_count(r), n);
+    for (uint32_t id = 1; id <= n; id++) {
+        assert_int_equal(wfmpi_strtab_len(r, id), wfmpi_strtab_len(t, id));
+        assert_memory_equal(wfmpi_strtab_str(r, id), wfmpi_strtab_str(t, id),
+                            wfmpi_strtab_len(t, id) + 1);
+        /* The index is rebuilt: every string is found under its id. */
+        assert_int_equal(wfmpi_strtab_find(r, wfmpi_strtab_str(t, id), wfmpi_strtab_len(t, id)),
+                         id);
+    }
+    assert_int_equal(wfmpi_strtab_intern_cstr(r, "s7"), wfmpi_strtab_find(t, "s7", 2));
+    assert_int_equal(wfmpi_strtab_intern_cstr(r, "new"), n + 1);
+    assert_string_equal(wfmpi_strtab_str(r, n + 1), "new");
+    /* A restored table serializes to the same stream, plus what was added. */
+    struct stream again = {0};
+    assert_int_equal(wfmpi_strtab_write_data(r, stream_put, &again), 0);
+    assert_int_equal(again.len, st.len + 4);
+    assert_memory_equal(again.data, st.data, st.len);
+    wfmpi_strtab_destroy(r);
+    free(again.data);
+
+    /* Lengths that do not fit the stream; the reader's own error as it is. */
+    lens[0]++;
+    assert_null(wfmpi_strtab_restore(st.len, lens, n, stream_get, &src, &rc));
+    assert_int_equal(rc, WFMPI_E_CORRUPT);
+    lens[0]--;
+    assert_null(wfmpi_strtab_restore(st.len, lens, n - 1, stream_get, &src, &rc));
+    assert_int_equal(rc, WFMPI_E_CORRUPT);
+    struct source short_src = {st.data, st.len - 1, 0};
+    assert_null(wfmpi_strtab_restore(st.len, lens, n, stream_get, &short_src, &rc));
+    assert_int_equal(rc, -EIO);
+    /* A string not ended by its NUL; a string twice (ids would be ambiguous). */
+    uint32_t two[2] = {2, 2};
+    struct source no_nul = {"abcab\0", 6, 0}, twice = {"ab\0ab\0", 6, 0};
+    assert_null(wfmpi_strtab_restore(6, two, 2, stream_get, &no_nul, &rc));
+    assert_int_equal(rc, WFMPI_E_CORRUPT);
+    assert_null(wfmpi_strtab_restore(6, two, 2, stream_get, &twice, &rc));
+    assert_int_equal(rc, WFMPI_E_CORRUPT);
+    free(lens);
+    free(st.data);
+    wfmpi_strtab_destroy(t);
+}
+
+static void test_strtab_restore_empty(void **state)
+{
+    (void)state;
+    struct wfmpi_strtab *t = wfmpi_strtab_create();
+    assert_int_equal(wfmpi_strtab_data_len(t), 0);
+    int rc = 1;
+    struct source src = {"", 0, 0};
+    struct wfmpi_strtab *r = wfmpi_strtab_restore(0, NULL, 0, stream_get, &src, &rc);
+    assert_non_null(r);
+    assert_int_equal(rc, 0);
+    assert_int_equal(wfmpi_strtab_count(r), 0);
+    assert_int_equal(wfmpi_strtab_intern_cstr(r, "x"), 1);
+    wfmpi_strtab_destroy(r);
+    wfmpi_strtab_destroy(t);
+}
+
+static void test_atomic_file(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/wfmpi-test-util-XXXXXX", path[256], text[16] = "";
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/f", dir);
+    struct wfmpi_atomic_file f;
+    assert_int_equal(wfmpi_atomic_open(&f, path), 0);
+    assert_int_equal(wfmpi_write_all(f.fd, "hello world", 11), 0);
+    assert_int_equal(pwrite(f.fd, "H", 1, 0), 1);
+    assert_int_equal(access(path, F_OK), -1); /* not visible before commit */
+    assert_int_equal(wfmpi_atomic_commit(&f), 0);
+    assert_int_equal(access(f.tmp, F_OK), -1);
+    int fd = open(path, O_RDONLY);
+    assert_int_equal(wfmpi_read_all(fd, text, 11), 0);
+    assert_string_equal(text, "Hello world");
+    assert_int_equal(wfmpi_read_all(fd, text, 1), WFMPI_E_CORRUPT); /* at the end */
+    close(fd);
+    /* An aborted write leaves the old file and no temp file. */
+    assert_int_equal(wfmpi_atomic_open(&f, path), 0);
+    assert_int_equal(wfmpi_write_all(f.fd, "x", 1), 0);
+    wfmpi_atomic_abort(&f);
+    assert_int_equal(access(f.tmp, F_OK), -1);
+    assert_int_equal(wfmpi_write_file_atomic(path, "bye", 3), 0);
+    char *got = NULL;
+    assert_int_equal(wfmpi_read_file(path, 100, &got, NULL), 0);
+    assert_string_equal(got, "bye");
+    free(got);
+    unlink(path);
+    rmdir(dir);
 }
 
 static int cmp_u32(uint32_t a, uint32_t b, void *ctx)
@@ -152,6 +313,9 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_strtab_dedup_and_growth),
+        cmocka_unit_test(test_strtab_restore),
+        cmocka_unit_test(test_strtab_restore_empty),
+        cmocka_unit_test(test_atomic_file),
         cmocka_unit_test(test_heap_sorts),
         cmocka_unit_test(test_buf_limit),
         cmocka_unit_test(test_sha256),

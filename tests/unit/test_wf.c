@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -529,6 +530,83 @@ static void test_catalog_file_errors(void **state)
 
 /* Streamed collections written under an anchor or as an alias are walked as
  * trees: the same model comes out. */
+/* The files a load read, and the default catalogs it looked for and did not
+ * find, with their identity: what a cached plan depends on. */
+static const struct wfmpi_wf_source *source_named(const struct wfmpi_wf *wf, const char *path)
+{
+    uint32_t n;
+    const struct wfmpi_wf_source *s = wfmpi_wf_sources(wf, &n);
+    for (uint32_t i = 0; i < n; i++) {
+        if (strcmp(wfmpi_wf_str(wf, s[i].path), path) == 0)
+            return &s[i];
+    }
+    fail_msg("no source %s", path);
+    return NULL;
+}
+
+static void put(const char *dir, const char *name, const char *text)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static void test_sources(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/wfmpi-test-wf-XXXXXX", path[512], cwd[4096];
+    assert_non_null(mkdtemp(dir));
+    put(dir, "wf.yml", "pegasus: '5.0'\nname: w\njobs: [{type: job, id: a, name: t}]\n");
+    put(dir, "replicas.yml", "pegasus: '5.0'\nreplicas: []\n");
+    put(dir, "other-sites.yml", "pegasus: '5.0'\nsites: []\n");
+    /* A relative path is recorded against the current directory. */
+    assert_non_null(getcwd(cwd, sizeof(cwd)));
+    assert_int_equal(chdir(dir), 0);
+    struct wfmpi_wf_options opt = {.sc_file = "other-sites.yml"};
+    struct wfmpi_error err = {0};
+    struct wfmpi_wf *wf = wfmpi_wf_load("wf.yml", &opt, &err);
+    assert_int_equal(chdir(cwd), 0);
+    if (!wf)
+        fail_msg("%s", err.text);
+    uint32_t n;
+    const struct wfmpi_wf_source *s = wfmpi_wf_sources(wf, &n);
+    assert_int_equal(n, 4); /* wf, replicas, transformations (absent), sites */
+    snprintf(path, sizeof(path), "%s/wf.yml", dir);
+    assert_string_equal(wfmpi_wf_str(wf, s[0].path), path);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(s[0].present, 1);
+    assert_int_equal(s[0].size, (uint64_t)st.st_size);
+    assert_int_equal(s[0].ino, (uint64_t)st.st_ino);
+    assert_int_equal(s[0].dev, (uint64_t)st.st_dev);
+    assert_int_equal(s[0].mtime_ns, (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec);
+    snprintf(path, sizeof(path), "%s/replicas.yml", dir);
+    assert_int_equal(source_named(wf, path)->present, 1);
+    snprintf(path, sizeof(path), "%s/transformations.yml", dir);
+    assert_int_equal(source_named(wf, path)->present, 0);
+    snprintf(path, sizeof(path), "%s/other-sites.yml", dir);
+    assert_int_equal(source_named(wf, path)->present, 1);
+    wfmpi_wf_destroy(wf);
+    /* Without default catalogs nothing is looked for; a buffer has none. */
+    snprintf(path, sizeof(path), "%s/wf.yml", dir);
+    struct wfmpi_wf_options none = {.no_default_catalogs = 1};
+    wf = wfmpi_wf_load(path, &none, &err);
+    assert_non_null(wf);
+    wfmpi_wf_sources(wf, &n);
+    assert_int_equal(n, 1);
+    wfmpi_wf_destroy(wf);
+    wf = buf_ok("pegasus: '5.0'\nname: w\njobs: [{type: job, id: a, name: t}]\n");
+    assert_null(wfmpi_wf_sources(wf, &n));
+    assert_int_equal(n, 0);
+    wfmpi_wf_destroy(wf);
+    char cmd[600];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 static void test_anchored_collections(void **state)
 {
     (void)state;
@@ -609,6 +687,7 @@ int main(void)
         cmocka_unit_test(test_io_errors),
         cmocka_unit_test(test_catalog_file_errors),
         cmocka_unit_test(test_anchored_collections),
+        cmocka_unit_test(test_sources),
         cmocka_unit_test(test_bad_corpus),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
