@@ -133,9 +133,8 @@ static void binary_identity(char *buf, size_t size)
         snprintf(buf, size, "%s (unknown)", exe);
         return;
     }
-    snprintf(buf, size, "%s %llu:%llu %lld %lld.%09ld", exe, (unsigned long long)st.st_dev,
-             (unsigned long long)st.st_ino, (long long)st.st_size, (long long)st.st_mtim.tv_sec,
-             st.st_mtim.tv_nsec);
+    snprintf(buf, size, "%s %llu %lld %lld.%09ld", exe, (unsigned long long)st.st_ino,
+             (long long)st.st_size, (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
 }
 
 static int put_flag(struct wfmpi_buf *b, const char *name, int value)
@@ -252,8 +251,11 @@ static int compare_options(struct cursor *c, const struct wfmpi_buf *now, struct
     return 0;
 }
 
-/* Is the file at path still what planning read (or still absent)? For the
- * main workflow (main_fd non-NULL) it is opened and kept open: the plan
+/* Is the file at path still what planning read (or still absent)? The
+ * device number is not compared: on NFS, Lustre and GPFS it differs from
+ * one client node to the next, and the next allocation's rank 0 is often on
+ * another node (path, inode, size and nanosecond mtime identify the file
+ * there). For the main workflow (main_fd non-NULL) it is opened and kept open: the plan
  * reads its text from that descriptor later. */
 static bool source_same(const char *path, const uint64_t id[4], int64_t mtime, int *main_fd)
 {
@@ -264,8 +266,7 @@ static bool source_same(const char *path, const uint64_t id[4], int64_t mtime, i
     bool there = fd >= 0 ? fstat(fd, &st) == 0 : stat(path, &st) == 0;
     there = there && S_ISREG(st.st_mode);
     bool same = !id[0] ? !there
-                       : there && (uint64_t)st.st_dev == id[1] && (uint64_t)st.st_ino == id[2] &&
-                             (uint64_t)st.st_size == id[3] &&
+                       : there && (uint64_t)st.st_ino == id[2] && (uint64_t)st.st_size == id[3] &&
                              (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec == mtime;
     if (same && main_fd)
         *main_fd = fd;
