@@ -127,8 +127,15 @@ int wfmpi_ckpt_task_start(struct wfmpi_ckpt *c, uint32_t task, uint32_t attempt,
                           int32_t node, uint64_t gpu_mask, double start);
 int wfmpi_ckpt_task_end(struct wfmpi_ckpt *c, const struct wfmpi_ckpt_event *ev,
                         const char *detail);
-/* Write buffered records; fsync when fsync_interval has passed (or force). */
+/* Write buffered records; fsync when fsync_interval has passed (started in
+ * the background; its outcome comes with a later commit), or now with force. */
 int wfmpi_ckpt_commit(struct wfmpi_ckpt *c, bool force_fsync);
+/* wfmpi_ckpt_commit for a driver whose task ends acknowledge nothing outside
+ * the process (the MPI master): buffered starts are written at once, ends
+ * alone wait for the next start, up to a second or 1 MB. A crash then loses
+ * at most ends of tasks that are RUNNING in the durable state, which a
+ * resume runs again anyway. */
+int wfmpi_ckpt_commit_lazy(struct wfmpi_ckpt *c);
 /* Snapshot when the rate limit allows (cheap to call every loop). */
 int wfmpi_ckpt_maybe_snapshot(struct wfmpi_ckpt *c);
 /* Snapshot now: temp file, fsync, rename, fsync dir; then a fresh journal. */

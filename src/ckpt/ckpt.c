@@ -36,9 +36,15 @@ struct wfmpi_ckpt {
     /* Task events of this commit round, not yet a journal record. */
     unsigned char events[JOURNAL_MAX_PAYLOAD];
     size_t events_len;
+    bool starts_pending; /* a start is buffered: the next commit must write */
 };
 
 static int flush_events(struct wfmpi_ckpt *c);
+
+/* wfmpi_ckpt_commit_lazy holds task ends back at most this long or this
+ * much (they are written with the next start anyway). */
+#define COMMIT_LAZY_S 1.0
+#define COMMIT_LAZY_BYTES ((size_t)1 << 20)
 
 /* ------------------------------------------------------ per-task hashes */
 
@@ -502,6 +508,7 @@ int wfmpi_ckpt_task_start(struct wfmpi_ckpt *c, uint32_t task, uint32_t attempt,
     if (!p)
         return c->err.code;
     c->events_len += ckpt_events_put_start(p, &r);
+    c->starts_pending = true;
     int rc = ckpt_state_apply_start(&c->st, &r);
     if (rc < 0)
         wfmpi_error_set(&c->err, rc, "task %u: cannot record its start", task);
@@ -535,14 +542,27 @@ int wfmpi_ckpt_task_end(struct wfmpi_ckpt *c, const struct wfmpi_ckpt_event *ev,
 int wfmpi_ckpt_commit(struct wfmpi_ckpt *c, bool force_fsync)
 {
     int rc = flush_events(c);
-    if (rc < 0)
-        return rc;
-    rc = journal_write(&c->j);
-    if (rc == 0 && (force_fsync || wfmpi_mono() - c->j.last_fsync >= c->opt.fsync_interval))
+    if (rc == 0)
+        rc = journal_write(&c->j);
+    c->starts_pending = false;
+    if (rc == 0 && force_fsync)
         rc = journal_fsync(&c->j);
+    else if (rc == 0 && wfmpi_mono() - c->j.last_fsync >= c->opt.fsync_interval)
+        rc = journal_fsync_async(&c->j);
     if (rc < 0)
         wfmpi_error_set(&c->err, rc, "%s: %s", c->journal_path, wfmpi_strerror(rc));
     return rc;
+}
+
+int wfmpi_ckpt_commit_lazy(struct wfmpi_ckpt *c)
+{
+    /* Ends alone may wait: a task whose end is lost in a crash is RUNNING
+     * in the durable state and runs again, as any running task would. A
+     * start may not: the task must never run unrecorded. */
+    if (!c->starts_pending && c->j.pending.len + c->events_len < COMMIT_LAZY_BYTES &&
+        wfmpi_mono() - c->j.last_write < COMMIT_LAZY_S)
+        return flush_events(c);
+    return wfmpi_ckpt_commit(c, false);
 }
 
 int wfmpi_ckpt_maybe_snapshot(struct wfmpi_ckpt *c)

@@ -2,6 +2,7 @@
 #ifndef WFMPI_CKPT_INT_H
 #define WFMPI_CKPT_INT_H
 
+#include <aio.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -36,8 +37,10 @@ struct journal {
     int fd;
     uint64_t seq; /* last sequence number written */
     struct wfmpi_buf pending;
-    double last_fsync;
-    bool dirty; /* written since the last fsync */
+    double last_fsync, last_write;
+    bool dirty; /* written since the last fsync (or since it started) */
+    bool syncing; /* an asynchronous fdatasync is in flight (sync_cb) */
+    struct aiocb sync_cb;
 };
 
 /* Create path (temp + rename + dir fsync) with the header; opens it for append. */
@@ -48,6 +51,12 @@ void journal_close(struct journal *j);
 int journal_append(struct journal *j, enum journal_type type, const void *payload, size_t len);
 int journal_write(struct journal *j);
 int journal_fsync(struct journal *j);
+/* Start an fdatasync in the background (POSIX AIO) and return at once; the
+ * outcome of the previous one is returned by the next call (or by
+ * journal_fsync, which waits for it). For group commit on the master's hot
+ * path: what is written is already safe from a crash of the process, the
+ * fsync only bounds what a crash of the machine can take. */
+int journal_fsync_async(struct journal *j);
 
 /* Replay callback: one valid record with seq > base. */
 typedef int journal_record_fn(void *ctx, enum journal_type type, const unsigned char *p,

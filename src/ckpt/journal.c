@@ -45,6 +45,8 @@ static int write_all(int fd, const void *p, size_t n)
     return 0;
 }
 
+static int sync_reap(struct journal *j, bool wait);
+
 int journal_create(struct journal *j, const char *path, uint64_t base_seq, const char *hash)
 {
     unsigned char h[JOURNAL_HEADER_BYTES];
@@ -57,6 +59,8 @@ int journal_create(struct journal *j, const char *path, uint64_t base_seq, const
 
 int journal_open_append(struct journal *j, const char *path, uint64_t seq)
 {
+    /* The fd is about to change: no background fsync may still use it. */
+    sync_reap(j, true);
     int fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
     if (fd < 0)
         return -errno;
@@ -87,7 +91,7 @@ void journal_close(struct journal *j)
 {
     if (j->fd > 0) {
         journal_write(j);
-        journal_fsync(j);
+        journal_fsync(j); /* also waits for one in flight on this fd */
         close(j->fd);
     }
     j->fd = -1;
@@ -131,11 +135,50 @@ int journal_write(struct journal *j)
         return rc;
     wfmpi_buf_reset(&j->pending);
     j->dirty = true;
+    j->last_write = wfmpi_mono();
+    return 0;
+}
+
+/* The background fdatasync's outcome: 0 while none is in flight, or (with
+ * wait) once it ends; -EINPROGRESS while it runs and we do not wait. */
+static int sync_reap(struct journal *j, bool wait)
+{
+    if (!j->syncing)
+        return 0;
+    int e;
+    while ((e = aio_error(&j->sync_cb)) == EINPROGRESS) {
+        if (!wait)
+            return -EINPROGRESS;
+        const struct aiocb *list[1] = {&j->sync_cb};
+        aio_suspend(list, 1, NULL);
+    }
+    j->syncing = false;
+    return aio_return(&j->sync_cb) < 0 ? -e : 0;
+}
+
+int journal_fsync_async(struct journal *j)
+{
+    int rc = sync_reap(j, false);
+    if (rc == -EINPROGRESS || (rc == 0 && !j->dirty))
+        return 0;
+    if (rc < 0)
+        return rc;
+    memset(&j->sync_cb, 0, sizeof(j->sync_cb));
+    j->sync_cb.aio_fildes = j->fd;
+    j->sync_cb.aio_sigevent.sigev_notify = SIGEV_NONE;
+    if (aio_fsync(O_DSYNC, &j->sync_cb) < 0)
+        return journal_fsync(j); /* no AIO here: do it now */
+    j->syncing = true;
+    j->dirty = false;
+    j->last_fsync = wfmpi_mono();
     return 0;
 }
 
 int journal_fsync(struct journal *j)
 {
+    int rc = sync_reap(j, true);
+    if (rc < 0)
+        return rc;
     if (!j->dirty)
         return 0;
     if (fdatasync(j->fd) < 0)

@@ -478,7 +478,7 @@ static int on_commit(void *ctx)
         c->new_failure = false;
     }
     if (rc == 0)
-        rc = wfmpi_ckpt_commit(c->ckpt, false);
+        rc = wfmpi_ckpt_commit_lazy(c->ckpt);
     if (rc == 0)
         rc = wfmpi_ckpt_maybe_snapshot(c->ckpt);
     note_ckpt(c, rc);
