@@ -26,7 +26,8 @@ mkdir -p k
 KPID=$!
 # Every process of that pilot, by parent id (never by name).
 tree() { local p; for p in $(ps -o pid= --ppid "$1"); do tree "$p"; done; echo "$1"; }
-for i in $(seq 100); do [ -d k/jobs ] && [ "$(find k/jobs -name '*.out' | wc -l)" -ge 20 ] && break; sleep 0.1; done
+# 20 tasks finished (the ledger has their lines): the pilot is mid-run.
+for i in $(seq 100); do [ -f ledger.txt ] && [ "$(wc -l <ledger.txt)" -ge 20 ] && break; sleep 0.1; done
 kill -KILL $(tree "$KPID") 2>/dev/null || :
 wait "$KPID" 2>/dev/null || :
 pilot p1 --idle-timeout 5
