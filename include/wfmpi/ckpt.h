@@ -79,6 +79,8 @@ struct wfmpi_ckpt_options {
     double fsync_interval; /* seconds between journal fsyncs; 0 = default 0.05 */
     double snapshot_share; /* max share of run time spent snapshotting; 0 = 0.02 */
     double snapshot_min_interval; /* seconds; 0 = default 10 */
+    size_t journal_max; /* bytes: a snapshot is due when the journal is larger,
+                         * whatever the time; 0 = default 16 MiB */
     /* For readers of the run dir (status/analyze/statistics/report): the
      * tasks' work dir and the pool's total cores and GPUs, recorded with each
      * run. NULL/0 = unknown. */

@@ -11,9 +11,11 @@
 #include "ckpt_int.h"
 #include "wfmpi/wf.h"
 
-/* A snapshot is forced once the journal holds this many records, whatever
- * the rate limit says, so the journal stays bounded (~100 bytes a record). */
-#define SNAPSHOT_MAX_RECORDS 1000000
+/* A snapshot is forced once the journal file is this large, whatever the
+ * rate limit says, so the journal stays bounded (about 30 bytes a task:
+ * half a million tasks). Only runs of very short tasks reach it; with real
+ * tasks the rate limit snapshots long before. */
+#define JOURNAL_MAX_DEFAULT ((size_t)16 << 20)
 
 struct wfmpi_ckpt {
     char run_dir[PATH_MAX];
@@ -321,6 +323,8 @@ static void apply_defaults(struct wfmpi_ckpt_options *o)
         o->snapshot_share = 0.02;
     if (o->snapshot_min_interval <= 0)
         o->snapshot_min_interval = 10;
+    if (o->journal_max == 0)
+        o->journal_max = JOURNAL_MAX_DEFAULT;
 }
 
 static int open_state(struct wfmpi_ckpt *c, struct wfmpi_ckpt_recovered *rec,
@@ -573,7 +577,7 @@ int wfmpi_ckpt_maybe_snapshot(struct wfmpi_ckpt *c)
     double wait = c->snap_cost / c->opt.snapshot_share;
     if (wait < c->opt.snapshot_min_interval)
         wait = c->opt.snapshot_min_interval;
-    if (since < wait && c->j.seq - c->snap_seq < SNAPSHOT_MAX_RECORDS)
+    if (since < wait && c->j.size + c->j.pending.len < c->opt.journal_max)
         return 0;
     if (c->j.seq == c->snap_seq)
         return 0;

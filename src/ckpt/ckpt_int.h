@@ -38,6 +38,7 @@ struct journal {
     uint64_t seq; /* last sequence number written */
     struct wfmpi_buf pending;
     double last_fsync, last_write;
+    size_t size; /* bytes in the file: header and records written */
     bool dirty; /* written since the last fsync (or since it started) */
     bool syncing; /* an asynchronous fdatasync is in flight (sync_cb) */
     struct aiocb sync_cb;

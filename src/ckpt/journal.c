@@ -2,6 +2,7 @@
  * in one write(2) per commit, so the per-record cost on the master's hot path
  * is a memcpy and a crc32. */
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -77,8 +78,10 @@ int journal_open_append(struct journal *j, const char *path, uint64_t seq)
     }
     if (j->fd > 0)
         close(j->fd);
+    struct stat st;
     j->fd = fd;
     j->seq = seq;
+    j->size = fstat(fd, &st) == 0 ? (size_t)st.st_size : 0;
     if (!j->pending.max)
         wfmpi_buf_init(&j->pending, PENDING_MAX);
     wfmpi_buf_reset(&j->pending);
@@ -133,6 +136,7 @@ int journal_write(struct journal *j)
     int rc = write_all(j->fd, j->pending.data, j->pending.len);
     if (rc < 0)
         return rc;
+    j->size += j->pending.len;
     wfmpi_buf_reset(&j->pending);
     j->dirty = true;
     j->last_write = wfmpi_mono();

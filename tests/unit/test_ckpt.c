@@ -324,6 +324,41 @@ static void test_snapshot_compacts_and_loads(void **state)
     wfmpi_plan_destroy(p);
 }
 
+/* However fast events come, the journal stays bounded: a snapshot is due
+ * once it passes journal_max, and folds it into state.h5. */
+static void test_journal_bounded(void **state)
+{
+    (void)state;
+    struct wfmpi_plan *p = make_plan(false, "x");
+    struct wfmpi_ckpt_options o = {.journal_max = 2048, .snapshot_min_interval = 3600};
+    struct wfmpi_ckpt_recovered rec;
+    struct wfmpi_ckpt *c = open_ok(p, &o, &rec);
+    assert_int_equal(wfmpi_ckpt_run_start(c, 2, 1), 0);
+    char path[400];
+    snprintf(path, sizeof(path), "%s/journal", dir);
+    off_t largest = 0;
+    for (uint32_t k = 1; k <= 500; k++) {
+        assert_int_equal(wfmpi_ckpt_task_start(c, 1, k, 1, 0, 0, 100 + k), 0);
+        end(c, 1, k, WFMPI_EXEC_EXIT, WFMPI_TASK_READY, "exit code 3");
+        assert_int_equal(wfmpi_ckpt_commit(c, false), 0);
+        assert_int_equal(wfmpi_ckpt_maybe_snapshot(c), 0);
+        struct stat st;
+        assert_int_equal(stat(path, &st), 0);
+        largest = st.st_size > largest ? st.st_size : largest;
+    }
+    /* One round's records past the bound at most. */
+    assert_true(largest > 0 && largest < 2048 + 256);
+    wfmpi_ckpt_close(c);
+    /* Nothing was lost on the way: 500 attempts of b. */
+    struct wfmpi_error err = {0};
+    struct wfmpi_ckpt_state *s = wfmpi_ckpt_load(dir, &err);
+    assert_non_null(s);
+    assert_int_equal(s->tasks[1].attempts, 500);
+    assert_int_equal(s->n_events, 500);
+    wfmpi_ckpt_state_free(s);
+    wfmpi_plan_destroy(p);
+}
+
 static void test_bad_run_dirs(void **state)
 {
     (void)state;
@@ -523,6 +558,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_changed_workflow, make_dir, remove_dir),
         cmocka_unit_test_setup_teardown(test_fresh_moves_aside, make_dir, remove_dir),
         cmocka_unit_test_setup_teardown(test_snapshot_compacts_and_loads, make_dir, remove_dir),
+        cmocka_unit_test_setup_teardown(test_journal_bounded, make_dir, remove_dir),
         cmocka_unit_test_setup_teardown(test_bad_run_dirs, make_dir, remove_dir),
         cmocka_unit_test(test_reads_version_1),
         cmocka_unit_test(test_reads_version_2),
