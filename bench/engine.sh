@@ -46,7 +46,7 @@ echo "### 2,000 /bin/true tasks: wfmpi vs a plain posix_spawn loop vs GNU parall
 echo
 python3 "$GEN" independent 2000 /bin/true "$OUT/ind.yml" /dev/null
 python3 "$GEN" chain 2000 /bin/true "$OUT/chain.yml" /dev/null
-echo "| shape | concurrency | wfmpi tasks/s | posix_spawn loop tasks/s | wfmpi / loop | loop with 2 output files per task (as wfmpi) | wfmpi / that | GNU parallel tasks/s |"
+echo "| shape | concurrency | wfmpi tasks/s | posix_spawn loop tasks/s | wfmpi / loop | loop creating 2 output files per task (as wfmpi did before its logs became lazy) | wfmpi / that | GNU parallel tasks/s |"
 echo "|---|---|---|---|---|---|---|---|"
 mkdir -p "$OUT/files"
 for n in 2 4; do

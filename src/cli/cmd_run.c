@@ -583,7 +583,11 @@ static FILE *open_log(const char *run_dir, const struct run_opts *o)
     snprintf(path, sizeof(path), "%s/wfmpi.log", run_dir);
     FILE *f = fopen(path, "a");
     if (f) {
-        setvbuf(f, NULL, _IOFBF, (size_t)1 << 16);
+        /* glibc ignores the size when it picks the buffer itself (it takes
+         * st_blksize, 4 KiB): two lines a task were then a write(2) every
+         * ~25 tasks. Static: it outlives the FILE (one log per process). */
+        static char logbuf[(size_t)1 << 16];
+        setvbuf(f, logbuf, _IOFBF, sizeof(logbuf));
         wfmpi_log_set_level(o->log_level > WFMPI_LOG_INFO ? o->log_level : WFMPI_LOG_INFO);
         wfmpi_log_set_file(f, o->log_level);
     }
