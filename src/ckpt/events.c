@@ -49,10 +49,12 @@ static int64_t to_us(double s)
     return (int64_t)llround(s * 1e6);
 }
 
-size_t ckpt_events_put_start(unsigned char *p, const struct rec_task_start *r)
+/* What a start and an end both begin with: tag, then the attempt and
+ * where it ran. */
+static size_t put_head(unsigned char *p, uint8_t tag, const struct rec_task_start *r)
 {
     size_t n = 0;
-    p[n++] = EV_START;
+    p[n++] = tag;
     n += put_u(p + n, r->task);
     n += put_u(p + n, r->attempt);
     n += put_s(p + n, r->rank);
@@ -60,6 +62,11 @@ size_t ckpt_events_put_start(unsigned char *p, const struct rec_task_start *r)
     n += put_u(p + n, r->gpu_mask);
     n += put_f(p + n, r->start);
     return n;
+}
+
+size_t ckpt_events_put_start(unsigned char *p, const struct rec_task_start *r)
+{
+    return put_head(p, EV_START, r);
 }
 
 void ckpt_events_quantise(struct wfmpi_ckpt_event *ev)
@@ -71,14 +78,10 @@ void ckpt_events_quantise(struct wfmpi_ckpt_event *ev)
 
 size_t ckpt_events_put_end(unsigned char *p, const struct wfmpi_ckpt_event *ev, const char *detail)
 {
-    size_t n = 0, dl = detail ? strnlen(detail, WFMPI_CKPT_DETAIL_MAX - 1) : 0;
-    p[n++] = EV_END;
-    n += put_u(p + n, ev->task);
-    n += put_u(p + n, ev->attempt);
-    n += put_s(p + n, ev->rank);
-    n += put_s(p + n, ev->node);
-    n += put_u(p + n, ev->gpu_mask);
-    n += put_f(p + n, ev->start);
+    size_t dl = detail ? strnlen(detail, WFMPI_CKPT_DETAIL_MAX - 1) : 0;
+    struct rec_task_start head = {ev->task, ev->attempt,  ev->rank,
+                                  ev->node, ev->gpu_mask, ev->start};
+    size_t n = put_head(p, EV_END, &head);
     n += put_s(p + n, to_us(ev->end - ev->start));
     p[n++] = ev->reason;
     n += put_s(p + n, ev->exit_code);
@@ -142,7 +145,7 @@ static uint8_t get_byte(struct reader *r)
     return r->p[r->off++];
 }
 
-static int apply_start(struct ckpt_state *st, struct reader *r)
+static struct rec_task_start get_head(struct reader *r)
 {
     struct rec_task_start s;
     s.task = (uint32_t)get_u(r);
@@ -151,18 +154,24 @@ static int apply_start(struct ckpt_state *st, struct reader *r)
     s.node = (int32_t)get_s(r);
     s.gpu_mask = get_u(r);
     s.start = get_f(r);
+    return s;
+}
+
+static int apply_start(struct ckpt_state *st, struct reader *r)
+{
+    struct rec_task_start s = get_head(r);
     return r->bad ? WFMPI_E_CORRUPT : ckpt_state_apply_start(st, &s);
 }
 
 static int apply_end(struct ckpt_state *st, struct reader *r)
 {
-    struct wfmpi_ckpt_event ev;
-    ev.task = (uint32_t)get_u(r);
-    ev.attempt = (uint32_t)get_u(r);
-    ev.rank = (int32_t)get_s(r);
-    ev.node = (int32_t)get_s(r);
-    ev.gpu_mask = get_u(r);
-    ev.start = get_f(r);
+    struct rec_task_start h = get_head(r);
+    struct wfmpi_ckpt_event ev = {.task = h.task,
+                                  .attempt = h.attempt,
+                                  .rank = h.rank,
+                                  .node = h.node,
+                                  .gpu_mask = h.gpu_mask,
+                                  .start = h.start};
     ev.end = ev.start + (double)get_s(r) * 1e-6;
     ev.reason = get_byte(r);
     ev.exit_code = (int32_t)get_s(r);

@@ -31,21 +31,6 @@ static void header_bytes(unsigned char *h, uint64_t base_seq, const char *hash)
     memcpy(h + 24, hash, 64);
 }
 
-static int write_all(int fd, const void *p, size_t n)
-{
-    const char *c = p;
-    while (n) {
-        ssize_t w = write(fd, c, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0)
-            return -errno;
-        c += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 static int sync_reap(struct journal *j, bool wait);
 
 int journal_create(struct journal *j, const char *path, uint64_t base_seq, const char *hash)
@@ -133,7 +118,7 @@ int journal_write(struct journal *j)
 {
     if (j->pending.len == 0)
         return 0;
-    int rc = write_all(j->fd, j->pending.data, j->pending.len);
+    int rc = wfmpi_write_all(j->fd, j->pending.data, j->pending.len);
     if (rc < 0)
         return rc;
     j->size += j->pending.len;
