@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -327,6 +328,23 @@ static void apply_defaults(struct wfmpi_ckpt_options *o)
         o->journal_max = JOURNAL_MAX_DEFAULT;
 }
 
+/* Touch memory the master's loop will fill, now: one madvise populates it
+ * (Linux >= 5.14) instead of a page fault every 46 events in the loop
+ * (about a fifth of what recording cost at --exec null rates). */
+static void prefault(void *p, size_t len)
+{
+    long page = sysconf(_SC_PAGESIZE);
+    uintptr_t a = ((uintptr_t)p + (uintptr_t)page - 1) & ~((uintptr_t)page - 1);
+    uintptr_t b = ((uintptr_t)p + len) & ~((uintptr_t)page - 1);
+    if (page <= 0 || b <= a)
+        return;
+#ifdef MADV_POPULATE_WRITE
+    if (madvise((void *)a, b - a, MADV_POPULATE_WRITE) == 0)
+        return;
+#endif
+    memset((void *)a, 0, b - a);
+}
+
 static int open_state(struct wfmpi_ckpt *c, struct wfmpi_ckpt_recovered *rec,
                       struct wfmpi_error *err)
 {
@@ -336,6 +354,8 @@ static int open_state(struct wfmpi_ckpt *c, struct wfmpi_ckpt_recovered *rec,
     if (rc == 0)
         rc = wfmpi_grow((void **)&c->st.events, &c->st.cap_events, c->v->n_tasks + 1,
                         sizeof(*c->st.events));
+    if (rc == 0)
+        prefault(c->st.events, c->st.cap_events * sizeof(*c->st.events));
     if (rc == 0)
         rc = build_index(c);
     if (rc < 0)
