@@ -222,6 +222,10 @@ static inline size_t wfmpi_heap_len(const struct wfmpi_heap *h)
 /* Seconds from CLOCK_MONOTONIC (durations) and CLOCK_REALTIME (timestamps). */
 double wfmpi_mono(void);
 double wfmpi_wall(void);
+/* CLOCK_REALTIME_COARSE: the last tick (a few ms old at most), for
+ * timestamps taken per task on the master's hot path that a precise one
+ * replaces later (a start the worker's result then states exactly). */
+double wfmpi_wall_coarse(void);
 
 /* ---------------------------------------------------------------- sha256 */
 

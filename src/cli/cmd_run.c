@@ -325,9 +325,11 @@ static void on_start(void *ctx, const struct wfmpi_sched_dispatch *d, int rank)
     if (wfmpi_log_enabled(WFMPI_LOG_INFO))
         wfmpi_info("start %s attempt %u rank %d node %u cores %u", task_id(c, d->task), d->attempt,
                    rank, d->node, d->cores);
+    /* The start time only shows while the task runs (the end event carries
+     * the executor's exact one): the coarse clock will do. */
     if (c->ckpt)
         note_ckpt(c, wfmpi_ckpt_task_start(c->ckpt, d->task, d->attempt, rank, (int32_t)d->node,
-                                           d->gpu_mask, wfmpi_wall()));
+                                           d->gpu_mask, wfmpi_wall_coarse()));
 }
 
 static void record_end(struct run_ctx *c, const struct wfmpi_sched_dispatch *d, int rank,

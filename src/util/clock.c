@@ -17,3 +17,7 @@ double wfmpi_wall(void)
 {
     return ts_seconds(CLOCK_REALTIME);
 }
+double wfmpi_wall_coarse(void)
+{
+    return ts_seconds(CLOCK_REALTIME_COARSE);
+}
