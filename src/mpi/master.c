@@ -206,8 +206,8 @@ static void handle_result(struct master *ms, const struct wfmpi_exec_result *r)
     /* A task that fails while the run drains was stopped by the drain (its
      * SIGTERM), or by the walltime signal itself before the loop saw it: it
      * must not use up a retry. */
-    bool signalled = ms->m->drain_signal && *ms->m->drain_signal;
-    if (outcome == WFMPI_SCHED_FAILED && (wfmpi_sched_draining(ms->s) || signalled))
+    if (outcome == WFMPI_SCHED_FAILED &&
+        (wfmpi_sched_draining(ms->s) || mpi_drain_signalled(ms->m, r)))
         outcome = WFMPI_SCHED_INTERRUPTED;
     if (wfmpi_sched_complete(ms->s, task, attempt, outcome) < 0)
         wfmpi_warn("scheduler refused the result of task %u attempt %u", task, attempt);
@@ -300,6 +300,7 @@ static int flush_peer(struct master *ms, int rank)
     if (MPI_Isend(b->data, (int)b->len, MPI_BYTE, rank, WIRE_TAG_TASKS, MPI_COMM_WORLD,
                   &ms->reqs[rank]) != MPI_SUCCESS)
         return WFMPI_E_MPI;
+    mpi_doorbell_ring(ms->m, rank);
     p->filling ^= 1;
     p->queued = 0;
     return 1;
@@ -367,6 +368,10 @@ static int progress_sends(struct master *ms, struct wfmpi_error *err)
     if (size > 1 &&
         MPI_Testsome(size, ms->reqs, &outcount, ms->done_idx, MPI_STATUSES_IGNORE) != MPI_SUCCESS)
         return wfmpi_error_set(err, WFMPI_E_MPI, "MPI_Testsome failed");
+    /* A large batch is delivered in pieces as both sides progress: a
+     * receiver that went back to sleep hears that it is all there. */
+    for (int k = 0; k < outcount && outcount != MPI_UNDEFINED; k++)
+        mpi_doorbell_ring(ms->m, ms->done_idx[k]);
     int sent = 0;
     for (int r = 1; r < size; r++) {
         int rc = flush_peer(ms, r);
@@ -379,10 +384,26 @@ static int progress_sends(struct master *ms, struct wfmpi_error *err)
 
 /* ---------------------------------------------------------- the loop */
 
+/* Can every message we wait for ring our bell? Workers all on our node,
+ * and no send of ours half-delivered (that one needs us to progress it). */
+static bool bells_cover(const struct master *ms)
+{
+    for (int r = 1; r < ms->m->size; r++)
+        if (!mpi_doorbell_local(ms->m, r) || ms->reqs[r] != MPI_REQUEST_NULL)
+            return false;
+    return ms->m->bell_fd >= 0;
+}
+
 static void idle_wait(struct master *ms, int *idle_rounds)
 {
-    /* Spin briefly (a result is often microseconds away), then sleep in
-     * growing steps up to 1 ms on the executor's fd so local exits wake us. */
+    /* With doorbells, sleep until a local exit or a worker's message. */
+    if (bells_cover(ms)) {
+        mpi_doorbell_wait(ms->m, wfmpi_exec_fd(ms->ex), MPI_BELL_SLEEP_S);
+        return;
+    }
+    /* Else spin briefly (a result is often microseconds away), then sleep
+     * in growing steps up to 1 ms on the executor's fd so local exits wake
+     * us. */
     int k = ++*idle_rounds;
     if (k < 64)
         return;
@@ -413,6 +434,8 @@ static int master_setup(struct master *ms, struct wfmpi_error *err)
     }
     if (!(ms->ex = wfmpi_exec_create(err)))
         return err ? err->code : WFMPI_E_INTERNAL;
+    wfmpi_info("doorbells: %s", ms->m->bell_fd >= 0 ? "on (ranks of a node wake each other)"
+                                                    : "off (idle ranks poll)");
     int rc = mpi_bcast_config(&ms->scratch, &ms->wcfg);
     return rc < 0 ? wfmpi_error_set(err, rc, "cannot send the run configuration") : 0;
 }
@@ -448,6 +471,7 @@ static int begin_drain(struct master *ms, const char *why, struct wfmpi_error *e
     for (int r = 1; r < ms->m->size; r++) {
         if (MPI_Send(&grace, 1, MPI_DOUBLE, r, WIRE_TAG_DRAIN, MPI_COMM_WORLD) != MPI_SUCCESS)
             return wfmpi_error_set(err, WFMPI_E_MPI, "cannot tell rank %d to drain", r);
+        mpi_doorbell_ring(ms->m, r);
     }
     return 0;
 }
@@ -540,6 +564,7 @@ int wfmpi_mpi_stop_workers(struct wfmpi_mpi *m, int exit_code)
     for (int r = 1; r < m->size; r++) {
         if (MPI_Send(&exit_code, 1, MPI_INT, r, WIRE_TAG_STOP, MPI_COMM_WORLD) != MPI_SUCCESS)
             rc = WFMPI_E_MPI;
+        mpi_doorbell_ring(m, r);
     }
     return rc;
 }

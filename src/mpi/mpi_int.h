@@ -89,6 +89,25 @@ int wire_get_task(struct wire_reader *r, struct wire_task *t, const char ***tabl
 void wire_put_config(struct wire_writer *w, const struct wire_config *c);
 int wire_get_config(struct wire_reader *r, struct wire_config *c);
 
+/* doorbell.c: waking a sleeping rank of the same node (see there). open
+ * is collective (every rank, at start-up) and leaves bell_fd -1 everywhere
+ * unless every rank got one. ring: rank has a message from us (no-op for a
+ * rank of another node, or without doorbells). local: rank can be rung.
+ * wait: sleep until exec_fd or our bell is readable or max_s passed, and
+ * silence the bell; ppoll's result. */
+#define MPI_BELL_SLEEP_S 0.005
+
+/* startup.c: has this rank had a drain signal? For a result killed by a
+ * drain signal, waits up to MPI_DRAIN_SIGNAL_WAIT_MS for the rank's own. */
+#define MPI_DRAIN_SIGNAL_WAIT_MS 200
+bool mpi_drain_signalled(const struct wfmpi_mpi *m, const struct wfmpi_exec_result *r);
+struct wfmpi_mpi;
+void mpi_doorbell_open(struct wfmpi_mpi *m);
+void mpi_doorbell_close(struct wfmpi_mpi *m);
+void mpi_doorbell_ring(const struct wfmpi_mpi *m, int rank);
+bool mpi_doorbell_local(const struct wfmpi_mpi *m, int rank);
+int mpi_doorbell_wait(const struct wfmpi_mpi *m, int exec_fd, double max_s);
+
 /* The context shared by start-up, master and worker. */
 struct wfmpi_mpi {
     int rank, size;
@@ -98,6 +117,10 @@ struct wfmpi_mpi {
     int node_index; /* index of this rank's node */
     int node_rank; /* rank within the node */
     MPI_Comm node_comm;
+    /* Doorbell (doorbell.c): -1 when not in use (on every rank then). */
+    int bell_fd;
+    uint64_t bell_token;
+    uint8_t *bell_local; /* per world rank: on this node */
     struct wfmpi_topo_node local;
     struct wfmpi_topo *topo; /* this node's topology (every rank) */
     struct wfmpi_topo_rank share; /* this rank's GPUs and CPUs */

@@ -379,6 +379,7 @@ static int send_cancels(struct wfmpi_mpi_pool *p)
         if (w.rc < 0 || MPI_Send(p->scratch.data, (int)p->scratch.len, MPI_BYTE, rank,
                                  WIRE_TAG_CANCEL, MPI_COMM_WORLD) != MPI_SUCCESS)
             return WFMPI_E_MPI;
+        mpi_doorbell_ring(p->m, rank);
     }
     p->n_cancels = kept;
     return 0;
@@ -400,6 +401,7 @@ static int flush_sends(struct wfmpi_mpi_pool *p)
         if (MPI_Isend(b->data, (int)b->len, MPI_BYTE, r, WIRE_TAG_TASKS, MPI_COMM_WORLD,
                       &p->reqs[r]) != MPI_SUCCESS)
             return WFMPI_E_MPI;
+        mpi_doorbell_ring(p->m, r);
         pe->filling ^= 1;
         pe->queued = 0;
         pe->batch++;
@@ -496,8 +498,10 @@ int wfmpi_mpi_pool_cancel(struct wfmpi_mpi_pool *p, uint32_t slot, double grace_
 int wfmpi_mpi_pool_drain(struct wfmpi_mpi_pool *p, double grace_s)
 {
     wfmpi_exec_interrupt_all(p->ex, grace_s);
-    for (int r = 1; r < p->m->size; r++)
+    for (int r = 1; r < p->m->size; r++) {
         if (MPI_Send(&grace_s, 1, MPI_DOUBLE, r, WIRE_TAG_DRAIN, MPI_COMM_WORLD) != MPI_SUCCESS)
             return WFMPI_E_MPI;
+        mpi_doorbell_ring(p->m, r);
+    }
     return 0;
 }

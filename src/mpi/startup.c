@@ -1,6 +1,7 @@
 /* Start-up: every rank learns its node, the master learns the allocation. */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "mpi_int.h"
 
@@ -204,6 +205,7 @@ struct wfmpi_mpi *wfmpi_mpi_init(int *argc, char ***argv, struct wfmpi_error *er
         wfmpi_error_set(err, -ENOMEM, "out of memory");
         return NULL;
     }
+    m->bell_fd = -1;
     int rc = MPI_Init(argc, argv);
     if (rc != MPI_SUCCESS) {
         mpi_fail(err, rc, "MPI_Init");
@@ -225,6 +227,7 @@ struct wfmpi_mpi *wfmpi_mpi_init(int *argc, char ***argv, struct wfmpi_error *er
         wfmpi_mpi_finalize(m);
         return NULL;
     }
+    mpi_doorbell_open(m);
     return m;
 }
 
@@ -234,6 +237,7 @@ void wfmpi_mpi_finalize(struct wfmpi_mpi *m)
         return;
     if (m->node_comm != MPI_COMM_NULL && m->node_comm != 0)
         MPI_Comm_free(&m->node_comm);
+    mpi_doorbell_close(m);
     MPI_Finalize();
     free(m->nodes);
     free(m->node_ranks);
@@ -258,6 +262,22 @@ void wfmpi_mpi_abort(struct wfmpi_mpi *m, int code)
 void wfmpi_mpi_set_drain_flag(struct wfmpi_mpi *m, const volatile sig_atomic_t *flag)
 {
     m->drain_signal = flag;
+}
+
+/* Slurm signals the step's processes one after another: a task may die of
+ * the walltime signal, and its rank wake on that (its pidfd) before its own
+ * copy of the signal has arrived. So for a task killed by one of the drain
+ * signals (the ones `wfmpi run` catches), wait a moment for ours. */
+bool mpi_drain_signalled(const struct wfmpi_mpi *m, const struct wfmpi_exec_result *r)
+{
+    if (!m->drain_signal)
+        return false;
+    bool drain_sig = r->reason == WFMPI_EXEC_SIGNAL &&
+                     (r->signal == SIGTERM || r->signal == SIGINT || r->signal == SIGUSR1);
+    struct timespec ms = {0, 1000000};
+    for (int i = 0; drain_sig && !*m->drain_signal && i < MPI_DRAIN_SIGNAL_WAIT_MS; i++)
+        nanosleep(&ms, NULL);
+    return *m->drain_signal != 0;
 }
 
 int wfmpi_mpi_rank(const struct wfmpi_mpi *m)

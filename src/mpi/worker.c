@@ -53,20 +53,24 @@ static void queue_result(struct worker *w, const struct wfmpi_exec_result *res)
 /* Send the pending batch if the previous one has left. */
 static int flush_results(struct worker *w)
 {
-    if (w->queued == 0)
-        return 0;
+    /* The previous batch first: tested even with nothing queued, so that
+     * an idle worker knows it may sleep on its bell. */
     if (w->req != MPI_REQUEST_NULL) {
         int done = 0;
         if (MPI_Test(&w->req, &done, MPI_STATUS_IGNORE) != MPI_SUCCESS)
             return WFMPI_E_MPI;
         if (!done)
             return 0;
+        mpi_doorbell_ring(w->m, 0); /* all of the last batch is there now */
     }
+    if (w->queued == 0)
+        return 0;
     struct wire_writer wr = {.buf = &w->out[w->filling], .rc = 0};
     wire_finish(&wr, w->queued);
     if (MPI_Isend(wr.buf->data, (int)wr.buf->len, MPI_BYTE, 0, WIRE_TAG_RESULTS, MPI_COMM_WORLD,
                   &w->req) != MPI_SUCCESS)
         return WFMPI_E_MPI;
+    mpi_doorbell_ring(w->m, 0);
     w->filling ^= 1;
     w->queued = 0;
     return 1;
@@ -167,10 +171,11 @@ static int poll_exec(struct worker *w)
 {
     struct wfmpi_exec_result res[RESULT_BATCH];
     uint32_t n = wfmpi_exec_poll(w->ex, res, RESULT_BATCH, 0);
-    bool signalled = w->draining || (w->m->drain_signal && *w->m->drain_signal);
     for (uint32_t i = 0; i < n; i++) {
         /* The walltime signal reaches tasks too; what it stopped is
          * interrupted, not failed (see wfmpi_mpi_set_drain_flag). */
+        bool signalled =
+            w->draining || (res[i].reason != WFMPI_EXEC_OK && mpi_drain_signalled(w->m, &res[i]));
         if (signalled && res[i].reason != WFMPI_EXEC_OK &&
             res[i].reason != WFMPI_EXEC_INTERRUPTED) {
             res[i].reason = WFMPI_EXEC_INTERRUPTED;
@@ -183,6 +188,12 @@ static int poll_exec(struct worker *w)
 
 static void idle_wait(struct worker *w, int *idle)
 {
+    /* With doorbells, sleep until a task ends or the master rings (unless
+     * a send of ours still needs us to progress it). */
+    if (mpi_doorbell_local(w->m, 0) && w->req == MPI_REQUEST_NULL) {
+        mpi_doorbell_wait(w->m, wfmpi_exec_fd(w->ex), MPI_BELL_SLEEP_S);
+        return;
+    }
     int k = ++*idle;
     if (k < 64)
         return;

@@ -31,6 +31,8 @@ run_shape() { # SHAPE N RANKS [--files]
   fi
   [ "$(grep -c ' start ' "$d/wf.wfmpi/wfmpi.log")" = "$expected" ] ||
     fail "$shape: wfmpi.log lacks one start line per task"
+  # One node: the ranks sleep on their doorbells instead of polling.
+  grep -q 'doorbells: on' "$d/wf.wfmpi/wfmpi.log" || fail "$shape: doorbells not in use"
   pass "$shape ($expected tasks) on $ranks ranks${extra:+ with file edges}"
 }
 
