@@ -127,6 +127,12 @@ void wfmpi_ckpt_mark_blocked(struct wfmpi_ckpt *c, const struct wfmpi_sched *s);
 int wfmpi_ckpt_run_start(struct wfmpi_ckpt *c, int32_t ranks, int32_t nodes);
 int wfmpi_ckpt_task_start(struct wfmpi_ckpt *c, uint32_t task, uint32_t attempt, int32_t rank,
                           int32_t node, uint64_t gpu_mask, double start);
+/* The end event of an attempt as the executor reported it (times, reason,
+ * exit code, signal, CPU, RSS); node, GPUs, state_after and run are 0 for
+ * the caller to fill. */
+struct wfmpi_exec_result;
+struct wfmpi_ckpt_event wfmpi_ckpt_event_of(uint32_t task, uint32_t attempt, int32_t rank,
+                                            const struct wfmpi_exec_result *r);
 int wfmpi_ckpt_task_end(struct wfmpi_ckpt *c, const struct wfmpi_ckpt_event *ev,
                         const char *detail);
 /* Write buffered records; fsync when fsync_interval has passed (started in

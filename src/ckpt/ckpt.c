@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "ckpt_int.h"
+#include "wfmpi/exec.h"
 #include "wfmpi/wf.h"
 
 /* A snapshot is forced once the journal file is this large, whatever the
@@ -537,6 +538,22 @@ int wfmpi_ckpt_task_start(struct wfmpi_ckpt *c, uint32_t task, uint32_t attempt,
     if (rc < 0)
         wfmpi_error_set(&c->err, rc, "task %u: cannot record its start", task);
     return rc;
+}
+
+struct wfmpi_ckpt_event wfmpi_ckpt_event_of(uint32_t task, uint32_t attempt, int32_t rank,
+                                            const struct wfmpi_exec_result *r)
+{
+    return (struct wfmpi_ckpt_event){.task = task,
+                                     .attempt = attempt,
+                                     .rank = rank,
+                                     .start = r->start_wall,
+                                     .end = r->end_wall,
+                                     .reason = (uint8_t)r->reason,
+                                     .exit_code = r->exit_code,
+                                     .signal = r->signal,
+                                     .utime = r->utime,
+                                     .stime = r->stime,
+                                     .maxrss_kb = r->maxrss_kb};
 }
 
 int wfmpi_ckpt_task_end(struct wfmpi_ckpt *c, const struct wfmpi_ckpt_event *ev, const char *detail)

@@ -127,7 +127,7 @@ int ckpt_state_apply_events(struct ckpt_state *st, const unsigned char *p, size_
 /* events.c: append one packed event at p (at most CKPT_EVENT_MAX bytes);
  * returns its length. An end event is quantised first (its times to whole
  * microseconds), so apply the event after quantise, as replay will see it. */
-#define CKPT_EVENT_MAX (96 + WFMPI_CKPT_DETAIL_MAX)
+#define CKPT_EVENT_MAX (128 + WFMPI_CKPT_DETAIL_MAX) /* worst case ~97 + detail */
 size_t ckpt_events_put_start(unsigned char *p, const struct rec_task_start *r);
 void ckpt_events_quantise(struct wfmpi_ckpt_event *ev);
 size_t ckpt_events_put_end(unsigned char *p, const struct wfmpi_ckpt_event *ev, const char *detail);

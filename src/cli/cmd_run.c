@@ -335,20 +335,10 @@ static void on_start(void *ctx, const struct wfmpi_sched_dispatch *d, int rank)
 static void record_end(struct run_ctx *c, const struct wfmpi_sched_dispatch *d, int rank,
                        const struct wfmpi_exec_result *r, enum wfmpi_task_state after)
 {
-    struct wfmpi_ckpt_event ev = {.task = d->task,
-                                  .attempt = d->attempt,
-                                  .rank = rank,
-                                  .node = (int32_t)d->node,
-                                  .gpu_mask = d->gpu_mask,
-                                  .start = r->start_wall,
-                                  .end = r->end_wall,
-                                  .reason = (uint8_t)r->reason,
-                                  .exit_code = r->exit_code,
-                                  .signal = r->signal,
-                                  .utime = r->utime,
-                                  .stime = r->stime,
-                                  .maxrss_kb = r->maxrss_kb,
-                                  .state_after = (uint8_t)after};
+    struct wfmpi_ckpt_event ev = wfmpi_ckpt_event_of(d->task, d->attempt, rank, r);
+    ev.node = (int32_t)d->node;
+    ev.gpu_mask = d->gpu_mask;
+    ev.state_after = (uint8_t)after;
     note_ckpt(c, wfmpi_ckpt_task_end(c->ckpt, &ev, r->detail));
 }
 

@@ -56,18 +56,8 @@ void gl_lease_clear(struct gl_workflow *w, uint32_t task)
 void gl_record_end(struct gl_workflow *w, uint32_t task, uint32_t attempt, int32_t pilot,
                    const struct wfmpi_exec_result *res, const char *detail)
 {
-    struct wfmpi_ckpt_event ev = {.task = task,
-                                  .attempt = attempt,
-                                  .rank = pilot,
-                                  .start = res->start_wall,
-                                  .end = res->end_wall,
-                                  .reason = (uint8_t)res->reason,
-                                  .exit_code = res->exit_code,
-                                  .signal = res->signal,
-                                  .utime = res->utime,
-                                  .stime = res->stime,
-                                  .maxrss_kb = res->maxrss_kb,
-                                  .state_after = (uint8_t)wfmpi_sched_state(w->s, task)};
+    struct wfmpi_ckpt_event ev = wfmpi_ckpt_event_of(task, attempt, pilot, res);
+    ev.state_after = (uint8_t)wfmpi_sched_state(w->s, task);
     if (wfmpi_ckpt_task_end(w->ckpt, &ev, detail) < 0)
         wfmpi_error_log("workflow %s: %s", w->id, wfmpi_ckpt_error(w->ckpt));
     w->new_failure |= ev.state_after == WFMPI_TASK_FAILED;

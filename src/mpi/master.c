@@ -48,6 +48,7 @@ struct master {
     uint32_t n_local_pending;
     char pathbuf[2][4096];
     char env_run_dir[4096 + 16]; /* "WFMPI_RUN_DIR=...", the same for every task */
+    bool bells; /* every worker can ring us (doorbell.c): all on our node */
 };
 
 /* ----------------------------------------------------------- encoding */
@@ -184,7 +185,9 @@ static int rank_of(const struct master *ms, const struct wfmpi_sched_dispatch *d
     return ms->m->slot_rank[d->rank];
 }
 
-static void handle_result(struct master *ms, const struct wfmpi_exec_result *r)
+/* local: the master's own task (a worker's result has been through
+ * mpi_drain_signalled's wait on its rank already). */
+static void handle_result(struct master *ms, const struct wfmpi_exec_result *r, bool local)
 {
     uint32_t task = (uint32_t)(r->tag >> 32), attempt = (uint32_t)r->tag;
     if (task >= ms->v->n_tasks || ms->running[task].attempt != attempt) {
@@ -207,7 +210,7 @@ static void handle_result(struct master *ms, const struct wfmpi_exec_result *r)
      * SIGTERM), or by the walltime signal itself before the loop saw it: it
      * must not use up a retry. */
     if (outcome == WFMPI_SCHED_FAILED &&
-        (wfmpi_sched_draining(ms->s) || mpi_drain_signalled(ms->m, r)))
+        (wfmpi_sched_draining(ms->s) || mpi_drain_signalled(ms->m, r, local)))
         outcome = WFMPI_SCHED_INTERRUPTED;
     if (wfmpi_sched_complete(ms->s, task, attempt, outcome) < 0)
         wfmpi_warn("scheduler refused the result of task %u attempt %u", task, attempt);
@@ -247,7 +250,7 @@ static int recv_results(struct master *ms, struct wfmpi_error *err)
             if (wire_get_result(&r, &res) < 0)
                 return wfmpi_error_set(err, WFMPI_E_PROTO, "malformed result record from rank %d",
                                        from);
-            handle_result(ms, &res);
+            handle_result(ms, &res, false);
             handled++;
         }
     }
@@ -258,7 +261,7 @@ static int poll_local(struct master *ms)
     struct wfmpi_exec_result res[LOCAL_RESULTS];
     uint32_t n = wfmpi_exec_poll(ms->ex, res, LOCAL_RESULTS, 0);
     for (uint32_t i = 0; i < n; i++)
-        handle_result(ms, &res[i]);
+        handle_result(ms, &res[i], true);
     return (int)n;
 }
 
@@ -270,7 +273,7 @@ static int start_local(struct master *ms, const struct wfmpi_sched_dispatch *d)
     if (ms->cfg->exec_null) {
         struct wfmpi_exec_result r;
         null_result(&r, tag);
-        handle_result(ms, &r);
+        handle_result(ms, &r, true);
         return 0;
     }
     /* Encode and decode through the same wire code the workers use, so the
@@ -388,10 +391,10 @@ static int progress_sends(struct master *ms, struct wfmpi_error *err)
  * and no send of ours half-delivered (that one needs us to progress it). */
 static bool bells_cover(const struct master *ms)
 {
-    for (int r = 1; r < ms->m->size; r++)
-        if (!mpi_doorbell_local(ms->m, r) || ms->reqs[r] != MPI_REQUEST_NULL)
+    for (int r = 1; ms->bells && r < ms->m->size; r++)
+        if (ms->reqs[r] != MPI_REQUEST_NULL)
             return false;
-    return ms->m->bell_fd >= 0;
+    return ms->bells;
 }
 
 static void idle_wait(struct master *ms, int *idle_rounds)
@@ -434,6 +437,9 @@ static int master_setup(struct master *ms, struct wfmpi_error *err)
     }
     if (!(ms->ex = wfmpi_exec_create(err)))
         return err ? err->code : WFMPI_E_INTERNAL;
+    ms->bells = ms->m->bell_fd >= 0;
+    for (int r = 1; r < size; r++)
+        ms->bells = ms->bells && mpi_doorbell_local(ms->m, r);
     wfmpi_info("doorbells: %s", ms->m->bell_fd >= 0 ? "on (ranks of a node wake each other)"
                                                     : "off (idle ranks poll)");
     int rc = mpi_bcast_config(&ms->scratch, &ms->wcfg);

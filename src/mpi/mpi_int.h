@@ -97,10 +97,11 @@ int wire_get_config(struct wire_reader *r, struct wire_config *c);
  * silence the bell; ppoll's result. */
 #define MPI_BELL_SLEEP_S 0.005
 
-/* startup.c: has this rank had a drain signal? For a result killed by a
- * drain signal, waits up to MPI_DRAIN_SIGNAL_WAIT_MS for the rank's own. */
+/* startup.c: has this rank had a drain signal? With wait, for a result of
+ * this rank's own task killed by a drain signal, waits up to
+ * MPI_DRAIN_SIGNAL_WAIT_MS for the rank's own copy. */
 #define MPI_DRAIN_SIGNAL_WAIT_MS 200
-bool mpi_drain_signalled(const struct wfmpi_mpi *m, const struct wfmpi_exec_result *r);
+bool mpi_drain_signalled(const struct wfmpi_mpi *m, const struct wfmpi_exec_result *r, bool wait);
 struct wfmpi_mpi;
 void mpi_doorbell_open(struct wfmpi_mpi *m);
 void mpi_doorbell_close(struct wfmpi_mpi *m);

@@ -268,11 +268,11 @@ void wfmpi_mpi_set_drain_flag(struct wfmpi_mpi *m, const volatile sig_atomic_t *
  * the walltime signal, and its rank wake on that (its pidfd) before its own
  * copy of the signal has arrived. So for a task killed by one of the drain
  * signals (the ones `wfmpi run` catches), wait a moment for ours. */
-bool mpi_drain_signalled(const struct wfmpi_mpi *m, const struct wfmpi_exec_result *r)
+bool mpi_drain_signalled(const struct wfmpi_mpi *m, const struct wfmpi_exec_result *r, bool wait)
 {
     if (!m->drain_signal)
         return false;
-    bool drain_sig = r->reason == WFMPI_EXEC_SIGNAL &&
+    bool drain_sig = wait && r->reason == WFMPI_EXEC_SIGNAL &&
                      (r->signal == SIGTERM || r->signal == SIGINT || r->signal == SIGUSR1);
     struct timespec ms = {0, 1000000};
     for (int i = 0; drain_sig && !*m->drain_signal && i < MPI_DRAIN_SIGNAL_WAIT_MS; i++)

@@ -174,8 +174,8 @@ static int poll_exec(struct worker *w)
     for (uint32_t i = 0; i < n; i++) {
         /* The walltime signal reaches tasks too; what it stopped is
          * interrupted, not failed (see wfmpi_mpi_set_drain_flag). */
-        bool signalled =
-            w->draining || (res[i].reason != WFMPI_EXEC_OK && mpi_drain_signalled(w->m, &res[i]));
+        bool signalled = w->draining || (res[i].reason != WFMPI_EXEC_OK &&
+                                         mpi_drain_signalled(w->m, &res[i], true));
         if (signalled && res[i].reason != WFMPI_EXEC_OK &&
             res[i].reason != WFMPI_EXEC_INTERRUPTED) {
             res[i].reason = WFMPI_EXEC_INTERRUPTED;
