@@ -135,3 +135,15 @@ int mpi_doorbell_wait(const struct wfmpi_mpi *m, int exec_fd, double max_s)
     }
     return n;
 }
+
+int mpi_isend_ring(const struct wfmpi_mpi *m, const void *buf, size_t len, int rank, int tag,
+                   MPI_Request *req)
+{
+    int rc = MPI_Isend(buf, (int)len, MPI_BYTE, rank, tag, MPI_COMM_WORLD, req);
+    if (rc != MPI_SUCCESS)
+        return rc;
+    int done = 0;
+    rc = MPI_Test(req, &done, MPI_STATUS_IGNORE);
+    mpi_doorbell_ring(m, rank);
+    return rc;
+}

@@ -300,10 +300,9 @@ static int flush_peer(struct master *ms, int rank)
     struct wfmpi_buf *b = &p->out[p->filling];
     struct wire_writer w = {.buf = b, .rc = 0};
     wire_finish(&w, p->queued);
-    if (MPI_Isend(b->data, (int)b->len, MPI_BYTE, rank, WIRE_TAG_TASKS, MPI_COMM_WORLD,
-                  &ms->reqs[rank]) != MPI_SUCCESS)
+    if (mpi_isend_ring(ms->m, b->data, b->len, rank, WIRE_TAG_TASKS, &ms->reqs[rank]) !=
+        MPI_SUCCESS)
         return WFMPI_E_MPI;
-    mpi_doorbell_ring(ms->m, rank);
     p->filling ^= 1;
     p->queued = 0;
     return 1;

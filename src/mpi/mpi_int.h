@@ -108,6 +108,14 @@ void mpi_doorbell_close(struct wfmpi_mpi *m);
 void mpi_doorbell_ring(const struct wfmpi_mpi *m, int rank);
 bool mpi_doorbell_local(const struct wfmpi_mpi *m, int rank);
 int mpi_doorbell_wait(const struct wfmpi_mpi *m, int exec_fd, double max_s);
+/* MPI_Isend of a message to rank, then ring it. A send that completes at
+ * once (a small message, copied whole into the peer's queue) leaves *req
+ * MPI_REQUEST_NULL: the peer has it all, so its completion needs no second
+ * ring and waking the peer for it would be a wasted context switch. A send
+ * still pending leaves *req for the caller to complete, and to ring again
+ * then (the peer must progress a large message with us). MPI's rc. */
+int mpi_isend_ring(const struct wfmpi_mpi *m, const void *buf, size_t len, int rank, int tag,
+                   MPI_Request *req);
 
 /* The context shared by start-up, master and worker. */
 struct wfmpi_mpi {

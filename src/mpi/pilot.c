@@ -391,6 +391,10 @@ static int flush_sends(struct wfmpi_mpi_pool *p)
     if (size > 1 &&
         MPI_Testsome(size, p->reqs, &outcount, p->done_idx, MPI_STATUSES_IGNORE) != MPI_SUCCESS)
         return WFMPI_E_MPI;
+    /* A large batch is delivered in pieces as both sides progress: a
+     * worker that went back to sleep hears that it is all there. */
+    for (int k = 0; k < outcount && outcount != MPI_UNDEFINED; k++)
+        mpi_doorbell_ring(p->m, p->done_idx[k]);
     for (int r = 1; r < size; r++) {
         struct pool_peer *pe = &p->peers[r];
         if (pe->queued == 0 || p->reqs[r] != MPI_REQUEST_NULL)
@@ -398,10 +402,8 @@ static int flush_sends(struct wfmpi_mpi_pool *p)
         struct wfmpi_buf *b = &pe->out[pe->filling];
         struct wire_writer w = {.buf = b, .rc = 0};
         wire_finish(&w, pe->queued);
-        if (MPI_Isend(b->data, (int)b->len, MPI_BYTE, r, WIRE_TAG_TASKS, MPI_COMM_WORLD,
-                      &p->reqs[r]) != MPI_SUCCESS)
+        if (mpi_isend_ring(p->m, b->data, b->len, r, WIRE_TAG_TASKS, &p->reqs[r]) != MPI_SUCCESS)
             return WFMPI_E_MPI;
-        mpi_doorbell_ring(p->m, r);
         pe->filling ^= 1;
         pe->queued = 0;
         pe->batch++;

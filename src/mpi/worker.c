@@ -67,10 +67,9 @@ static int flush_results(struct worker *w)
         return 0;
     struct wire_writer wr = {.buf = &w->out[w->filling], .rc = 0};
     wire_finish(&wr, w->queued);
-    if (MPI_Isend(wr.buf->data, (int)wr.buf->len, MPI_BYTE, 0, WIRE_TAG_RESULTS, MPI_COMM_WORLD,
-                  &w->req) != MPI_SUCCESS)
+    if (mpi_isend_ring(w->m, wr.buf->data, wr.buf->len, 0, WIRE_TAG_RESULTS, &w->req) !=
+        MPI_SUCCESS)
         return WFMPI_E_MPI;
-    mpi_doorbell_ring(w->m, 0);
     w->filling ^= 1;
     w->queued = 0;
     return 1;
