@@ -232,10 +232,16 @@ struct wfmpi_exec *wfmpi_exec_create(struct wfmpi_error *err)
     ex->epfd = ex->timerfd = ex->devnull = -1;
     ex->free_head = ex->done_head = ex->done_tail = EXEC_NONE;
     ex->cpu_size = CPU_ALLOC_SIZE(EXEC_CPU_MAX);
-    ex->cpu_saved = CPU_ALLOC(EXEC_CPU_MAX);
+    ex->cpu_own = CPU_ALLOC(EXEC_CPU_MAX);
     ex->cpu_want = CPU_ALLOC(EXEC_CPU_MAX);
-    if (!ex->cpu_saved || !ex->cpu_want) {
+    if (!ex->cpu_own || !ex->cpu_want) {
         wfmpi_error_set(err, -ENOMEM, "out of memory");
+        goto fail_alloc;
+    }
+    /* What a bound spawn restores (read once: nothing rebinds this thread
+     * while it runs tasks). */
+    if (sched_getaffinity(0, ex->cpu_size, ex->cpu_own) < 0) {
+        wfmpi_error_set(err, -errno, "sched_getaffinity: %s", strerror(errno));
         goto fail_alloc;
     }
     if (open_fds(ex, err))
@@ -261,7 +267,7 @@ fail_alloc:
         close(ex->timerfd);
     if (ex->epfd >= 0)
         close(ex->epfd);
-    CPU_FREE(ex->cpu_saved);
+    CPU_FREE(ex->cpu_own);
     CPU_FREE(ex->cpu_want);
     free(ex);
     return NULL;
@@ -316,18 +322,20 @@ void wfmpi_exec_destroy(struct wfmpi_exec *ex)
         if (t->state == EXEC_RUNNING)
             close(t->pidfd);
         exec_capture_close(t);
-        if (t->dirfd != AT_FDCWD)
+        if (t->dirfd_owned)
             close(t->dirfd);
         free(t->strs);
     }
+    exec_work_dirs_close(ex);
     free(ex->tasks);
     free(ex->argv);
     free(ex->envp);
+    free(ex->env_keys);
     posix_spawnattr_destroy(&ex->attr);
     close(ex->devnull);
     close(ex->timerfd);
     close(ex->epfd);
-    CPU_FREE(ex->cpu_saved);
+    CPU_FREE(ex->cpu_own);
     CPU_FREE(ex->cpu_want);
     free(ex);
 }
@@ -380,9 +388,10 @@ static void finish(struct wfmpi_exec *ex, uint32_t i)
     t->res.end_wall = wfmpi_wall();
     exec_capture_finish(ex, t);
     exec_judge(ex, t);
-    if (t->dirfd != AT_FDCWD)
+    if (t->dirfd_owned)
         close(t->dirfd);
     t->dirfd = AT_FDCWD;
+    t->dirfd_owned = false;
     done_push(ex, i);
 }
 

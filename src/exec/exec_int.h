@@ -26,6 +26,9 @@
  * never matches. */
 #define EXEC_SCAN_CHUNK ((size_t)64 << 10)
 #define EXEC_MSG_MAX (EXEC_SCAN_CHUNK / 2)
+/* Work directories the executor keeps open (O_PATH) for the tasks that name
+ * them; a further one is opened per task. */
+#define EXEC_WORK_DIRS 8
 /* Sentinel index: end of the free and done lists. */
 #define EXEC_NONE UINT32_MAX
 /* epoll keys: a pidfd is keyed by its slot index, a captured stream's pipe
@@ -63,6 +66,8 @@ struct exec_task {
     pid_t pid; /* leader pid == process group id */
     int pidfd;
     int dirfd; /* work_dir (O_PATH), or AT_FDCWD */
+    bool dirfd_owned; /* opened for this task alone (else the executor's) */
+    bool chdir; /* the child must fchdir to dirfd */
     double start_mono;
     double term_at; /* timeout: SIGTERM at this mono time; 0 = none */
     double kill_at; /* SIGKILL at this mono time; 0 = none */
@@ -96,8 +101,17 @@ struct wfmpi_exec {
     /* Reusable buffers for spawning and judging. */
     char **argv, **envp;
     size_t argv_cap, envp_cap;
-    cpu_set_t *cpu_saved, *cpu_want;
+    size_t *env_keys; /* key lengths of the spec's env entries */
+    size_t env_keys_cap;
+    cpu_set_t *cpu_own, *cpu_want; /* own: this thread's, read at create */
     size_t cpu_size;
+    /* Work directories opened once: a task's dirfd borrows one of these. */
+    struct exec_work_dir {
+        char *path;
+        int fd;
+        bool is_cwd; /* the process's current directory: no fchdir */
+    } work_dirs[EXEC_WORK_DIRS];
+    uint32_t n_work_dirs;
     posix_spawnattr_t attr;
     char scan[EXEC_SCAN_CHUNK];
 };
@@ -107,6 +121,8 @@ struct wfmpi_exec {
  * was started and no result is due. */
 int exec_spawn(struct wfmpi_exec *ex, struct exec_task *t, const struct wfmpi_exec_spec *spec);
 int exec_spawnattr_init(posix_spawnattr_t *attr);
+/* spawn.c: close the executor's work directories. */
+void exec_work_dirs_close(struct wfmpi_exec *ex);
 
 /* spawn.c: open an output stream for the child (created 0644, truncated,
  * parent directories made); an fd above 2, or -1 with errno. */

@@ -15,6 +15,7 @@
 #include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/pidfd.h>
@@ -94,17 +95,20 @@ static size_t key_len(const char *kv)
     return eq ? (size_t)(eq - kv) : strlen(kv);
 }
 
-static bool same_key(const char *a, const char *b, size_t len)
+/* Does spec env entry e (key length elen) set the key of kv (key length
+ * len)? */
+static bool same_key(const char *kv, size_t len, const char *e, size_t elen)
 {
-    return strncmp(a, b, len) == 0 && (b[len] == '=' || b[len] == '\0');
+    return len == elen && memcmp(kv, e, len) == 0;
 }
 
-/* True when one of spec env entries [from, n_env) sets the key of kv. */
-static bool env_overridden(const struct wfmpi_exec_spec *spec, uint32_t from, const char *kv)
+/* True when one of spec env entries [from, n_env) sets the key of kv.
+ * keys[i] is the key length of spec->env[i]. */
+static bool env_overridden(const struct wfmpi_exec_spec *spec, const size_t *keys, uint32_t from,
+                           const char *kv, size_t len)
 {
-    size_t len = key_len(kv);
     for (uint32_t i = from; i < spec->n_env; i++)
-        if (key_len(spec->env[i]) == len && same_key(spec->env[i], kv, len))
+        if (same_key(kv, len, spec->env[i], keys[i]))
             return true;
     return false;
 }
@@ -112,21 +116,27 @@ static bool env_overridden(const struct wfmpi_exec_spec *spec, uint32_t from, co
 /* envp = the rank's environment (read now, so a setenv by the driver is seen)
  * minus the keys the spec sets, plus the spec's entries; for a key the spec
  * sets twice, the last one wins. The pointer array is reused across starts;
- * the strings are borrowed for the duration of posix_spawn only. */
+ * the strings are borrowed for the duration of posix_spawn only. Each key is
+ * measured once (this runs for every task). */
 static int build_envp(struct wfmpi_exec *ex, const struct wfmpi_exec_spec *spec)
 {
     size_t n_environ = 0, need;
     while (environ && environ[n_environ])
         n_environ++;
     if (!wfmpi_add_ok(n_environ, (size_t)spec->n_env + 1, &need) ||
-        wfmpi_grow((void **)&ex->envp, &ex->envp_cap, need, sizeof(char *)))
+        wfmpi_grow((void **)&ex->envp, &ex->envp_cap, need, sizeof(char *)) ||
+        wfmpi_grow((void **)&ex->env_keys, &ex->env_keys_cap, (size_t)spec->n_env + 1,
+                   sizeof(size_t)))
         return -ENOMEM;
+    size_t *keys = ex->env_keys;
+    for (uint32_t i = 0; i < spec->n_env; i++)
+        keys[i] = key_len(spec->env[i]);
     size_t n = 0;
     for (size_t i = 0; i < n_environ; i++)
-        if (!env_overridden(spec, 0, environ[i]))
+        if (!env_overridden(spec, keys, 0, environ[i], key_len(environ[i])))
             ex->envp[n++] = environ[i];
     for (uint32_t i = 0; i < spec->n_env; i++)
-        if (!env_overridden(spec, i + 1, spec->env[i]))
+        if (!env_overridden(spec, keys, i + 1, spec->env[i], keys[i]))
             ex->envp[n++] = unconst(spec->env[i]);
     ex->envp[n] = NULL;
     return 0;
@@ -232,6 +242,62 @@ static int check_spec(struct exec_task *t, const struct wfmpi_exec_spec *spec)
     return 0;
 }
 
+/* The executor's open descriptor of a work directory, opened on first use.
+ * O_PATH: we only need it to resolve paths and to fchdir the child, which
+ * works even for a directory we may not list. Kept open for the executor's
+ * life: a run has one work directory (a glidein pilot one per workflow), and
+ * opening it for every task was a path walk and two more syscalls each. The
+ * directory is the one the path named when it was first used. */
+static const struct exec_work_dir *work_dir_of(struct wfmpi_exec *ex, const char *path)
+{
+    for (uint32_t i = 0; i < ex->n_work_dirs; i++)
+        if (strcmp(ex->work_dirs[i].path, path) == 0)
+            return &ex->work_dirs[i];
+    if (ex->n_work_dirs == EXEC_WORK_DIRS)
+        return NULL;
+    struct exec_work_dir *d = &ex->work_dirs[ex->n_work_dirs];
+    struct stat here, there;
+    if (!(d->path = strdup(path)))
+        return NULL;
+    d->fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (d->fd < 0) {
+        free(d->path);
+        return NULL;
+    }
+    d->is_cwd = stat(".", &here) == 0 && fstat(d->fd, &there) == 0 && here.st_dev == there.st_dev &&
+                here.st_ino == there.st_ino;
+    ex->n_work_dirs++;
+    return d;
+}
+
+void exec_work_dirs_close(struct wfmpi_exec *ex)
+{
+    for (uint32_t i = 0; i < ex->n_work_dirs; i++) {
+        close(ex->work_dirs[i].fd);
+        free(ex->work_dirs[i].path);
+    }
+    ex->n_work_dirs = 0;
+}
+
+/* t->dirfd for spec work_dir: the executor's (borrowed), else (a full
+ * cache, a failure to read again below) one of the task's own. */
+static int enter_work_dir(struct wfmpi_exec *ex, struct exec_task *t, const char *path)
+{
+    const struct exec_work_dir *d = work_dir_of(ex, path);
+    if (d) {
+        t->dirfd = d->fd;
+        t->chdir = !d->is_cwd;
+        return 0;
+    }
+    t->dirfd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (t->dirfd < 0) {
+        t->dirfd = AT_FDCWD;
+        return spawn_fail(t, errno, "cannot enter work directory '%s': %s", path, strerror(errno));
+    }
+    t->dirfd_owned = t->chdir = true;
+    return 0;
+}
+
 /* Everything before posix_spawn. Same return convention as exec_spawn. */
 static int spawn_prepare(struct wfmpi_exec *ex, struct exec_task *t,
                          const struct wfmpi_exec_spec *spec, struct spawn_fds *fds)
@@ -243,16 +309,8 @@ static int spawn_prepare(struct wfmpi_exec *ex, struct exec_task *t,
         return -ENOMEM;
     if (spec->cpuset && exec_cpuset_parse(spec->cpuset, ex->cpu_want, ex->cpu_size) < 0)
         return spawn_fail(t, EINVAL, "invalid cpuset '%s'", spec->cpuset);
-    if (spec->work_dir) {
-        /* O_PATH: we only need it to resolve paths and to fchdir the child,
-         * which works even for a directory we may not list. */
-        t->dirfd = open(spec->work_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-        if (t->dirfd < 0) {
-            t->dirfd = AT_FDCWD;
-            return spawn_fail(t, errno, "cannot enter work directory '%s': %s", spec->work_dir,
-                              strerror(errno));
-        }
-    }
+    if (spec->work_dir && (rc = enter_work_dir(ex, t, spec->work_dir)) != 0)
+        return rc;
     return open_stdio(ex, t, spec, fds);
 }
 
@@ -268,7 +326,7 @@ static int build_actions(const struct wfmpi_exec *ex, posix_spawn_file_actions_t
     if ((rc = posix_spawn_file_actions_adddup2(fa, fds->in >= 0 ? fds->in : ex->devnull, 0)) ||
         (rc = posix_spawn_file_actions_adddup2(fa, fds->out, 1)) ||
         (rc = posix_spawn_file_actions_adddup2(fa, fds->err, 2)) ||
-        (t->dirfd != AT_FDCWD && (rc = posix_spawn_file_actions_addfchdir_np(fa, t->dirfd))) ||
+        (t->chdir && (rc = posix_spawn_file_actions_addfchdir_np(fa, t->dirfd))) ||
         (rc = posix_spawn_file_actions_addclosefrom_np(fa, 3)))
         posix_spawn_file_actions_destroy(fa);
     return rc;
@@ -281,10 +339,10 @@ static int build_actions(const struct wfmpi_exec *ex, posix_spawn_file_actions_t
 static int spawn_bound(struct wfmpi_exec *ex, struct exec_task *t,
                        const struct wfmpi_exec_spec *spec, posix_spawn_file_actions_t *fa)
 {
-    bool bind = spec->cpuset != NULL;
+    /* Already bound there (a rank of one core running its tasks on it):
+     * nothing to change or restore. */
+    bool bind = spec->cpuset != NULL && !CPU_EQUAL_S(ex->cpu_size, ex->cpu_want, ex->cpu_own);
     if (bind) {
-        if (sched_getaffinity(0, ex->cpu_size, ex->cpu_saved) < 0)
-            return spawn_fail(t, errno, "cannot read CPU affinity: %s", strerror(errno));
         if (sched_setaffinity(0, ex->cpu_size, ex->cpu_want) < 0)
             return spawn_fail(t, errno, "cannot bind to cpuset '%s': %s", spec->cpuset,
                               strerror(errno));
@@ -292,10 +350,10 @@ static int spawn_bound(struct wfmpi_exec *ex, struct exec_task *t,
     pid_t pid;
     int rc = posix_spawnp(&pid, spec->exe, fa, &ex->attr, ex->argv, ex->envp);
     if (bind)
-        sched_setaffinity(0, ex->cpu_size, ex->cpu_saved);
+        sched_setaffinity(0, ex->cpu_size, ex->cpu_own);
     /* A failed fchdir in the child comes back as posix_spawn's errno like a
      * failed exec; name the directory when it is the cause. */
-    if (rc && t->dirfd != AT_FDCWD && faccessat(t->dirfd, ".", X_OK, AT_EACCESS) < 0)
+    if (rc && t->chdir && faccessat(t->dirfd, ".", X_OK, AT_EACCESS) < 0)
         return spawn_fail(t, errno, "cannot enter work directory '%s': %s", spec->work_dir,
                           strerror(errno));
     if (rc)
@@ -354,9 +412,10 @@ int exec_spawn(struct wfmpi_exec *ex, struct exec_task *t, const struct wfmpi_ex
         rc = watch(ex, t);
     if (rc != 0)
         exec_capture_close(t);
-    if (rc != 0 && t->dirfd != AT_FDCWD) {
+    if (rc != 0 && t->dirfd_owned) {
         close(t->dirfd);
         t->dirfd = AT_FDCWD;
+        t->dirfd_owned = false;
     }
     return rc;
 }
