@@ -66,6 +66,10 @@ struct wfmpi_exec_spec {
      * leaves none; the data goes through a pipe the executor empties into
      * the file as it arrives, and completely before the task is judged. */
     bool stdout_lazy, stderr_lazy;
+    /* Lazy streams only: no file of that name can be there already (a new
+     * run dir), so none is removed first (else a stale one from an attempt
+     * that ran under the same name before a crash is). */
+    bool lazy_fresh;
     const char *const *outputs; /* required output files, relative to work_dir */
     uint32_t n_outputs;
     const char *successmsg; /* NULL = none */

@@ -95,6 +95,9 @@ struct wfmpi_run_config {
     double drain_grace_s; /* on drain: SIGTERM to tasks, SIGKILL this much later */
     double walltime_end; /* epoch seconds the allocation ends; 0 = unknown */
     double drain_before_s; /* drain on our own this long before walltime_end */
+    /* run_dir/jobs was empty when the run began: no attempt's default log can
+     * meet an older file of its name, so none is looked for. */
+    bool fresh_logs;
 };
 
 /* Master (rank 0): drive the scheduler until it is finished, dispatching to

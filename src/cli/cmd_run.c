@@ -4,6 +4,7 @@
  * Every rank parses the same command line, so a usage error makes every rank
  * exit 2 before MPI starts. Planning and placement errors are found on rank 0
  * and broadcast, so all ranks leave with 2 and nothing runs. */
+#include <dirent.h>
 #include <getopt.h>
 #include <sys/resource.h>
 #include <libgen.h>
@@ -569,6 +570,23 @@ static int create_run_dir(char *run_dir, struct wfmpi_error *err)
     return 0;
 }
 
+/* Does RUN_DIR/jobs hold nothing yet (a new run dir, or --fresh)? Then no
+ * task's default log can meet a stale file of its name. */
+static bool jobs_dir_empty(const char *run_dir)
+{
+    char path[PATH_MAX + 8];
+    snprintf(path, sizeof(path), "%s/jobs", run_dir);
+    DIR *d = opendir(path);
+    if (!d)
+        return false;
+    const struct dirent *e;
+    bool empty = true;
+    while (empty && (e = readdir(d)))
+        empty = strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0;
+    closedir(d);
+    return empty;
+}
+
 static FILE *open_log(const char *run_dir, const struct run_opts *o)
 {
     char path[PATH_MAX + 16];
@@ -760,9 +778,9 @@ static int master_run(struct wfmpi_mpi *m, const struct run_opts *o, struct mast
         wfmpi_mpi_abort(m, WFMPI_EXIT_ENV);
     struct wfmpi_run_hooks hooks = {
         on_start, on_end, on_commit, on_progress, should_drain, &ctx, ctx.tty ? 0.5 : o->progress};
-    struct wfmpi_run_config cfg = {ms->work_dir,   ms->run_dir,    o->exec_null,
-                                   o->kill_grace,  o->drain_grace, find_walltime_end(o),
-                                   o->drain_before};
+    struct wfmpi_run_config cfg = {
+        ms->work_dir,   ms->run_dir,          o->exec_null,    o->kill_grace,
+        o->drain_grace, find_walltime_end(o), o->drain_before, jobs_dir_empty(ms->run_dir)};
     wfmpi_info("run %s: %u tasks on %d ranks, %u nodes%s", o->workflow, v->n_tasks,
                wfmpi_mpi_size(m), wfmpi_mpi_n_nodes(m),
                cfg.walltime_end > 0 ? ", walltime known" : "");

@@ -34,11 +34,14 @@ void exec_capture_reset(struct exec_task *t)
         t->cap[i] = (struct exec_stream){.pipe = -1, .file = -1};
 }
 
-int exec_capture_open(struct wfmpi_exec *ex, struct exec_task *t, uint32_t which, int *child_fd)
+int exec_capture_open(struct wfmpi_exec *ex, struct exec_task *t, uint32_t which, bool fresh,
+                      int *child_fd)
 {
     /* The file is this attempt's output or absent: never an older run's
-     * (an attempt interrupted by a crash runs again under the same name). */
-    if (unlinkat(t->dirfd, exec_task_str(t, which), 0) < 0 && errno != ENOENT && errno != ENOTDIR)
+     * (an attempt interrupted by a crash runs again under the same name).
+     * A fresh run dir has none to remove: two path walks a task saved. */
+    if (!fresh && unlinkat(t->dirfd, exec_task_str(t, which), 0) < 0 && errno != ENOENT &&
+        errno != ENOTDIR)
         return -errno;
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) < 0)
@@ -126,6 +129,12 @@ void exec_capture_pump(struct wfmpi_exec *ex, struct exec_task *t, uint32_t whic
     /* Every writer has closed it and it is empty: nothing more will come. */
     if (hangup)
         close_pipe(s);
+}
+
+void exec_capture_ended(struct exec_task *t, uint32_t which)
+{
+    if (t->cap[which].pipe >= 0)
+        close_pipe(&t->cap[which]);
 }
 
 void exec_capture_finish(struct wfmpi_exec *ex, struct exec_task *t)

@@ -285,6 +285,9 @@ static void add_rusage(struct wfmpi_exec_result *r, const struct rusage *ru)
  * repeated SIGKILL also catches a process forked after the previous one. */
 static bool drain_group(struct exec_task *t)
 {
+    /* Usually the leader was alone: one kill says so. */
+    if (kill(-t->pid, SIGKILL) < 0 && errno == ESRCH)
+        return true;
     struct rusage ru;
     int st;
     for (;;) {
@@ -441,6 +444,8 @@ static void handle_events(struct wfmpi_exec *ex, int timeout_ms)
                 ex->timer_armed = 0;
         } else if (kind == 0) {
             leader_exited(ex, slot);
+        } else if ((evs[k].events & (EPOLLIN | EPOLLHUP)) == EPOLLHUP) {
+            exec_capture_ended(&ex->tasks[slot], kind - 1); /* the usual end: silent */
         } else {
             exec_capture_pump(ex, &ex->tasks[slot], kind - 1, (evs[k].events & EPOLLHUP) != 0);
         }

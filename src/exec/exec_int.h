@@ -132,14 +132,19 @@ int exec_fd_above_stdio(int fd);
 
 /* capture.c: lazily created log streams. reset: no stream captured. open:
  * a pipe for stream `which` (0 stdout, 1 stderr) whose write end, for the
- * child, is stored in *child_fd; 0 or -errno. pump: move what the pipe holds
+ * child, is stored in *child_fd, after removing an older file of the
+ * stream's name unless fresh says there can be none; 0 or -errno. pump: move what the pipe holds
  * into the file (made on the first byte); with hangup (every writer has
  * closed it), then close the pipe. finish: pump and close everything, before
  * the task is judged. close: drop everything (spawn failure, destroy). */
 void exec_capture_reset(struct exec_task *t);
-int exec_capture_open(struct wfmpi_exec *ex, struct exec_task *t, uint32_t which, int *child_fd);
+int exec_capture_open(struct wfmpi_exec *ex, struct exec_task *t, uint32_t which, bool fresh,
+                      int *child_fd);
 void exec_capture_pump(struct wfmpi_exec *ex, struct exec_task *t, uint32_t which, bool hangup);
 void exec_capture_finish(struct wfmpi_exec *ex, struct exec_task *t);
+/* The pipe of stream `which` hung up with nothing in it (epoll said HUP and
+ * not IN): close it without asking what is left. */
+void exec_capture_ended(struct exec_task *t, uint32_t which);
 void exec_capture_close(struct exec_task *t);
 
 /* cpuset.c: parse a list like "0-3,8" into set (size bytes, cleared first).

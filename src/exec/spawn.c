@@ -196,11 +196,12 @@ int exec_open_output(int dirfd, const char *path)
 }
 
 /* The child's end of stream `which`: its file, or a pipe when it is lazy. */
-static int open_stream(struct wfmpi_exec *ex, struct exec_task *t, uint32_t which, bool lazy)
+static int open_stream(struct wfmpi_exec *ex, struct exec_task *t, uint32_t which, bool lazy,
+                       bool fresh)
 {
     if (!lazy)
         return exec_open_output(t->dirfd, exec_task_str(t, which));
-    int fd = -1, rc = exec_capture_open(ex, t, which, &fd);
+    int fd = -1, rc = exec_capture_open(ex, t, which, fresh, &fd);
     errno = rc < 0 ? -rc : 0;
     return rc < 0 ? -1 : fd;
 }
@@ -213,7 +214,7 @@ static int open_stdio(struct wfmpi_exec *ex, struct exec_task *t,
     if (in && fds->in < 0)
         return spawn_fail(t, errno, "cannot open stdin '%s': %s", in, strerror(errno));
     const char *out = exec_task_str(t, 0), *err = exec_task_str(t, 1);
-    fds->out = open_stream(ex, t, 0, spec->stdout_lazy);
+    fds->out = open_stream(ex, t, 0, spec->stdout_lazy, spec->lazy_fresh);
     if (fds->out < 0)
         return spawn_fail(t, errno, "cannot open stdout '%s': %s", out, strerror(errno));
     /* One file for both streams must be one open file description (or one
@@ -221,7 +222,7 @@ static int open_stdio(struct wfmpi_exec *ex, struct exec_task *t,
      * offsets. */
     fds->err = t->same_out_err && spec->stdout_lazy == spec->stderr_lazy
                    ? fcntl(fds->out, F_DUPFD_CLOEXEC, 3)
-                   : open_stream(ex, t, 1, spec->stderr_lazy);
+                   : open_stream(ex, t, 1, spec->stderr_lazy, spec->lazy_fresh);
     if (fds->err < 0)
         return spawn_fail(t, errno, "cannot open stderr '%s': %s", err, strerror(errno));
     return 0;

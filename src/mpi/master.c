@@ -149,7 +149,8 @@ static void encode_task(struct master *ms, struct wire_writer *w,
     wire_f64(w, t->maxwalltime_s);
     wire_f64(w, t->checkpoint_time_s);
     wire_u32(w, (t->stdout_path ? 0 : WIRE_TASK_STDOUT_LAZY) |
-                    (t->stderr_path ? 0 : WIRE_TASK_STDERR_LAZY));
+                    (t->stderr_path ? 0 : WIRE_TASK_STDERR_LAZY) |
+                    (ms->cfg->fresh_logs ? WIRE_TASK_LOGS_FRESH : 0));
     wire_str(w, id);
     wire_str(w, wfmpi_plan_str(ms->plan, t->exe));
     wire_str(w, t->stdin_path ? wfmpi_plan_str(ms->plan, t->stdin_path) : NULL);

@@ -34,6 +34,8 @@ enum wire_tag {
  * when the task writes to it (wfmpi_exec_spec's stdout_lazy/stderr_lazy). */
 #define WIRE_TASK_STDOUT_LAZY 1u
 #define WIRE_TASK_STDERR_LAZY 2u
+/* No older log of the same name can exist (wfmpi_exec_spec's lazy_fresh). */
+#define WIRE_TASK_LOGS_FRESH 4u
 
 struct wire_task {
     uint32_t task, attempt, cores, flags;

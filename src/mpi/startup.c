@@ -483,6 +483,7 @@ void mpi_task_spec(const struct wire_task *t, const struct wire_config *c,
     spec->stderr_path = t->stderr_path;
     spec->stdout_lazy = (t->flags & WIRE_TASK_STDOUT_LAZY) != 0;
     spec->stderr_lazy = (t->flags & WIRE_TASK_STDERR_LAZY) != 0;
+    spec->lazy_fresh = (t->flags & WIRE_TASK_LOGS_FRESH) != 0;
     spec->outputs = t->outputs;
     spec->n_outputs = t->n_outputs;
     spec->successmsg = t->successmsg[0] ? t->successmsg : NULL;

@@ -365,6 +365,17 @@ static void test_lazy_streams(void **state)
     assert_int_equal(run(f, &s).reason, WFMPI_EXEC_OK);
     assert_int_equal(stat(at(f, "b.out"), &st), -1);
     assert_string_equal(slurp(at(f, "b.err")), "only-err\n");
+
+    /* An older file of the name (an attempt that ran under it before a
+     * crash) is removed when the attempt starts, so a silent attempt does
+     * not show it as its own; unless the caller says none can exist. */
+    spit(at(f, "b.out"), "from an earlier run\n", 0644);
+    assert_int_equal(run(f, &s).reason, WFMPI_EXEC_OK);
+    assert_int_equal(stat(at(f, "b.out"), &st), -1);
+    spit(at(f, "b.out"), "from an earlier run\n", 0644);
+    s.lazy_fresh = true;
+    assert_int_equal(run(f, &s).reason, WFMPI_EXEC_OK);
+    assert_string_equal(slurp(at(f, "b.out")), "from an earlier run\n");
 }
 
 /* Messages are judged on the whole captured output, and one lazy file for
