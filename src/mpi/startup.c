@@ -344,6 +344,31 @@ static uint32_t node_gpus(struct wfmpi_mpi *m, uint32_t i, uint32_t first_slot, 
     return n;
 }
 
+/* Say once when tasks will not get the cores a user expects: the launcher
+ * bound the node's ranks to fewer cores than the node lets us use
+ * (mpiexec binds each rank to one core by default for up to 2 ranks), or
+ * --cores-per-node asks for more slots than the ranks were given cores. */
+static void warn_cores(const struct wfmpi_mpi *m, uint32_t i, uint32_t given,
+                       uint32_t cores_per_node)
+{
+    static bool said;
+    uint32_t there = m->nodes[i].info.cores;
+    if (said || given == 0)
+        return;
+    if (cores_per_node > given) {
+        wfmpi_warn("node %u: --cores-per-node %u, but its ranks were given %u core(s): up to %u "
+                   "tasks share each",
+                   i, cores_per_node, given, (cores_per_node + given - 1) / given);
+        said = true;
+    } else if (!cores_per_node && given < there) {
+        wfmpi_warn("node %u: the launcher bound its ranks to %u of its %u cores, and tasks run "
+                   "on those only (mpiexec --bind-to none, or srun --cpus-per-task, gives them the "
+                   "node)",
+                   i, given, there);
+        said = true;
+    }
+}
+
 const struct wfmpi_sched_node *wfmpi_mpi_sched_nodes(struct wfmpi_mpi *m, uint32_t cores_per_node,
                                                      uint32_t *n)
 {
@@ -360,7 +385,9 @@ const struct wfmpi_sched_node *wfmpi_mpi_sched_nodes(struct wfmpi_mpi *m, uint32
         struct wfmpi_sched_node *sn = &m->sched_nodes[i];
         const struct wfmpi_topo_node *info = &m->nodes[i].info;
         size_t base = (size_t)i * WFMPI_TOPO_MAX_GPUS;
-        sn->cores = cores_per_node ? cores_per_node : node_cores(m, i, slot);
+        uint32_t given = node_cores(m, i, slot);
+        warn_cores(m, i, given, cores_per_node);
+        sn->cores = cores_per_node ? cores_per_node : given;
         sn->gpus = node_gpus(m, i, slot, (uint32_t)base);
         sn->memory_mb = info->memory_mb;
         sn->first_rank = slot;
