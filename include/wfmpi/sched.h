@@ -107,6 +107,22 @@ void wfmpi_sched_destroy(struct wfmpi_sched *s);
  * CPU tasks to the node's rank with the fewest running tasks. */
 uint32_t wfmpi_sched_next(struct wfmpi_sched *s, struct wfmpi_sched_dispatch *out, uint32_t max);
 
+/* Standby: a READY task placed behind the running attempt of `task` on the
+ * same rank, for its launcher to start the moment that attempt ends (so the
+ * rank's slot never waits for the round trip to the master). It takes no
+ * resources until then; when complete() reports `task`, it takes over
+ * `task`'s cores and memory (what it does not need is freed), so a node is
+ * never overcommitted. Only a task without GPUs, needing no more cores or
+ * memory than `task`, whose category has room and that is not too long for
+ * the time left, is placed; the best such in ready order. It is RUNNING from
+ * now on (max_running and category limits count it) and is reported to
+ * complete() like any attempt, also when it never started (INTERRUPTED, a
+ * drain), before or after `task`. One standby per attempt; `task` must be
+ * RUNNING, placed by next() or be a standby that has taken over, and must
+ * hold no GPUs. Returns 1 with *out filled (out->rank = `task`'s rank), else
+ * 0 (nothing fits, draining, or `task` does not qualify). */
+int wfmpi_sched_next_behind(struct wfmpi_sched *s, uint32_t task, struct wfmpi_sched_dispatch *out);
+
 /* What a remote pilot has free right now (glidein mode): claim() hands out
  * only tasks that fit it, and shrinks it as it takes them. */
 struct wfmpi_sched_budget {

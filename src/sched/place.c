@@ -22,7 +22,7 @@ static inline uint32_t max_u32(uint32_t a, uint32_t b)
 
 /* Refresh a leaf and its ancestors, stopping early once a subtree maximum is
  * unchanged (then nothing above it changes either). */
-static void seg_update(struct wfmpi_sched *s, uint32_t node)
+void sched_seg_update(struct wfmpi_sched *s, uint32_t node)
 {
     const struct sched_node *n = &s->nodes[node];
     uint32_t i = s->seg_base + node;
@@ -118,7 +118,7 @@ int sched_nodes_init(struct wfmpi_sched *s, const struct wfmpi_sched_config *cfg
                 s->gpu_group[base + g] = in->gpu_group ? in->gpu_group[g] : g;
         }
         base += in->gpus;
-        seg_update(s, i);
+        sched_seg_update(s, i);
     }
     return 0;
 }
@@ -233,7 +233,7 @@ void sched_take(struct wfmpi_sched *s, uint32_t task, uint32_t node, struct wfmp
     n->free_cores -= c->cores;
     if (n->free_mem != UINT64_MAX)
         n->free_mem -= c->memory_mb;
-    seg_update(s, node);
+    sched_seg_update(s, node);
     uint32_t rank =
         gpus ? s->gpu_owner[n->gpu_base + (uint32_t)__builtin_ctzll(gpus)] : least_busy_rank(s, n);
     s->rank_running[rank]++;
@@ -259,7 +259,7 @@ void sched_release(struct wfmpi_sched *s, uint32_t task)
     n->free_cores += c->cores;
     if (n->free_mem != UINT64_MAX)
         n->free_mem += c->memory_mb;
-    seg_update(s, t->node);
+    sched_seg_update(s, t->node);
     s->rank_running[t->rank]--;
     t->gpu_mask = 0;
 }

@@ -75,6 +75,7 @@ static void init_tasks(struct wfmpi_sched *s)
         t->kids_first = pt->children.first;
         t->kids_count = pt->children.count;
         t->state = t->waiting ? WFMPI_TASK_UNREADY : WFMPI_TASK_READY;
+        t->standby = t->behind = SCHED_NONE;
         s->count[t->state]++;
     }
 }
@@ -245,6 +246,78 @@ uint32_t wfmpi_sched_next(struct wfmpi_sched *s, struct wfmpi_sched_dispatch *ou
     return n;
 }
 
+/* ------------------------------------------------------------ standby */
+
+/* The class whose head is the best READY task that can run in the place of
+ * a task of class `in` (no GPUs, no more cores or memory, category not full,
+ * not too long for the time left); SCHED_NONE when none can. */
+static uint32_t standby_class(const struct wfmpi_sched *s, const struct sched_class *in,
+                              bool memory)
+{
+    uint32_t best = SCHED_NONE;
+    for (uint32_t i = 0; i < s->cheap_len; i++) {
+        uint32_t c = s->cheap[i];
+        const struct sched_class *cl = &s->classes[c];
+        if (cl->gpus || cl->cores > in->cores || (memory && cl->memory_mb > in->memory_mb) ||
+            throttled(s, cl) || too_long(s, s->order[cl->ready.items[0]]))
+            continue;
+        if (best == SCHED_NONE || cl->ready.items[0] < s->classes[best].ready.items[0])
+            best = c;
+    }
+    return best;
+}
+
+int wfmpi_sched_next_behind(struct wfmpi_sched *s, uint32_t task, struct wfmpi_sched_dispatch *out)
+{
+    if (!s->sealed)
+        seal(s);
+    if (s->draining || task >= s->n_tasks ||
+        (s->max_running && s->count[WFMPI_TASK_RUNNING] >= s->max_running))
+        return 0;
+    struct sched_task *t = &s->tasks[task];
+    if (t->state != WFMPI_TASK_RUNNING || t->node == SCHED_NONE || t->behind != SCHED_NONE ||
+        t->standby != SCHED_NONE || t->gpu_mask)
+        return 0;
+    uint32_t c = standby_class(s, &s->classes[t->cls], s->nodes[t->node].free_mem != UINT64_MAX);
+    if (c == SCHED_NONE)
+        return 0;
+    uint32_t next = sched_ready_pop(s, c);
+    struct sched_task *n = &s->tasks[next];
+    const struct sched_class *cl = &s->classes[c];
+    n->attempts++;
+    set_state(s, next, WFMPI_TASK_RUNNING);
+    if (cl->category)
+        s->cats[cl->category - 1].running++;
+    n->node = t->node;
+    n->rank = t->rank;
+    n->gpu_mask = 0;
+    n->behind = task;
+    t->standby = next;
+    *out = (struct wfmpi_sched_dispatch){.task = next,
+                                         .attempt = n->attempts,
+                                         .node = t->node,
+                                         .rank = t->rank,
+                                         .cores = cl->cores,
+                                         .memory_mb = cl->memory_mb};
+    return 1;
+}
+
+/* An attempt with a standby behind it ended: the standby starts in its
+ * place and takes over its cores and memory; what it does not need is
+ * freed. Its rank runs as many tasks as before. */
+static void hand_over(struct wfmpi_sched *s, uint32_t task)
+{
+    struct sched_task *t = &s->tasks[task], *n = &s->tasks[t->standby];
+    const struct sched_class *from = &s->classes[t->cls], *to = &s->classes[n->cls];
+    struct sched_node *node = &s->nodes[t->node];
+    node->free_cores += from->cores - to->cores;
+    if (node->free_mem != UINT64_MAX)
+        node->free_mem += from->memory_mb - to->memory_mb;
+    sched_seg_update(s, t->node);
+    n->behind = SCHED_NONE;
+    t->standby = SCHED_NONE;
+}
+
 static bool fits_budget(const struct wfmpi_sched *s, const struct sched_class *c,
                         const struct wfmpi_sched_budget *b)
 {
@@ -370,8 +443,17 @@ int wfmpi_sched_complete(struct wfmpi_sched *s, uint32_t task, uint32_t attempt,
     const struct sched_class *c = &s->classes[s->tasks[task].cls];
     if (c->category)
         s->cats[c->category - 1].running--;
-    if (s->tasks[task].node != SCHED_NONE) /* claimed tasks hold no node resources */
+    struct sched_task *t = &s->tasks[task];
+    if (t->behind != SCHED_NONE) {
+        /* A standby that ends before the task it waited for (not started:
+         * the run drains) never held anything. */
+        s->tasks[t->behind].standby = SCHED_NONE;
+        t->behind = SCHED_NONE;
+    } else if (t->standby != SCHED_NONE) {
+        hand_over(s, task);
+    } else if (t->node != SCHED_NONE) { /* claimed tasks hold no node resources */
         sched_release(s, task);
+    }
     finish_attempt(s, task, outcome);
     return 0;
 }

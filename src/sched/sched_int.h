@@ -52,6 +52,11 @@ struct sched_task {
     uint32_t node; /* while RUNNING */
     uint32_t rank; /* while RUNNING */
     uint32_t cls; /* shape class */
+    /* Standby (wfmpi_sched_next_behind): the task queued behind this one on
+     * its rank, and the task this one is queued behind while it holds no
+     * resources yet; SCHED_NONE when none. */
+    uint32_t standby;
+    uint32_t behind;
     uint8_t state; /* enum wfmpi_task_state */
 };
 
@@ -144,6 +149,8 @@ uint32_t sched_find_node(const struct wfmpi_sched *s, const struct sched_class *
 void sched_take(struct wfmpi_sched *s, uint32_t task, uint32_t node,
                 struct wfmpi_sched_dispatch *d);
 void sched_release(struct wfmpi_sched *s, uint32_t task);
+/* After a node's free resources changed: update its path of the tree. */
+void sched_seg_update(struct wfmpi_sched *s, uint32_t node);
 /* The k GPUs to use out of a node's free mask; see place.c for the policy. */
 uint64_t sched_pick_gpus(uint64_t free_mask, uint32_t k, uint32_t n_gpus);
 /* The same, knowing each GPU's locality group (group[g], NULL = unknown):

@@ -1027,6 +1027,133 @@ static void test_restore_leases(void **state)
     wfmpi_plan_destroy(plan);
 }
 
+/* Standby: a task queued behind a running one takes over its resources when
+ * it ends, never before, and never overcommits the node. */
+static void test_standby(void **state)
+{
+    (void)state;
+    struct pb b = pb_new();
+    uint32_t a = pb_task(&b, (struct tdef){.id = "a", .cores = 1, .mem = 10, .priority = 9});
+    uint32_t bb = pb_task(&b, (struct tdef){.id = "b", .cores = 1, .mem = 10, .priority = 8});
+    uint32_t m = pb_task(&b, (struct tdef){.id = "m", .cores = 1, .mem = 50, .priority = 7});
+    uint32_t c = pb_task(&b, (struct tdef){.id = "c", .cores = 1, .mem = 10, .priority = 6});
+    uint32_t d = pb_task(&b, (struct tdef){.id = "d", .cores = 1, .mem = 10, .priority = 5});
+    uint32_t big = pb_task(&b, (struct tdef){.id = "big", .cores = 2, .mem = 10, .priority = 1});
+    struct wfmpi_plan *plan = pb_finish(&b);
+    struct wfmpi_sched_node nodes[] = {{.cores = 2, .memory_mb = 100, .n_ranks = 2}};
+    struct wfmpi_sched_config cfg = config(nodes, 1);
+    struct wfmpi_error err = {0};
+    struct wfmpi_sched *s = wfmpi_sched_create(plan, &cfg, &err);
+    assert_non_null(s);
+    struct wfmpi_sched_dispatch ds[4], sb;
+    assert_int_equal(wfmpi_sched_next(s, ds, 4), 2);
+    assert_int_equal(ds[0].task, a);
+    assert_int_equal(ds[1].task, bb);
+
+    /* m needs more memory than a holds: c is the best that fits. */
+    assert_int_equal(wfmpi_sched_next_behind(s, a, &sb), 1);
+    assert_int_equal(sb.task, c);
+    assert_int_equal(sb.rank, ds[0].rank);
+    assert_int_equal(sb.node, 0);
+    assert_int_equal(sb.gpu_mask, 0);
+    assert_int_equal(wfmpi_sched_state(s, c), WFMPI_TASK_RUNNING);
+    assert_int_equal(wfmpi_sched_next_behind(s, a, &sb), 0); /* one per attempt */
+    assert_int_equal(wfmpi_sched_next_behind(s, c, &sb), 0); /* not behind a standby */
+    assert_int_equal(wfmpi_sched_next(s, ds, 4), 0);
+
+    /* a ends: c runs in its place, so no core is free for m. */
+    assert_int_equal(wfmpi_sched_complete(s, a, 1, WFMPI_SCHED_OK), 0);
+    assert_int_equal(wfmpi_sched_next(s, ds, 4), 0);
+
+    /* c ends with nobody behind it: its core is free again, for m. */
+    assert_int_equal(wfmpi_sched_complete(s, c, 1, WFMPI_SCHED_OK), 0);
+    assert_int_equal(wfmpi_sched_next(s, ds, 4), 1);
+    assert_int_equal(ds[0].task, m);
+
+    /* A standby that never started (a drain answered it) ends before the
+     * task it waited for: it held nothing, and that task still frees its
+     * own core when it ends. */
+    assert_int_equal(wfmpi_sched_next_behind(s, bb, &sb), 1);
+    assert_int_equal(sb.task, d);
+    assert_int_equal(wfmpi_sched_complete(s, d, 1, WFMPI_SCHED_INTERRUPTED), 0);
+    assert_int_equal(wfmpi_sched_state(s, d), WFMPI_TASK_READY);
+    assert_int_equal(wfmpi_sched_next(s, ds, 4), 0);
+    assert_int_equal(wfmpi_sched_complete(s, bb, 1, WFMPI_SCHED_OK), 0);
+    assert_int_equal(wfmpi_sched_next(s, ds, 4), 1);
+    assert_int_equal(ds[0].task, d);
+    assert_int_equal(ds[0].attempt, 2);
+
+    /* Behind m (50 MB): big needs 2 cores; nothing. Draining: nothing. */
+    assert_int_equal(wfmpi_sched_next_behind(s, m, &sb), 0);
+    wfmpi_sched_drain(s);
+    assert_int_equal(wfmpi_sched_next_behind(s, d, &sb), 0);
+    assert_int_equal(wfmpi_sched_complete(s, m, 1, WFMPI_SCHED_OK), 0);
+    assert_int_equal(wfmpi_sched_complete(s, d, 2, WFMPI_SCHED_OK), 0);
+    assert_true(wfmpi_sched_finished(s));
+    assert_int_equal(wfmpi_sched_state(s, big), WFMPI_TASK_READY); /* never fit behind anyone */
+    wfmpi_sched_destroy(s);
+    wfmpi_plan_destroy(plan);
+}
+
+/* Standbys in a long random run: a task queued behind every running one,
+ * completions in random order (standbys only after the task they wait for,
+ * as a launcher reports them), and the node's cores never overcommitted:
+ * at most `cores` tasks hold resources at once. */
+static void test_standby_random(void **state)
+{
+    (void)state;
+    struct pb b = pb_new();
+    char id[16];
+    for (uint32_t i = 0; i < 400; i++) {
+        snprintf(id, sizeof(id), "t%u", i);
+        pb_task(&b, (struct tdef){.id = id, .cores = 1 + i % 2});
+    }
+    struct wfmpi_plan *plan = pb_finish(&b);
+    struct wfmpi_sched_node nodes[] = {{.cores = 4, .n_ranks = 2}};
+    struct wfmpi_sched_config cfg = config(nodes, 1);
+    struct wfmpi_error err = {0};
+    struct wfmpi_sched *s = wfmpi_sched_create(plan, &cfg, &err);
+    assert_non_null(s);
+    const struct wfmpi_plan_view *v = wfmpi_plan_view(plan);
+    /* holding[i]: a running attempt that holds its cores; behind[i]: its
+     * standby (UINT32_MAX none). */
+    uint32_t holding[8], behind[8], attempt[400] = {0}, n = 0, done = 0, seed = 7;
+    while (done < 400) {
+        struct wfmpi_sched_dispatch ds[8], sb;
+        uint32_t k = wfmpi_sched_next(s, ds, 8);
+        for (uint32_t i = 0; i < k; i++) {
+            attempt[ds[i].task] = ds[i].attempt;
+            behind[n] = UINT32_MAX;
+            holding[n++] = ds[i].task;
+        }
+        uint32_t cores = 0;
+        for (uint32_t i = 0; i < n; i++) {
+            cores += v->tasks[holding[i]].cores;
+            if (behind[i] == UINT32_MAX && wfmpi_sched_next_behind(s, holding[i], &sb)) {
+                assert_true(v->tasks[sb.task].cores <= v->tasks[holding[i]].cores);
+                attempt[sb.task] = sb.attempt;
+                behind[i] = sb.task;
+            }
+        }
+        assert_true(cores <= 4);
+        assert_true(n > 0);
+        seed = seed * 1103515245u + 12345u;
+        uint32_t i = (seed >> 8) % n, t = holding[i];
+        assert_int_equal(wfmpi_sched_complete(s, t, attempt[t], WFMPI_SCHED_OK), 0);
+        done++;
+        if (behind[i] != UINT32_MAX) {
+            holding[i] = behind[i]; /* it starts in t's place */
+            behind[i] = UINT32_MAX;
+        } else {
+            holding[i] = holding[--n];
+            behind[i] = behind[n];
+        }
+    }
+    assert_true(wfmpi_sched_finished(s));
+    wfmpi_sched_destroy(s);
+    wfmpi_plan_destroy(plan);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1051,6 +1178,8 @@ int main(void)
         cmocka_unit_test(test_empty_plan),
         cmocka_unit_test(test_claim_budget),
         cmocka_unit_test(test_restore_leases),
+        cmocka_unit_test(test_standby),
+        cmocka_unit_test(test_standby_random),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
