@@ -129,6 +129,8 @@ int wfmpi_exec_interrupt(struct wfmpi_exec *ex, uint64_t tag, double grace_s);
 /* Tasks started whose result poll() has not returned yet (running, draining
  * their process group, or waiting to be returned). */
 uint32_t wfmpi_exec_running(const struct wfmpi_exec *ex);
+/* Is the attempt tagged `tag` one of those (started, result not returned)? */
+bool wfmpi_exec_live(const struct wfmpi_exec *ex, uint64_t tag);
 
 /* A file descriptor (an epoll set; owned by ex) that becomes readable when a
  * child exits, a deadline (timeout, kill, checkpoint signal) is due, or a

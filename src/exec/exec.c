@@ -587,6 +587,14 @@ uint32_t wfmpi_exec_running(const struct wfmpi_exec *ex)
     return ex->live;
 }
 
+bool wfmpi_exec_live(const struct wfmpi_exec *ex, uint64_t tag)
+{
+    for (size_t i = 0; i < ex->n_tasks; i++)
+        if (ex->tasks[i].state != EXEC_FREE && ex->tasks[i].res.tag == tag)
+            return true;
+    return false;
+}
+
 int wfmpi_exec_fd(const struct wfmpi_exec *ex)
 {
     return ex->epfd;

@@ -46,6 +46,10 @@ struct master {
     size_t table_cap;
     uint32_t *local_pending; /* placed on rank 0, started once recorded */
     uint32_t n_local_pending;
+    uint32_t *standby; /* by task: 1 + the standby queued behind it, or 0 */
+    uint32_t *took_over; /* standbys whose predecessor ended: queue one behind */
+    uint32_t n_took_over;
+    uint32_t n_standbys; /* standbys queued in this run */
     char pathbuf[2][4096];
     char env_run_dir[4096 + 16]; /* "WFMPI_RUN_DIR=...", the same for every task */
     bool bells; /* every worker can ring us (doorbell.c): all on our node */
@@ -137,8 +141,9 @@ static void put_outputs(struct master *ms, struct wire_writer *w, const struct w
     }
 }
 
+/* after: the tag of the attempt a standby follows on its rank, or 0. */
 static void encode_task(struct master *ms, struct wire_writer *w,
-                        const struct wfmpi_sched_dispatch *d, int rank)
+                        const struct wfmpi_sched_dispatch *d, int rank, uint64_t after)
 {
     const struct wfmpi_plan_task *t = &ms->v->tasks[d->task];
     const char *id = wfmpi_plan_str(ms->plan, t->id);
@@ -151,6 +156,7 @@ static void encode_task(struct master *ms, struct wire_writer *w,
     wire_u32(w, (t->stdout_path ? 0 : WIRE_TASK_STDOUT_LAZY) |
                     (t->stderr_path ? 0 : WIRE_TASK_STDERR_LAZY) |
                     (ms->cfg->fresh_logs ? WIRE_TASK_LOGS_FRESH : 0));
+    wire_u64(w, after);
     wire_str(w, id);
     wire_str(w, wfmpi_plan_str(ms->plan, t->exe));
     wire_str(w, t->stdin_path ? wfmpi_plan_str(ms->plan, t->stdin_path) : NULL);
@@ -218,6 +224,12 @@ static void handle_result(struct master *ms, const struct wfmpi_exec_result *r, 
     if (ms->hooks && ms->hooks->on_end)
         ms->hooks->on_end(ms->hooks->ctx, d, rank_of(ms, d), r, wfmpi_sched_state(ms->s, task));
     ms->running[task].attempt = 0;
+    /* Its standby (still waiting: not answered first by a drain) now runs
+     * in its place: one goes behind it in the next dispatch. */
+    uint32_t sb = ms->standby[task];
+    ms->standby[task] = 0;
+    if (sb && ms->running[sb - 1].attempt)
+        ms->took_over[ms->n_took_over++] = sb - 1;
 }
 
 static void null_result(struct wfmpi_exec_result *r, uint64_t tag)
@@ -281,7 +293,7 @@ static int start_local(struct master *ms, const struct wfmpi_sched_dispatch *d)
      * master's share runs exactly what a worker would. */
     struct wire_writer w;
     wire_begin(&w, &ms->scratch, WIRE_TAG_TASKS);
-    encode_task(ms, &w, d, 0);
+    encode_task(ms, &w, d, 0, 0);
     wire_finish(&w, 1);
     struct wire_reader r;
     struct wire_task t;
@@ -309,42 +321,80 @@ static int flush_peer(struct master *ms, int rank)
     return 1;
 }
 
-static int queue_remote(struct master *ms, const struct wfmpi_sched_dispatch *d, int rank)
+static int queue_remote(struct master *ms, const struct wfmpi_sched_dispatch *d, int rank,
+                        uint64_t after)
 {
     struct peer *p = &ms->peers[rank];
     struct wire_writer w = {.buf = &p->out[p->filling], .rc = 0};
     if (p->queued == 0)
         wire_begin(&w, w.buf, WIRE_TAG_TASKS);
-    encode_task(ms, &w, d, rank);
+    encode_task(ms, &w, d, rank, after);
     if (w.rc < 0)
         return w.rc;
     p->queued++;
     return 0;
 }
 
+static void note_start(struct master *ms, const struct wfmpi_sched_dispatch *d, int rank)
+{
+    ms->running[d->task] = *d;
+    if (ms->hooks && ms->hooks->on_start)
+        ms->hooks->on_start(ms->hooks->ctx, d, rank);
+}
+
+/* A worker's slot must not wait for the round trip to us when its task
+ * ends: queue a standby behind the attempt of `task` on its rank, which the
+ * worker starts the moment that attempt ends (wfmpi_sched_next_behind).
+ * Returns 1 when one was queued. */
+static int queue_standby(struct master *ms, uint32_t task, struct wfmpi_error *err)
+{
+    const struct wfmpi_sched_dispatch *d = &ms->running[task];
+    int rank = rank_of(ms, d);
+    struct wfmpi_sched_dispatch sb;
+    if (rank == 0 || !wfmpi_sched_next_behind(ms->s, task, &sb))
+        return 0;
+    note_start(ms, &sb, rank);
+    ms->standby[task] = sb.task + 1;
+    ms->n_standbys++;
+    int rc = queue_remote(ms, &sb, rank, make_tag(task, d->attempt));
+    if (rc < 0)
+        return wfmpi_error_set(err, rc, "cannot dispatch task %u: %s", sb.task, wfmpi_strerror(rc));
+    return 1;
+}
+
 /* Take what the scheduler can place now (bounded per loop iteration, so
- * results keep flowing and batches stay small). Nothing starts here: remote
- * tasks wait in their worker's batch and local ones in local_pending until
- * the caller has recorded the starts (DESIGN.md §7: record, then act). */
+ * results keep flowing and batches stay small), and a standby behind each
+ * worker's attempt (new ones, and standbys that have just taken over).
+ * Nothing starts here: remote tasks wait in their worker's batch and local
+ * ones in local_pending until the caller has recorded the starts
+ * (DESIGN.md §7: record, then act). */
 static int dispatch(struct master *ms, struct wfmpi_error *err)
 {
     struct wfmpi_sched_dispatch ds[DISPATCH_BATCH];
-    int total = 0;
+    int total = 0, rc;
     uint32_t n;
+    while (ms->n_took_over > 0) {
+        uint32_t task = ms->took_over[--ms->n_took_over];
+        if (ms->running[task].attempt && (rc = queue_standby(ms, task, err)) != 0) {
+            if (rc < 0)
+                return rc;
+            total++;
+        }
+    }
     while (total < DISPATCH_PER_ROUND && (n = wfmpi_sched_next(ms->s, ds, DISPATCH_BATCH)) > 0) {
         for (uint32_t i = 0; i < n; i++) {
             int rank = rank_of(ms, &ds[i]);
-            ms->running[ds[i].task] = ds[i];
-            if (ms->hooks && ms->hooks->on_start)
-                ms->hooks->on_start(ms->hooks->ctx, &ds[i], rank);
+            note_start(ms, &ds[i], rank);
             if (rank == 0) {
                 ms->local_pending[ms->n_local_pending++] = ds[i].task;
                 continue;
             }
-            int rc = queue_remote(ms, &ds[i], rank);
-            if (rc < 0)
+            if ((rc = queue_remote(ms, &ds[i], rank, 0)) < 0)
                 return wfmpi_error_set(err, rc, "cannot dispatch task %u: %s", ds[i].task,
                                        wfmpi_strerror(rc));
+            if ((rc = queue_standby(ms, ds[i].task, err)) < 0)
+                return rc;
+            total += rc;
         }
         total += (int)n;
     }
@@ -428,7 +478,10 @@ static int master_setup(struct master *ms, struct wfmpi_error *err)
     ms->done_idx = malloc((size_t)size * sizeof(*ms->done_idx));
     ms->running = calloc(ms->v->n_tasks ? ms->v->n_tasks : 1, sizeof(*ms->running));
     ms->local_pending = malloc((ms->v->n_tasks ? ms->v->n_tasks : 1) * sizeof(uint32_t));
-    if (!ms->peers || !ms->reqs || !ms->done_idx || !ms->running || !ms->local_pending)
+    ms->standby = calloc(ms->v->n_tasks ? ms->v->n_tasks : 1, sizeof(uint32_t));
+    ms->took_over = malloc((ms->v->n_tasks ? ms->v->n_tasks : 1) * sizeof(uint32_t));
+    if (!ms->peers || !ms->reqs || !ms->done_idx || !ms->running || !ms->local_pending ||
+        !ms->standby || !ms->took_over)
         return wfmpi_error_set(err, -ENOMEM, "out of memory for the master's tables");
     for (int r = 0; r < size; r++) {
         ms->reqs[r] = MPI_REQUEST_NULL;
@@ -461,6 +514,8 @@ static void master_teardown(struct master *ms)
     free(ms->done_idx);
     free(ms->running);
     free(ms->local_pending);
+    free(ms->standby);
+    free(ms->took_over);
     free(ms->table);
 }
 
@@ -560,6 +615,8 @@ int wfmpi_mpi_master(struct wfmpi_mpi *m, const struct wfmpi_plan *plan, struct 
     int rc = master_setup(&ms, err);
     if (rc == 0)
         rc = master_loop(&ms, err);
+    wfmpi_info("standbys: %u tasks were queued on a worker behind the task before them",
+               ms.n_standbys);
     master_teardown(&ms);
     return rc;
 }

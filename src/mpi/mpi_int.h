@@ -22,7 +22,7 @@ enum wire_tag {
 };
 
 #define WIRE_MAGIC 0x57464d50u /* "WFMP" */
-#define WIRE_VERSION 2u
+#define WIRE_VERSION 3u
 #define WIRE_HEADER_BYTES 16
 /* A message never grows past this. The master dispatches at most 4096 tasks
  * per loop round, so a batch stays far below it (DESIGN.md §9). */
@@ -39,6 +39,9 @@ enum wire_tag {
 
 struct wire_task {
     uint32_t task, attempt, cores, flags;
+    /* A standby (wfmpi_sched_next_behind): the tag of the attempt on this
+     * rank it starts after, as soon as that one has ended; 0 = start now. */
+    uint64_t after;
     uint64_t gpu_mask;
     double timeout_s, checkpoint_s;
     const char *id, *exe, *stdin_path, *stdout_path, *stderr_path;

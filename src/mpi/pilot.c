@@ -257,6 +257,7 @@ static void encode(struct wfmpi_mpi_pool *p, struct wire_writer *w, const struct
     wire_f64(w, t->checkpoint_s);
     wire_u32(w, (t->stdout_lazy ? WIRE_TASK_STDOUT_LAZY : 0) |
                     (t->stderr_lazy ? WIRE_TASK_STDERR_LAZY : 0));
+    wire_u64(w, 0); /* no standbys: the service hands out what fits */
     wire_str(w, t->id);
     wire_str(w, t->exe);
     wire_str(w, t->stdin_path);

@@ -179,6 +179,7 @@ int wire_get_task(struct wire_reader *r, struct wire_task *t, const char ***tabl
     t->timeout_s = wire_get_f64(r);
     t->checkpoint_s = wire_get_f64(r);
     t->flags = wire_get_u32(r);
+    t->after = wire_get_u64(r);
     t->id = wire_get_str(r);
     t->exe = wire_get_str(r);
     t->stdin_path = wire_get_str(r);

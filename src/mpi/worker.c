@@ -10,6 +10,13 @@
 
 #define RESULT_BATCH 256
 
+/* A standby task (wire_task.after): its record, copied out of the message,
+ * waits here until the attempt it follows has ended on this rank. */
+struct standby {
+    uint64_t after;
+    struct wfmpi_buf rec;
+};
+
 struct worker {
     struct wfmpi_mpi *m;
     struct wfmpi_exec *ex;
@@ -23,6 +30,8 @@ struct worker {
     MPI_Request req;
     int stop_code; /* >= 0 once the master said stop */
     bool draining; /* tasks arriving now are answered INTERRUPTED, not run */
+    struct standby *standby;
+    size_t n_standby, standby_cap;
 };
 
 static int recv_config(struct worker *w)
@@ -93,6 +102,36 @@ static int start_task(struct worker *w, const struct wire_task *t)
     return wfmpi_exec_start(w->ex, &spec, tag);
 }
 
+/* Keep the record [from, to) of a standby until `after` has ended. */
+static int keep_standby(struct worker *w, uint64_t after, const char *from, const char *to)
+{
+    if (wfmpi_grow((void **)&w->standby, &w->standby_cap, w->n_standby + 1, sizeof(*w->standby)))
+        return -ENOMEM;
+    struct standby *s = &w->standby[w->n_standby];
+    wfmpi_buf_init(&s->rec, WIRE_MAX_MSG);
+    if (wfmpi_buf_append(&s->rec, from, (size_t)(to - from)) < 0) {
+        wfmpi_buf_fini(&s->rec);
+        return -ENOMEM;
+    }
+    s->after = after;
+    w->n_standby++;
+    return 0;
+}
+
+/* Start (or, draining, answer) a decoded task; a standby whose attempt is
+ * still running here waits for it instead. */
+static int take_task(struct worker *w, const struct wire_task *t, const char *from, const char *to,
+                     struct wfmpi_error *err)
+{
+    int rc = t->after && !w->draining && !w->cfg.exec_null && wfmpi_exec_live(w->ex, t->after)
+                 ? keep_standby(w, t->after, from, to)
+                 : start_task(w, t);
+    if (rc < 0)
+        return wfmpi_error_set(err, rc, "rank %d: cannot start task %s: %s", w->m->rank, t->id,
+                               wfmpi_strerror(rc));
+    return 0;
+}
+
 static int handle_tasks(struct worker *w, struct wfmpi_error *err)
 {
     struct wire_reader r;
@@ -101,15 +140,41 @@ static int handle_tasks(struct worker *w, struct wfmpi_error *err)
         return wfmpi_error_set(err, WFMPI_E_PROTO, "rank %d: malformed task message", w->m->rank);
     for (int64_t i = 0; i < n; i++) {
         struct wire_task t;
+        const char *from = r.p;
         if (wire_get_task(&r, &t, &w->table, &w->table_cap) < 0)
             return wfmpi_error_set(err, WFMPI_E_PROTO, "rank %d: malformed task record",
                                    w->m->rank);
-        int rc = start_task(w, &t);
-        if (rc < 0)
-            return wfmpi_error_set(err, rc, "rank %d: cannot start task %s: %s", w->m->rank, t.id,
-                                   wfmpi_strerror(rc));
+        if (take_task(w, &t, from, r.p, err) < 0)
+            return err->code;
     }
     return (int)n;
+}
+
+/* Start the standby (if any) that waited for `tag`, which has just ended;
+ * or every standby, with draining set (they are answered, not run). */
+static int release_standby(struct worker *w, uint64_t tag, bool all, struct wfmpi_error *err)
+{
+    for (size_t i = 0; i < w->n_standby;) {
+        struct standby *s = &w->standby[i];
+        if (!all && s->after != tag) {
+            i++;
+            continue;
+        }
+        struct wire_reader r = {.p = s->rec.data, .end = s->rec.data + s->rec.len};
+        struct wire_task t;
+        int rc = wire_get_task(&r, &t, &w->table, &w->table_cap) < 0
+                     ? wfmpi_error_set(err, WFMPI_E_PROTO, "rank %d: bad standby", w->m->rank)
+                     : 0;
+        if (rc == 0) {
+            t.after = 0;
+            rc = take_task(w, &t, NULL, NULL, err);
+        }
+        wfmpi_buf_fini(&s->rec);
+        *s = w->standby[--w->n_standby];
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
 }
 
 /* A glidein pilot cancels attempts (a removed workflow): interrupt those
@@ -152,7 +217,8 @@ static int poll_master(struct worker *w, struct wfmpi_error *err)
         MPI_Recv(&grace, 1, MPI_DOUBLE, 0, WIRE_TAG_DRAIN, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
         w->draining = true;
         wfmpi_exec_interrupt_all(w->ex, grace);
-        return 1;
+        int rc = release_standby(w, 0, true, err); /* answered: not started */
+        return rc < 0 ? rc : 1;
     }
     if (st.MPI_TAG == WIRE_TAG_CANCEL)
         return handle_cancel(w, err);
@@ -166,7 +232,7 @@ static int poll_master(struct worker *w, struct wfmpi_error *err)
     return rc < 0 ? rc : 1;
 }
 
-static int poll_exec(struct worker *w)
+static int poll_exec(struct worker *w, struct wfmpi_error *err)
 {
     struct wfmpi_exec_result res[RESULT_BATCH];
     uint32_t n = wfmpi_exec_poll(w->ex, res, RESULT_BATCH, 0);
@@ -182,6 +248,17 @@ static int poll_exec(struct worker *w)
         }
         queue_result(w, &res[i]);
     }
+    if (n == 0 || w->n_standby == 0)
+        return (int)n;
+    /* The results first (the master refills this rank from them), then what
+     * waited for those attempts starts at once: the slot does not wait for
+     * the master. */
+    int rc = flush_results(w);
+    if (rc < 0)
+        return wfmpi_error_set(err, rc, "rank %d: cannot send results", w->m->rank);
+    for (uint32_t i = 0; i < n && w->n_standby; i++)
+        if ((rc = release_standby(w, res[i].tag, false, err)) < 0)
+            return rc;
     return (int)n;
 }
 
@@ -209,7 +286,9 @@ static int worker_loop(struct worker *w, struct wfmpi_error *err)
         int a = poll_master(w, err);
         if (a < 0)
             return a;
-        int b = poll_exec(w);
+        int b = poll_exec(w, err);
+        if (b < 0)
+            return b;
         int c = flush_results(w);
         if (c < 0)
             return wfmpi_error_set(err, c, "rank %d: cannot send results", w->m->rank);
@@ -245,5 +324,8 @@ int wfmpi_mpi_worker(struct wfmpi_mpi *m, struct wfmpi_error *err)
     wfmpi_buf_fini(&w.out[0]);
     wfmpi_buf_fini(&w.out[1]);
     free(w.table);
+    for (size_t i = 0; i < w.n_standby; i++)
+        wfmpi_buf_fini(&w.standby[i].rec);
+    free(w.standby);
     return rc < 0 ? rc : w.stop_code;
 }

@@ -23,6 +23,7 @@ static void encode_sample(struct wfmpi_buf *b)
     wire_f64(&w, 120.0); /* timeout */
     wire_f64(&w, 60.0); /* checkpoint */
     wire_u32(&w, WIRE_TASK_STDERR_LAZY); /* flags */
+    wire_u64(&w, (3ull << 32) | 1); /* after task 3 attempt 1 */
     const char *strs[] = {"ID7", "/bin/echo", "", "out.txt", "err.txt", "ok", "", "0-3"};
     for (size_t i = 0; i < 8; i++)
         wire_str(&w, strs[i]);
@@ -55,6 +56,7 @@ static void test_task_round_trip(void **state)
     assert_int_equal(t.gpu_mask, 5);
     assert_true(t.timeout_s == 120.0);
     assert_int_equal(t.flags, WIRE_TASK_STDERR_LAZY);
+    assert_int_equal(t.after, (3ull << 32) | 1);
     assert_string_equal(t.exe, "/bin/echo");
     assert_string_equal(t.stdin_path, "");
     assert_string_equal(t.cpuset, "0-3");
@@ -71,7 +73,7 @@ static void test_task_round_trip(void **state)
         int64_t n = wire_open(&r, b.data, len, WIRE_TAG_TASKS);
         assert_true(n < 0 || wire_get_task(&r, &t, &table, &cap) < 0);
     }
-    b.data[WIRE_HEADER_BYTES + 40] ^= 0x40; /* the first string's length */
+    b.data[WIRE_HEADER_BYTES + 48] ^= 0x40; /* the first string's length */
     assert_int_equal(wire_open(&r, b.data, b.len, WIRE_TAG_TASKS), 1);
     assert_true(wire_get_task(&r, &t, &table, &cap) < 0);
     free(table);
@@ -87,10 +89,14 @@ static void test_lying_count(void **state)
     /* argc claims 4 billion strings: rejected without allocating for them. */
     struct wire_reader r;
     wire_open(&r, b.data, b.len, WIRE_TAG_TASKS);
-    r.p += 36; /* the fixed-width fields */
+    r.p += 48; /* the fixed-width fields */
     for (int i = 0; i < 8; i++)
         wire_get_str(&r);
+    assert_false(r.bad);
     size_t argc_at = (size_t)(r.p - b.data);
+    uint32_t argc = 0;
+    memcpy(&argc, b.data + argc_at, 4);
+    assert_int_equal(argc, 2); /* it is the argc field */
     uint32_t huge = 0xffffffffu;
     memcpy(b.data + argc_at, &huge, 4);
     struct wire_task t;
