@@ -118,8 +118,9 @@ uint32_t wfmpi_sched_next(struct wfmpi_sched *s, struct wfmpi_sched_dispatch *ou
  * now on (max_running and category limits count it) and is reported to
  * complete() like any attempt, also when it never started (INTERRUPTED, a
  * drain), before or after `task`. One standby per attempt; `task` must be
- * RUNNING, placed by next() or be a standby that has taken over, and must
- * hold no GPUs. Returns 1 with *out filled (out->rank = `task`'s rank), else
+ * RUNNING and hold no GPUs; it may be a standby itself (a chain: each starts
+ * when the one before it ends), but not one whose predecessor ended without
+ * running. Returns 1 with *out filled (out->rank = `task`'s rank), else
  * 0 (nothing fits, draining, or `task` does not qualify). */
 int wfmpi_sched_next_behind(struct wfmpi_sched *s, uint32_t task, struct wfmpi_sched_dispatch *out);
 

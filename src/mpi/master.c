@@ -19,6 +19,9 @@
 #define DISPATCH_BATCH 256
 #define DISPATCH_PER_ROUND 4096
 #define LOCAL_RESULTS 64
+/* Standbys kept queued behind each task on a worker: two cover a master that
+ * answers later than one task lasts (a busy node, ranks sharing cores). */
+#define STANDBY_DEPTH 2
 
 /* A worker's outgoing batches: one being filled, one in flight. */
 struct peer {
@@ -343,23 +346,31 @@ static void note_start(struct master *ms, const struct wfmpi_sched_dispatch *d, 
 }
 
 /* A worker's slot must not wait for the round trip to us when its task
- * ends: queue a standby behind the attempt of `task` on its rank, which the
- * worker starts the moment that attempt ends (wfmpi_sched_next_behind).
- * Returns 1 when one was queued. */
-static int queue_standby(struct master *ms, uint32_t task, struct wfmpi_error *err)
+ * ends: keep STANDBY_DEPTH standbys queued behind the attempt of `task` on
+ * its rank, each started by the worker the moment the one before it ends
+ * (wfmpi_sched_next_behind). Returns how many were queued now. */
+static int queue_standbys(struct master *ms, uint32_t task, struct wfmpi_error *err)
 {
-    const struct wfmpi_sched_dispatch *d = &ms->running[task];
-    int rank = rank_of(ms, d);
-    struct wfmpi_sched_dispatch sb;
-    if (rank == 0 || !wfmpi_sched_next_behind(ms->s, task, &sb))
+    int rank = rank_of(ms, &ms->running[task]), n = 0, depth = 0;
+    if (rank == 0)
         return 0;
-    note_start(ms, &sb, rank);
-    ms->standby[task] = sb.task + 1;
-    ms->n_standbys++;
-    int rc = queue_remote(ms, &sb, rank, make_tag(task, d->attempt));
-    if (rc < 0)
-        return wfmpi_error_set(err, rc, "cannot dispatch task %u: %s", sb.task, wfmpi_strerror(rc));
-    return 1;
+    while (depth < STANDBY_DEPTH && ms->standby[task] &&
+           ms->running[ms->standby[task] - 1].attempt) {
+        task = ms->standby[task] - 1;
+        depth++;
+    }
+    struct wfmpi_sched_dispatch sb;
+    for (; depth < STANDBY_DEPTH && wfmpi_sched_next_behind(ms->s, task, &sb); depth++, n++) {
+        note_start(ms, &sb, rank);
+        ms->standby[task] = sb.task + 1;
+        ms->n_standbys++;
+        int rc = queue_remote(ms, &sb, rank, make_tag(task, ms->running[task].attempt));
+        if (rc < 0)
+            return wfmpi_error_set(err, rc, "cannot dispatch task %u: %s", sb.task,
+                                   wfmpi_strerror(rc));
+        task = sb.task;
+    }
+    return n;
 }
 
 /* Take what the scheduler can place now (bounded per loop iteration, so
@@ -375,10 +386,10 @@ static int dispatch(struct master *ms, struct wfmpi_error *err)
     uint32_t n;
     while (ms->n_took_over > 0) {
         uint32_t task = ms->took_over[--ms->n_took_over];
-        if (ms->running[task].attempt && (rc = queue_standby(ms, task, err)) != 0) {
+        if (ms->running[task].attempt && (rc = queue_standbys(ms, task, err)) != 0) {
             if (rc < 0)
                 return rc;
-            total++;
+            total += rc;
         }
     }
     while (total < DISPATCH_PER_ROUND && (n = wfmpi_sched_next(ms->s, ds, DISPATCH_BATCH)) > 0) {
@@ -392,7 +403,7 @@ static int dispatch(struct master *ms, struct wfmpi_error *err)
             if ((rc = queue_remote(ms, &ds[i], rank, 0)) < 0)
                 return wfmpi_error_set(err, rc, "cannot dispatch task %u: %s", ds[i].task,
                                        wfmpi_strerror(rc));
-            if ((rc = queue_standby(ms, ds[i].task, err)) < 0)
+            if ((rc = queue_standbys(ms, ds[i].task, err)) < 0)
                 return rc;
             total += rc;
         }

@@ -13,7 +13,7 @@
 /* A standby task (wire_task.after): its record, copied out of the message,
  * waits here until the attempt it follows has ended on this rank. */
 struct standby {
-    uint64_t after;
+    uint64_t tag, after;
     struct wfmpi_buf rec;
 };
 
@@ -103,7 +103,8 @@ static int start_task(struct worker *w, const struct wire_task *t)
 }
 
 /* Keep the record [from, to) of a standby until `after` has ended. */
-static int keep_standby(struct worker *w, uint64_t after, const char *from, const char *to)
+static int keep_standby(struct worker *w, uint64_t tag, uint64_t after, const char *from,
+                        const char *to)
 {
     if (wfmpi_grow((void **)&w->standby, &w->standby_cap, w->n_standby + 1, sizeof(*w->standby)))
         return -ENOMEM;
@@ -113,18 +114,30 @@ static int keep_standby(struct worker *w, uint64_t after, const char *from, cons
         wfmpi_buf_fini(&s->rec);
         return -ENOMEM;
     }
+    s->tag = tag;
     s->after = after;
     w->n_standby++;
     return 0;
 }
 
-/* Start (or, draining, answer) a decoded task; a standby whose attempt is
- * still running here waits for it instead. */
+/* Has the attempt tagged `tag` not ended here yet: running, or itself a
+ * standby still waiting? */
+static bool pending_here(const struct worker *w, uint64_t tag)
+{
+    for (size_t i = 0; i < w->n_standby; i++)
+        if (w->standby[i].tag == tag)
+            return true;
+    return wfmpi_exec_live(w->ex, tag);
+}
+
+/* Start (or, draining, answer) a decoded task; a standby whose predecessor
+ * has not ended here yet waits for it instead. */
 static int take_task(struct worker *w, const struct wire_task *t, const char *from, const char *to,
                      struct wfmpi_error *err)
 {
-    int rc = t->after && !w->draining && !w->cfg.exec_null && wfmpi_exec_live(w->ex, t->after)
-                 ? keep_standby(w, t->after, from, to)
+    uint64_t tag = ((uint64_t)t->task << 32) | t->attempt;
+    int rc = t->after && !w->draining && !w->cfg.exec_null && pending_here(w, t->after)
+                 ? keep_standby(w, tag, t->after, from, to)
                  : start_task(w, t);
     if (rc < 0)
         return wfmpi_error_set(err, rc, "rank %d: cannot start task %s: %s", w->m->rank, t->id,

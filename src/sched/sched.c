@@ -275,7 +275,7 @@ int wfmpi_sched_next_behind(struct wfmpi_sched *s, uint32_t task, struct wfmpi_s
         (s->max_running && s->count[WFMPI_TASK_RUNNING] >= s->max_running))
         return 0;
     struct sched_task *t = &s->tasks[task];
-    if (t->state != WFMPI_TASK_RUNNING || t->node == SCHED_NONE || t->behind != SCHED_NONE ||
+    if (t->state != WFMPI_TASK_RUNNING || t->node == SCHED_NONE || t->behind == SCHED_ORPHAN ||
         t->standby != SCHED_NONE || t->gpu_mask)
         return 0;
     uint32_t c = standby_class(s, &s->classes[t->cls], s->nodes[t->node].free_mem != UINT64_MAX);
@@ -446,9 +446,13 @@ int wfmpi_sched_complete(struct wfmpi_sched *s, uint32_t task, uint32_t attempt,
     struct sched_task *t = &s->tasks[task];
     if (t->behind != SCHED_NONE) {
         /* A standby that ends before the task it waited for (not started:
-         * the run drains) never held anything. */
-        s->tasks[t->behind].standby = SCHED_NONE;
-        t->behind = SCHED_NONE;
+         * the run drains) never held anything, and the one behind it never
+         * will. */
+        if (t->behind != SCHED_ORPHAN)
+            s->tasks[t->behind].standby = SCHED_NONE;
+        if (t->standby != SCHED_NONE)
+            s->tasks[t->standby].behind = SCHED_ORPHAN;
+        t->standby = t->behind = SCHED_NONE;
     } else if (t->standby != SCHED_NONE) {
         hand_over(s, task);
     } else if (t->node != SCHED_NONE) { /* claimed tasks hold no node resources */

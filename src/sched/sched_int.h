@@ -26,6 +26,9 @@
 /* Classes set aside per next() call before giving up (head-of-line bound). */
 #define SCHED_MAX_TRIES 64
 #define SCHED_NONE UINT32_MAX
+/* sched_task.behind of a standby whose predecessor ended without running (a
+ * drain answered it): it holds nothing and never will. */
+#define SCHED_ORPHAN (UINT32_MAX - 1)
 
 /* The ready-queue key (priority, critical path, index) never changes during
  * a run, so create() sorts the tasks by it once and the heaps hold each
@@ -54,7 +57,8 @@ struct sched_task {
     uint32_t cls; /* shape class */
     /* Standby (wfmpi_sched_next_behind): the task queued behind this one on
      * its rank, and the task this one is queued behind while it holds no
-     * resources yet; SCHED_NONE when none. */
+     * resources yet (SCHED_ORPHAN: that one never ran); SCHED_NONE when
+     * none. Standbys can chain: a standby may have one of its own. */
     uint32_t standby;
     uint32_t behind;
     uint8_t state; /* enum wfmpi_task_state */

@@ -1027,8 +1027,9 @@ static void test_restore_leases(void **state)
     wfmpi_plan_destroy(plan);
 }
 
-/* Standby: a task queued behind a running one takes over its resources when
- * it ends, never before, and never overcommits the node. */
+/* Standby: a task queued behind a running one (or behind a standby: a
+ * chain) takes over its resources when it ends, never before, and never
+ * overcommits the node. */
 static void test_standby(void **state)
 {
     (void)state;
@@ -1038,6 +1039,8 @@ static void test_standby(void **state)
     uint32_t m = pb_task(&b, (struct tdef){.id = "m", .cores = 1, .mem = 50, .priority = 7});
     uint32_t c = pb_task(&b, (struct tdef){.id = "c", .cores = 1, .mem = 10, .priority = 6});
     uint32_t d = pb_task(&b, (struct tdef){.id = "d", .cores = 1, .mem = 10, .priority = 5});
+    uint32_t e = pb_task(&b, (struct tdef){.id = "e", .cores = 1, .mem = 10, .priority = 4});
+    uint32_t f = pb_task(&b, (struct tdef){.id = "f", .cores = 1, .mem = 10, .priority = 3});
     uint32_t big = pb_task(&b, (struct tdef){.id = "big", .cores = 2, .mem = 10, .priority = 1});
     struct wfmpi_plan *plan = pb_finish(&b);
     struct wfmpi_sched_node nodes[] = {{.cores = 2, .memory_mb = 100, .n_ranks = 2}};
@@ -1058,47 +1061,59 @@ static void test_standby(void **state)
     assert_int_equal(sb.gpu_mask, 0);
     assert_int_equal(wfmpi_sched_state(s, c), WFMPI_TASK_RUNNING);
     assert_int_equal(wfmpi_sched_next_behind(s, a, &sb), 0); /* one per attempt */
-    assert_int_equal(wfmpi_sched_next_behind(s, c, &sb), 0); /* not behind a standby */
+    assert_int_equal(wfmpi_sched_next_behind(s, c, &sb), 1); /* a chain: d after c after a */
+    assert_int_equal(sb.task, d);
     assert_int_equal(wfmpi_sched_next(s, ds, 4), 0);
 
-    /* a ends: c runs in its place, so no core is free for m. */
+    /* a ends: c runs in its place, then d in c's: never a free core for m. */
     assert_int_equal(wfmpi_sched_complete(s, a, 1, WFMPI_SCHED_OK), 0);
     assert_int_equal(wfmpi_sched_next(s, ds, 4), 0);
-
-    /* c ends with nobody behind it: its core is free again, for m. */
     assert_int_equal(wfmpi_sched_complete(s, c, 1, WFMPI_SCHED_OK), 0);
+    assert_int_equal(wfmpi_sched_next(s, ds, 4), 0);
+    /* d ends with nobody behind it: its core is free again, for m. */
+    assert_int_equal(wfmpi_sched_complete(s, d, 1, WFMPI_SCHED_OK), 0);
     assert_int_equal(wfmpi_sched_next(s, ds, 4), 1);
     assert_int_equal(ds[0].task, m);
 
-    /* A standby that never started (a drain answered it) ends before the
-     * task it waited for: it held nothing, and that task still frees its
+    /* Standbys that never started (a drain answered them) end before the
+     * task they waited for: they held nothing, the one behind the first
+     * takes no place of anyone (and gets no standby), and b still frees its
      * own core when it ends. */
     assert_int_equal(wfmpi_sched_next_behind(s, bb, &sb), 1);
-    assert_int_equal(sb.task, d);
-    assert_int_equal(wfmpi_sched_complete(s, d, 1, WFMPI_SCHED_INTERRUPTED), 0);
-    assert_int_equal(wfmpi_sched_state(s, d), WFMPI_TASK_READY);
+    assert_int_equal(sb.task, e);
+    assert_int_equal(wfmpi_sched_next_behind(s, e, &sb), 1);
+    assert_int_equal(sb.task, f);
+    assert_int_equal(wfmpi_sched_complete(s, e, 1, WFMPI_SCHED_INTERRUPTED), 0);
+    assert_int_equal(wfmpi_sched_state(s, e), WFMPI_TASK_READY);
+    assert_int_equal(wfmpi_sched_next_behind(s, f, &sb), 0);
+    assert_int_equal(wfmpi_sched_complete(s, f, 1, WFMPI_SCHED_INTERRUPTED), 0);
     assert_int_equal(wfmpi_sched_next(s, ds, 4), 0);
     assert_int_equal(wfmpi_sched_complete(s, bb, 1, WFMPI_SCHED_OK), 0);
     assert_int_equal(wfmpi_sched_next(s, ds, 4), 1);
-    assert_int_equal(ds[0].task, d);
+    assert_int_equal(ds[0].task, e);
     assert_int_equal(ds[0].attempt, 2);
+    /* e, dispatched again, is a task like any other: f goes behind it. */
+    assert_int_equal(wfmpi_sched_next_behind(s, e, &sb), 1);
+    assert_int_equal(sb.task, f);
+    assert_int_equal(sb.attempt, 2);
 
-    /* Behind m (50 MB): big needs 2 cores; nothing. Draining: nothing. */
+    /* Behind m (50 MB), after f: only big is left, and it needs 2 cores.
+     * Draining: nothing. */
     assert_int_equal(wfmpi_sched_next_behind(s, m, &sb), 0);
     wfmpi_sched_drain(s);
-    assert_int_equal(wfmpi_sched_next_behind(s, d, &sb), 0);
     assert_int_equal(wfmpi_sched_complete(s, m, 1, WFMPI_SCHED_OK), 0);
-    assert_int_equal(wfmpi_sched_complete(s, d, 2, WFMPI_SCHED_OK), 0);
+    assert_int_equal(wfmpi_sched_complete(s, e, 2, WFMPI_SCHED_OK), 0);
+    assert_int_equal(wfmpi_sched_complete(s, f, 2, WFMPI_SCHED_OK), 0);
     assert_true(wfmpi_sched_finished(s));
     assert_int_equal(wfmpi_sched_state(s, big), WFMPI_TASK_READY); /* never fit behind anyone */
     wfmpi_sched_destroy(s);
     wfmpi_plan_destroy(plan);
 }
 
-/* Standbys in a long random run: a task queued behind every running one,
- * completions in random order (standbys only after the task they wait for,
- * as a launcher reports them), and the node's cores never overcommitted:
- * at most `cores` tasks hold resources at once. */
+/* Standbys in a long random run: a chain of two queued behind every running
+ * task, completions in random order (a standby only after the task before
+ * it, as a launcher reports them), and the node's cores never overcommitted:
+ * the tasks holding resources never need more than the node has. */
 static void test_standby_random(void **state)
 {
     (void)state;
@@ -1115,40 +1130,48 @@ static void test_standby_random(void **state)
     struct wfmpi_sched *s = wfmpi_sched_create(plan, &cfg, &err);
     assert_non_null(s);
     const struct wfmpi_plan_view *v = wfmpi_plan_view(plan);
-    /* holding[i]: a running attempt that holds its cores; behind[i]: its
-     * standby (UINT32_MAX none). */
-    uint32_t holding[8], behind[8], attempt[400] = {0}, n = 0, done = 0, seed = 7;
+    /* slot i: run[i] holds its cores, q[i][0] then q[i][1] wait behind it. */
+    const uint32_t none = UINT32_MAX;
+    uint32_t run[8], q[8][2], attempt[400] = {0}, n = 0, done = 0, seed = 7, chained = 0;
     while (done < 400) {
         struct wfmpi_sched_dispatch ds[8], sb;
         uint32_t k = wfmpi_sched_next(s, ds, 8);
         for (uint32_t i = 0; i < k; i++) {
             attempt[ds[i].task] = ds[i].attempt;
-            behind[n] = UINT32_MAX;
-            holding[n++] = ds[i].task;
+            q[n][0] = q[n][1] = none;
+            run[n++] = ds[i].task;
         }
         uint32_t cores = 0;
         for (uint32_t i = 0; i < n; i++) {
-            cores += v->tasks[holding[i]].cores;
-            if (behind[i] == UINT32_MAX && wfmpi_sched_next_behind(s, holding[i], &sb)) {
-                assert_true(v->tasks[sb.task].cores <= v->tasks[holding[i]].cores);
+            cores += v->tasks[run[i]].cores;
+            for (int j = 0; j < 2; j++) {
+                uint32_t before = j ? q[i][0] : run[i];
+                if (before == none || q[i][j] != none || !wfmpi_sched_next_behind(s, before, &sb))
+                    continue;
+                assert_true(v->tasks[sb.task].cores <= v->tasks[before].cores);
                 attempt[sb.task] = sb.attempt;
-                behind[i] = sb.task;
+                q[i][j] = sb.task;
+                chained += j;
             }
         }
         assert_true(cores <= 4);
         assert_true(n > 0);
         seed = seed * 1103515245u + 12345u;
-        uint32_t i = (seed >> 8) % n, t = holding[i];
+        uint32_t i = (seed >> 8) % n, t = run[i];
         assert_int_equal(wfmpi_sched_complete(s, t, attempt[t], WFMPI_SCHED_OK), 0);
         done++;
-        if (behind[i] != UINT32_MAX) {
-            holding[i] = behind[i]; /* it starts in t's place */
-            behind[i] = UINT32_MAX;
+        if (q[i][0] != none) { /* it starts in t's place */
+            run[i] = q[i][0];
+            q[i][0] = q[i][1];
+            q[i][1] = none;
         } else {
-            holding[i] = holding[--n];
-            behind[i] = behind[n];
+            n--;
+            run[i] = run[n];
+            q[i][0] = q[n][0];
+            q[i][1] = q[n][1];
         }
     }
+    assert_true(chained > 0);
     assert_true(wfmpi_sched_finished(s));
     wfmpi_sched_destroy(s);
     wfmpi_plan_destroy(plan);
