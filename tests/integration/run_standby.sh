@@ -46,8 +46,8 @@ n=$(sed -n 's/.*standbys: \([0-9]*\) tasks.*/\1/p' "$d/wf.wfmpi/wfmpi.log")
 [ "${n:-0}" -gt 0 ] || fail "no standby was queued: $(grep standbys "$d/wf.wfmpi/wfmpi.log")"
 pass "standbys: $n of 15 tasks queued behind another, none overlapping on its rank"
 
-# A drain while a standby waits: it never starts, it is interrupted (no retry
-# used: every task has retry 0), and the resumed run completes everything.
+# A drain while standbys wait: they never start, they are interrupted (no
+# retry used: every task has retry 0), and the resumed run completes all.
 d=$TMP/drain; mkdir -p "$d"
 cp "$TMP/order/rec.sh" "$d/"
 sed "s|$TMP/order/rec.sh|$d/rec.sh|" <(wf drain 4 4) >"$d/wf.yml"
@@ -64,10 +64,11 @@ for p in $(pgrep -f "$WFMPI"); do
 done
 set +e; wait "$mpipid"; RC=$?; set -e
 expect_rc 3 "drained run"
-grep -q 'standbys: 1 tasks' "$d/run/wfmpi.log" || fail "no standby was waiting: $(grep standbys "$d/run/wfmpi.log")"
-[ "$(grep -c . "$d/started.txt")" = 2 ] || fail "the standby started during the drain: $(cat "$d/started.txt")"
+# t1 on the master, t2 on the worker, t3 behind t2 and t4 behind t3.
+grep -q 'standbys: 2 tasks' "$d/run/wfmpi.log" || fail "two standbys should wait: $(grep standbys "$d/run/wfmpi.log")"
+[ "$(grep -c . "$d/started.txt")" = 2 ] || fail "a standby started during the drain: $(cat "$d/started.txt")"
 (cd "$d" && exec "$MPIEXEC" -n 2 --oversubscribe "$WFMPI" wf.yml --run-dir "$d/run" \
    --cores-per-node 2 >"$d/out2" 2>&1) && RC=0 || RC=$?
 expect_rc 0 "resumed run (retry 0: the drain used none)"
 [ "$(cut -d' ' -f1 "$d/ledger.txt" | sort -u | wc -l)" = 4 ] || fail "all 4 must finish: $(cat "$d/ledger.txt")"
-pass "a drain answers a waiting standby unstarted, and the resume runs it"
+pass "a drain answers the waiting standbys unstarted, and the resume runs them"
