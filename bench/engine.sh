@@ -4,7 +4,8 @@
 #  1. master throughput with --exec null, 10^5 independent tasks, 1 master +
 #     1..8 workers (the master's own cost per task);
 #  2. 2,000 /bin/true tasks, independent and as a chain, on -n 2 and -n 4,
-#     against a plain posix_spawn loop and GNU parallel at the same concurrency;
+#     against a plain posix_spawn loop (paired runs, REPEAT times, medians)
+#     and GNU parallel at the same concurrency;
 #  3. the master's peak RSS for 10^6 tasks.
 # usage: bench/engine.sh [BUILD_DIR] > results.md      (default BUILD_DIR: build)
 set -euo pipefail
@@ -44,26 +45,41 @@ done
 echo
 echo "### 2,000 /bin/true tasks: wfmpi vs a plain posix_spawn loop vs GNU parallel"
 echo
+# Each wfmpi run is paired with a bare-loop run right after it, REPEAT times
+# (default 5), and the table gives medians (and the range of the ratios): on
+# a shared VM a single pair swings by 20% either way.
+REPEAT=${REPEAT:-5}
 python3 "$GEN" independent 2000 /bin/true "$OUT/ind.yml" /dev/null
 python3 "$GEN" chain 2000 /bin/true "$OUT/chain.yml" /dev/null
-echo "| shape | concurrency | wfmpi tasks/s | posix_spawn loop tasks/s | wfmpi / loop | loop creating 2 output files per task (as wfmpi did before its logs became lazy) | wfmpi / that | GNU parallel tasks/s |"
-echo "|---|---|---|---|---|---|---|---|"
-mkdir -p "$OUT/files"
+loop_rate() { "$OUT/spawn_loop" 2000 "$1" | sed 's/.*: \([0-9]*\) tasks\/s/\1/'; }
+# pairs N WF J: REPEAT "wfmpi loop" lines
+pairs() {
+  for _ in $(seq "$REPEAT"); do
+    read -r rate _ < <(master_figure "$1" "$2" --cores-per-node "$1")
+    echo "$rate $(loop_rate "$3")"
+  done
+}
+# summary: "median-wfmpi | median-loop | median ratio (min-max)" from pairs
+summary() {
+  python3 -c '
+import statistics, sys
+p = [tuple(map(float, l.split())) for l in sys.stdin if l.strip()]
+r = sorted(w / l for w, l in p)
+print(f"{statistics.median(w for w, _ in p):.0f} | {statistics.median(l for _, l in p):.0f} | "
+      f"{statistics.median(r):.0%} ({r[0]:.0%}-{r[-1]:.0%})")'
+}
+echo "| shape | concurrency | wfmpi tasks/s | posix_spawn loop tasks/s | wfmpi / loop, median ($REPEAT pairs; range) | GNU parallel tasks/s |"
+echo "|---|---|---|---|---|---|"
 for n in 2 4; do
   # -n N ranks with N cores in all: one task per rank at a time.
-  read -r rate _ < <(master_figure "$n" "$OUT/ind.yml" --cores-per-node "$n")
-  loop=$("$OUT/spawn_loop" 2000 "$n" | sed 's/.*: \([0-9]*\) tasks\/s/\1/')
-  rm -f "$OUT"/files/*
-  floop=$("$OUT/spawn_loop" 2000 "$n" /bin/true "$OUT/files" | sed 's/.*: \([0-9]*\) tasks\/s/\1/')
+  row=$(pairs "$n" "$OUT/ind.yml" "$n" | summary)
   t0=$(date +%s.%N)
   seq 2000 | parallel -j "$n" /bin/true
   par=$(python3 -c "print(round(2000/($(date +%s.%N)-$t0)))")
-  echo "| independent | $n | $rate | $loop | $(python3 -c "print(f'{$rate/$loop:.0%}')") | $floop | $(python3 -c "print(f'{$rate/$floop:.0%}')") | $par |"
+  echo "| independent | $n | $row | $par |"
 done
 for n in 2 4; do
-  read -r rate _ < <(master_figure "$n" "$OUT/chain.yml" --cores-per-node "$n")
-  loop=$("$OUT/spawn_loop" 2000 1 | sed 's/.*: \([0-9]*\) tasks\/s/\1/')
-  echo "| chain | 1 (DAG) on $n ranks | $rate | $loop (J=1) | $(python3 -c "print(f'{$rate/$loop:.0%}')") | n/a |"
+  echo "| chain | 1 (DAG) on $n ranks | $(pairs "$n" "$OUT/chain.yml" 1 | summary) (loop J=1) | n/a |"
 done
 
 echo
