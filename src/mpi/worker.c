@@ -30,8 +30,10 @@ struct worker {
     MPI_Request req;
     int stop_code; /* >= 0 once the master said stop */
     bool draining; /* tasks arriving now are answered INTERRUPTED, not run */
+    /* [0, n_standby) wait; [n_standby, n_standby_bufs) are spare entries
+     * whose buffers are kept for the next ones (no allocation per task). */
     struct standby *standby;
-    size_t n_standby, standby_cap;
+    size_t n_standby, n_standby_bufs, standby_cap;
 };
 
 static int recv_config(struct worker *w)
@@ -106,14 +108,16 @@ static int start_task(struct worker *w, const struct wire_task *t)
 static int keep_standby(struct worker *w, uint64_t tag, uint64_t after, const char *from,
                         const char *to)
 {
-    if (wfmpi_grow((void **)&w->standby, &w->standby_cap, w->n_standby + 1, sizeof(*w->standby)))
-        return -ENOMEM;
-    struct standby *s = &w->standby[w->n_standby];
-    wfmpi_buf_init(&s->rec, WIRE_MAX_MSG);
-    if (wfmpi_buf_append(&s->rec, from, (size_t)(to - from)) < 0) {
-        wfmpi_buf_fini(&s->rec);
-        return -ENOMEM;
+    if (w->n_standby == w->n_standby_bufs) {
+        if (wfmpi_grow((void **)&w->standby, &w->standby_cap, w->n_standby_bufs + 1,
+                       sizeof(*w->standby)))
+            return -ENOMEM;
+        wfmpi_buf_init(&w->standby[w->n_standby_bufs++].rec, WIRE_MAX_MSG);
     }
+    struct standby *s = &w->standby[w->n_standby];
+    wfmpi_buf_reset(&s->rec);
+    if (wfmpi_buf_append(&s->rec, from, (size_t)(to - from)) < 0)
+        return -ENOMEM;
     s->tag = tag;
     s->after = after;
     w->n_standby++;
@@ -182,8 +186,10 @@ static int release_standby(struct worker *w, uint64_t tag, bool all, struct wfmp
             t.after = 0;
             rc = take_task(w, &t, NULL, NULL, err);
         }
-        wfmpi_buf_fini(&s->rec);
+        /* Swap it with the last one waiting: its buffer becomes a spare. */
+        struct standby spare = *s;
         *s = w->standby[--w->n_standby];
+        w->standby[w->n_standby] = spare;
         if (rc < 0)
             return rc;
     }
@@ -337,7 +343,7 @@ int wfmpi_mpi_worker(struct wfmpi_mpi *m, struct wfmpi_error *err)
     wfmpi_buf_fini(&w.out[0]);
     wfmpi_buf_fini(&w.out[1]);
     free(w.table);
-    for (size_t i = 0; i < w.n_standby; i++)
+    for (size_t i = 0; i < w.n_standby_bufs; i++)
         wfmpi_buf_fini(&w.standby[i].rec);
     free(w.standby);
     return rc < 0 ? rc : w.stop_code;
