@@ -344,29 +344,31 @@ static uint32_t node_gpus(struct wfmpi_mpi *m, uint32_t i, uint32_t first_slot, 
     return n;
 }
 
-/* Say once when tasks will not get the cores a user expects: the launcher
- * bound the node's ranks to fewer cores than the node lets us use
- * (mpiexec binds each rank to one core by default for up to 2 ranks), or
- * --cores-per-node asks for more slots than the ranks were given cores. */
-static void warn_cores(const struct wfmpi_mpi *m, uint32_t i, uint32_t given,
+/* Say when node i's tasks will not get the cores a user expects: the
+ * launcher bound its ranks to fewer cores than the node lets us use (mpiexec
+ * binds each rank to one core by default for up to 2 ranks), or
+ * --cores-per-node asks for more slots than the ranks were given cores.
+ * True when it said so (the caller says it for the first such node only). */
+static bool warn_cores(const struct wfmpi_mpi *m, uint32_t i, uint32_t given,
                        uint32_t cores_per_node)
 {
-    static bool said;
     uint32_t there = m->nodes[i].info.cores;
-    if (said || given == 0)
-        return;
+    if (given == 0)
+        return false;
     if (cores_per_node > given) {
         wfmpi_warn("node %u: --cores-per-node %u, but its ranks were given %u core(s): up to %u "
                    "tasks share each",
                    i, cores_per_node, given, (cores_per_node + given - 1) / given);
-        said = true;
-    } else if (!cores_per_node && given < there) {
+        return true;
+    }
+    if (!cores_per_node && given < there) {
         wfmpi_warn("node %u: the launcher bound its ranks to %u of its %u cores, and tasks run "
                    "on those only (mpiexec --bind-to none, or srun --cpus-per-task, gives them the "
                    "node)",
                    i, given, there);
-        said = true;
+        return true;
     }
+    return false;
 }
 
 const struct wfmpi_sched_node *wfmpi_mpi_sched_nodes(struct wfmpi_mpi *m, uint32_t cores_per_node,
@@ -381,12 +383,13 @@ const struct wfmpi_sched_node *wfmpi_mpi_sched_nodes(struct wfmpi_mpi *m, uint32
             return NULL;
     }
     uint32_t slot = 0;
+    bool warned = false;
     for (uint32_t i = 0; i < m->n_nodes; i++) {
         struct wfmpi_sched_node *sn = &m->sched_nodes[i];
         const struct wfmpi_topo_node *info = &m->nodes[i].info;
         size_t base = (size_t)i * WFMPI_TOPO_MAX_GPUS;
         uint32_t given = node_cores(m, i, slot);
-        warn_cores(m, i, given, cores_per_node);
+        warned = warned || warn_cores(m, i, given, cores_per_node);
         sn->cores = cores_per_node ? cores_per_node : given;
         sn->gpus = node_gpus(m, i, slot, (uint32_t)base);
         sn->memory_mb = info->memory_mb;

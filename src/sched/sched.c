@@ -251,17 +251,25 @@ uint32_t wfmpi_sched_next(struct wfmpi_sched *s, struct wfmpi_sched_dispatch *ou
 /* The class whose head is the best READY task that can run in the place of
  * a task of class `in` (no GPUs, no more cores or memory, category not full,
  * not too long for the time left); SCHED_NONE when none can. */
+static bool fits_behind(const struct wfmpi_sched *s, const struct sched_class *cl,
+                        const struct sched_class *in, bool memory)
+{
+    return !cl->gpus && cl->cores <= in->cores && !(memory && cl->memory_mb > in->memory_mb) &&
+           !throttled(s, cl) && !too_long(s, s->order[cl->ready.items[0]]);
+}
+
 static uint32_t standby_class(const struct wfmpi_sched *s, const struct sched_class *in,
                               bool memory)
 {
+    /* The top of the class heap holds the best READY task: usually it fits
+     * (one shape of task), and the master asks this for most dispatches. */
+    if (s->cheap_len == 0 || fits_behind(s, &s->classes[s->cheap[0]], in, memory))
+        return s->cheap_len ? s->cheap[0] : SCHED_NONE;
     uint32_t best = SCHED_NONE;
-    for (uint32_t i = 0; i < s->cheap_len; i++) {
+    for (uint32_t i = 1; i < s->cheap_len; i++) {
         uint32_t c = s->cheap[i];
-        const struct sched_class *cl = &s->classes[c];
-        if (cl->gpus || cl->cores > in->cores || (memory && cl->memory_mb > in->memory_mb) ||
-            throttled(s, cl) || too_long(s, s->order[cl->ready.items[0]]))
-            continue;
-        if (best == SCHED_NONE || cl->ready.items[0] < s->classes[best].ready.items[0])
+        if (fits_behind(s, &s->classes[c], in, memory) &&
+            (best == SCHED_NONE || s->classes[c].ready.items[0] < s->classes[best].ready.items[0]))
             best = c;
     }
     return best;
