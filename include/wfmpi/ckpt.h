@@ -76,6 +76,11 @@ struct wfmpi_ckpt_run {
 struct wfmpi_ckpt_options {
     bool fresh; /* move an existing run dir aside and start over */
     bool force_resume; /* resume even if the workflow changed */
+    /* A rescue (DAGMan's rescue DAG): FAILED tasks become READY with a
+     * fresh set of retries, so their BLOCKED descendants run too. What a
+     * user's rerun wants (she fixed the cause); not what a service that
+     * restarts under its users' workflows wants. DONE tasks never rerun. */
+    bool retry_failed;
     double fsync_interval; /* seconds between journal fsyncs; 0 = default 0.05 */
     double snapshot_share; /* max share of run time spent snapshotting; 0 = 0.02 */
     double snapshot_min_interval; /* seconds; 0 = default 10 */
@@ -92,6 +97,12 @@ struct wfmpi_ckpt_options {
 struct wfmpi_ckpt_recovered {
     bool resumed; /* false: a fresh run dir */
     uint32_t done, failed, requeued, runs;
+    /* retry_failed: the FAILED tasks given fresh retries and the BLOCKED
+     * ones unblocked with them (failed counts neither); the first few
+     * retried tasks' plan indexes, for the rerun to say which. */
+    uint32_t retried, unblocked;
+#define WFMPI_CKPT_RETRIED_SHOWN 8
+    uint32_t retried_first[WFMPI_CKPT_RETRIED_SHOWN];
     bool dropped_torn_tail; /* the journal ended in a half-written record */
     char moved_aside[512]; /* --fresh: where the old run dir went, else "" */
 };

@@ -208,7 +208,26 @@ static void adopt_files(struct wfmpi_ckpt *c, struct old_run *o, const uint32_t 
     o->st.n_files = o->st.cap_files = 0;
 }
 
-/* Carry matched tasks' state over; RUNNING ones are requeued. */
+/* The rescue of one task: a FAILED task is READY again with none of its
+ * retries used (its attempt numbers go on, so attempt 3 follows two failed
+ * ones and their logs stay), a BLOCKED one waits for its ancestors again.
+ * Its last failure detail stays until the next attempt ends. */
+static void rescue_task(struct wfmpi_ckpt_task *t, uint32_t i, struct wfmpi_ckpt_recovered *rec)
+{
+    if (t->state == WFMPI_TASK_FAILED) {
+        t->state = WFMPI_TASK_READY;
+        t->retries = 0;
+        if (rec->retried < WFMPI_CKPT_RETRIED_SHOWN)
+            rec->retried_first[rec->retried] = i;
+        rec->retried++;
+    } else if (t->state == WFMPI_TASK_BLOCKED) {
+        t->state = WFMPI_TASK_UNREADY;
+        rec->unblocked++;
+    }
+}
+
+/* Carry matched tasks' state over; RUNNING ones are requeued, and with
+ * retry_failed FAILED ones are retried. */
 static void adopt_state(struct wfmpi_ckpt *c, struct old_run *o, const uint32_t *map,
                         struct wfmpi_ckpt_recovered *rec)
 {
@@ -223,6 +242,8 @@ static void adopt_state(struct wfmpi_ckpt *c, struct old_run *o, const uint32_t 
             t->state = WFMPI_TASK_READY;
             rec->requeued++;
         }
+        if (c->opt.retry_failed)
+            rescue_task(t, i, rec);
         rec->done += t->state == WFMPI_TASK_DONE;
         rec->failed += t->state == WFMPI_TASK_FAILED;
     }

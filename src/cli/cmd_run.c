@@ -35,7 +35,7 @@ struct run_opts {
     double drain_grace;
     double drain_before;
     double walltime_end;
-    bool fresh, force_resume, no_checkpoint;
+    bool fresh, force_resume, no_checkpoint, no_retry_failed;
     enum wfmpi_log_level log_level;
     struct wfmpi_plan_options plan;
 };
@@ -58,6 +58,8 @@ static void run_usage(FILE *out)
         "  --kill-grace S        seconds between SIGTERM and SIGKILL on timeout (10)\n"
         "  --fresh               start over: move an existing run dir aside (never deleted)\n"
         "  --force-resume        resume even though the workflow changed (changed jobs rerun)\n"
+        "  --no-retry-failed     on a rerun, keep failed tasks failed (default: as a DAGMan\n"
+        "                        rescue, they get a fresh set of retries)\n"
         "  --drain-grace S       on SIGTERM/SIGINT/SIGUSR1 or near the walltime: SIGTERM to\n"
         "                        tasks, SIGKILL S seconds later, save state, exit 3 (60)\n"
         "  --drain-before S      drain this long before the allocation ends (120)\n"
@@ -95,6 +97,7 @@ enum {
     OPT_DRAIN_GRACE,
     OPT_DRAIN_BEFORE,
     OPT_WALLTIME_END,
+    OPT_NO_RETRY_FAILED,
 };
 
 static const struct option run_options[] = {
@@ -114,6 +117,7 @@ static const struct option run_options[] = {
     {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
     {"fresh", no_argument, NULL, OPT_FRESH},
     {"force-resume", no_argument, NULL, OPT_FORCE_RESUME},
+    {"no-retry-failed", no_argument, NULL, OPT_NO_RETRY_FAILED},
     /* Hidden: measures what checkpointing costs (bench/); never for real runs. */
     {"no-checkpoint", no_argument, NULL, OPT_NO_CHECKPOINT},
     {"drain-grace", required_argument, NULL, OPT_DRAIN_GRACE},
@@ -186,6 +190,9 @@ static int apply_option(struct run_opts *o, int c, const char *arg)
         break;
     case OPT_NO_CHECKPOINT:
         o->no_checkpoint = true;
+        break;
+    case OPT_NO_RETRY_FAILED:
+        o->no_retry_failed = true;
         break;
     case OPT_DRAIN_GRACE:
         return cli_parse_seconds(arg, &o->drain_grace) ? 0
@@ -699,6 +706,7 @@ static int open_checkpoint(const struct run_opts *o, struct master_state *ms,
         return 0;
     struct wfmpi_ckpt_options copt = {.fresh = o->fresh,
                                       .force_resume = o->force_resume,
+                                      .retry_failed = !o->no_retry_failed,
                                       .work_dir = ms->work_dir,
                                       .cores = ms->cores,
                                       .gpus = ms->gpus};
@@ -741,6 +749,30 @@ static int master_prepare(struct wfmpi_mpi *m, const struct run_opts *o, struct 
     return rc < 0 ? rc : open_checkpoint(o, ms, err);
 }
 
+/* A rerun says which failed tasks it retries: the user should see that her
+ * fix is being tried, and on what. */
+static void report_rescue(const struct master_state *ms)
+{
+    const struct wfmpi_ckpt_recovered *r = &ms->rec;
+    if (r->retried == 0)
+        return;
+    const struct wfmpi_plan_view *v = wfmpi_plan_view(ms->plan);
+    struct wfmpi_buf b;
+    wfmpi_buf_init(&b, 4096);
+    uint32_t shown = r->retried < WFMPI_CKPT_RETRIED_SHOWN ? r->retried : WFMPI_CKPT_RETRIED_SHOWN;
+    for (uint32_t i = 0; i < shown; i++)
+        wfmpi_buf_printf(&b, "%s%s", i ? ", " : "",
+                         wfmpi_plan_str(ms->plan, v->tasks[r->retried_first[i]].id));
+    if (r->retried > shown)
+        wfmpi_buf_printf(&b, ", ... (%u more)", r->retried - shown);
+    printf("wfmpi: retrying %u failed task(s) with a fresh set of retries, and the %u blocked "
+           "below them: %s (--no-retry-failed keeps them failed)\n",
+           r->retried, r->unblocked, b.data ? b.data : "");
+    wfmpi_info("rescue: retrying %u failed task(s), %u unblocked: %s", r->retried, r->unblocked,
+               b.data ? b.data : "");
+    wfmpi_buf_fini(&b);
+}
+
 static void report_recovery(const struct master_state *ms)
 {
     if (ms->rec.moved_aside[0])
@@ -752,6 +784,7 @@ static void report_recovery(const struct master_state *ms)
            ms->rec.dropped_torn_tail ? " (dropped a torn journal record)" : "");
     wfmpi_info("resumed: %u done, %u failed, %u requeued", ms->rec.done, ms->rec.failed,
                ms->rec.requeued);
+    report_rescue(ms);
 }
 
 static void master_cleanup(struct master_state *ms)
