@@ -81,6 +81,12 @@ struct wfmpi_ckpt_options {
      * user's rerun wants (she fixed the cause); not what a service that
      * restarts under its users' workflows wants. DONE tasks never rerun. */
     bool retry_failed;
+    /* The run dir's lock (RUN_DIR/lock), held by the caller. --fresh moves
+     * the directory, lock file and all, aside: the new run dir is made and
+     * locked (with lock_holder's line) before anything is written in it, and
+     * the old lock is given up. NULL: no lock to keep. */
+    struct wfmpi_lock *lock;
+    const char *lock_holder;
     double fsync_interval; /* seconds between journal fsyncs; 0 = default 0.05 */
     double snapshot_share; /* max share of run time spent snapshotting; 0 = 0.02 */
     double snapshot_min_interval; /* seconds; 0 = default 10 */

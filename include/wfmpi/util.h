@@ -269,6 +269,23 @@ int wfmpi_write_all(int fd, const void *data, size_t len);
 int wfmpi_read_all(int fd, void *data, size_t len);
 /* mkdir -p with mode 0777 & ~umask. 0 or -errno. */
 int wfmpi_mkdir_p(const char *path);
+/* An exclusive advisory lock on a file, held for the life of an open file
+ * description, so the kernel drops it when the holder dies however it dies
+ * (fcntl OFD locks, F_SETLK where the kernel lacks them). Works across the
+ * client nodes of NFS, Lustre (mounted -o flock) and GPFS. wfmpi_lock_take
+ * creates path, takes the lock without waiting and writes holder (one line:
+ * who and since when) into the file. Returns 0; -EAGAIN when another process
+ * holds it (its holder line copied into other, "" if unknown); -ENOLCK,
+ * -ENOSYS or -EOPNOTSUPP when the file system cannot lock; -errno else.
+ * The descriptor is close-on-exec: no task inherits the lock. */
+struct wfmpi_lock {
+    int fd; /* -1: not held */
+};
+int wfmpi_lock_take(struct wfmpi_lock *l, const char *path, const char *holder, char *other,
+                    size_t other_size);
+/* Give it up (and close the file); a lock not held is fine. */
+void wfmpi_lock_release(struct wfmpi_lock *l);
+
 /* Where a task's stdout/stderr go when the job names none:
  * RUN_DIR/jobs/<task id>.<attempt>.<ext> (ext "out" or "err"). Like
  * snprintf: the length it needed. */

@@ -312,6 +312,35 @@ static bool exists(const char *dir, const char *name)
     return access(p, F_OK) == 0;
 }
 
+/* After --fresh moved the run dir aside (with the lock file in it): make
+ * the new one (mkdir, not -p: a directory already there is another run's)
+ * and lock it before anything is written in it. Of two runs racing for the
+ * new directory exactly one gets it; the other refuses as any second run
+ * does. */
+static int relock(struct wfmpi_ckpt *c, struct wfmpi_error *err)
+{
+    if (mkdir(c->run_dir, 0777) < 0)
+        return wfmpi_error_set(err, errno == EEXIST ? WFMPI_E_INPUT : -errno,
+                               "%s: %s (another run made it while --fresh moved the old "
+                               "one aside)",
+                               c->run_dir, strerror(errno));
+    if (!c->opt.lock || c->opt.lock->fd < 0)
+        return 0;
+    char path[PATH_MAX + 8], other[256];
+    snprintf(path, sizeof(path), "%s/lock", c->run_dir);
+    struct wfmpi_lock fresh;
+    int rc = wfmpi_lock_take(&fresh, path, c->opt.lock_holder ? c->opt.lock_holder : "wfmpi\n",
+                             other, sizeof(other));
+    if (rc == -EAGAIN)
+        return wfmpi_error_set(err, WFMPI_E_INPUT, "%s is in use by another wfmpi run (%s)",
+                               c->run_dir, other[0] ? other : "holder unknown");
+    if (rc < 0)
+        return wfmpi_error_set(err, rc, "%s: cannot lock: %s", path, wfmpi_strerror(rc));
+    wfmpi_lock_release(c->opt.lock);
+    *c->opt.lock = fresh;
+    return 0;
+}
+
 /* --fresh never deletes: the old directory moves to DIR.old-<time>. */
 static int move_aside(struct wfmpi_ckpt *c, struct wfmpi_ckpt_recovered *rec,
                       struct wfmpi_error *err)
@@ -332,9 +361,12 @@ static int move_aside(struct wfmpi_ckpt *c, struct wfmpi_ckpt_recovered *rec,
         n = sizeof(rec->moved_aside) - 1;
     memcpy(rec->moved_aside, dst, n);
     rec->moved_aside[n] = '\0';
+    int rc = relock(c, err);
+    if (rc < 0)
+        return rc;
     char jobs[PATH_MAX + 8];
     snprintf(jobs, sizeof(jobs), "%s/jobs", c->run_dir);
-    int rc = wfmpi_mkdir_p(jobs);
+    rc = wfmpi_mkdir_p(jobs);
     return rc < 0 ? wfmpi_error_set(err, rc, "%s: %s", jobs, wfmpi_strerror(rc)) : 0;
 }
 

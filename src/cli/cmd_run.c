@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <getopt.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <libgen.h>
 #include <signal.h>
 #include <time.h>
@@ -652,6 +653,8 @@ struct master_state {
     struct wfmpi_ckpt *ckpt;
     struct wfmpi_ckpt_recovered rec;
     char run_dir[PATH_MAX], work_dir[PATH_MAX];
+    struct wfmpi_lock lock; /* RUN_DIR/lock, held until rank 0 exits */
+    char lock_holder[256]; /* the line it holds: who, since when */
     int32_t cores, gpus; /* the pool's totals, recorded for statistics */
     double plan_s, ckpt_open_s; /* for the log: where start-up time goes */
 };
@@ -707,6 +710,8 @@ static int open_checkpoint(const struct run_opts *o, struct master_state *ms,
     struct wfmpi_ckpt_options copt = {.fresh = o->fresh,
                                       .force_resume = o->force_resume,
                                       .retry_failed = !o->no_retry_failed,
+                                      .lock = &ms->lock,
+                                      .lock_holder = ms->lock_holder,
                                       .work_dir = ms->work_dir,
                                       .cores = ms->cores,
                                       .gpus = ms->gpus};
@@ -718,12 +723,53 @@ static int open_checkpoint(const struct run_opts *o, struct master_state *ms,
     return rc;
 }
 
+/* One run per run dir: a second run (a resubmission while the job still
+ * runs, a rescue loop plus a manual submit) would run every task again
+ * beside the first. The lock is taken before anything in the run dir is
+ * read, or, for a new run dir, right after it is made; the kernel drops it
+ * when rank 0 dies. A file system that cannot lock is said, not fatal:
+ * refusing to run at all would be worse. */
+static int lock_run_dir(struct master_state *ms, const char *workflow, struct wfmpi_error *err)
+{
+    if (ms->lock.fd >= 0)
+        return 0;
+    if (!ms->lock_holder[0]) {
+        char host[128] = "?", when[32];
+        gethostname(host, sizeof(host) - 1);
+        time_t now = time(NULL);
+        struct tm tm;
+        strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", localtime_r(&now, &tm));
+        snprintf(ms->lock_holder, sizeof(ms->lock_holder), "host %s pid %ld since %s (%s)\n", host,
+                 (long)getpid(), when, workflow);
+    }
+    char path[PATH_MAX + 8], other[256];
+    snprintf(path, sizeof(path), "%s/lock", ms->run_dir);
+    int rc = wfmpi_lock_take(&ms->lock, path, ms->lock_holder, other, sizeof(other));
+    if (rc == -EAGAIN)
+        return wfmpi_error_set(err, WFMPI_E_INPUT,
+                               "run dir %s is in use by another wfmpi run (%s): nothing was "
+                               "run; wait for that run to end, or stop it (scancel)",
+                               ms->run_dir, other[0] ? other : "holder unknown");
+    if (rc == -ENOLCK || rc == -ENOSYS || rc == -EOPNOTSUPP) {
+        wfmpi_warn("%s: the file system cannot lock (%s): a second run on this run dir will "
+                   "not be refused",
+                   path, wfmpi_strerror(rc));
+        return 0;
+    }
+    return rc < 0 ? wfmpi_error_set(err, rc, "%s: %s", path, wfmpi_strerror(rc)) : 0;
+}
+
 /* Plan, place, open the checkpoint; on failure every rank must hear of it. */
 static int master_prepare(struct wfmpi_mpi *m, const struct run_opts *o, struct master_state *ms,
                           struct wfmpi_error *err)
 {
+    ms->lock.fd = -1;
     int rc = resolve_dirs(o, ms->run_dir, ms->work_dir, err);
     if (rc < 0)
+        return rc;
+    struct stat st;
+    if (stat(ms->run_dir, &st) == 0 && S_ISDIR(st.st_mode) &&
+        (rc = lock_run_dir(ms, o->workflow, err)) < 0)
         return rc;
     /* The planner needs the work dir: inputs already there are not staged,
      * containers bind it. */
@@ -745,8 +791,10 @@ static int master_prepare(struct wfmpi_mpi *m, const struct run_opts *o, struct 
                                      .max_running = o->max_running};
     if (!(ms->s = wfmpi_sched_create(ms->plan, &cfg, err)))
         return err->code;
-    rc = create_run_dir(ms->run_dir, err);
-    return rc < 0 ? rc : open_checkpoint(o, ms, err);
+    if ((rc = create_run_dir(ms->run_dir, err)) < 0 ||
+        (rc = lock_run_dir(ms, o->workflow, err)) < 0)
+        return rc;
+    return open_checkpoint(o, ms, err);
 }
 
 /* A rerun says which failed tasks it retries: the user should see that her
@@ -792,6 +840,8 @@ static void master_cleanup(struct master_state *ms)
     wfmpi_ckpt_close(ms->ckpt);
     wfmpi_sched_destroy(ms->s);
     wfmpi_plan_destroy(ms->plan);
+    /* Last: the run dir is the next run's only once nothing more is written. */
+    wfmpi_lock_release(&ms->lock);
 }
 
 /* The run itself, once every rank knows it goes ahead. */

@@ -166,3 +166,60 @@ int wfmpi_job_output_path(char *buf, size_t size, const char *run_dir, const cha
 {
     return snprintf(buf, size, "%s/jobs/%s.%u.%s", run_dir, task_id, attempt, ext);
 }
+
+/* OFD locks belong to the open file description, not to the process: a
+ * POSIX lock would vanish the moment any code of this process closed any
+ * descriptor of the same file, and would be shared with a forked child. */
+static int lock_fd(int fd)
+{
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+#ifdef F_OFD_SETLK
+    if (fcntl(fd, F_OFD_SETLK, &fl) == 0)
+        return 0;
+    if (errno != EINVAL)
+        return errno == EACCES ? -EAGAIN : -errno;
+#endif
+    if (fcntl(fd, F_SETLK, &fl) == 0)
+        return 0;
+    return errno == EACCES ? -EAGAIN : -errno;
+}
+
+static void read_holder(int fd, char *other, size_t size)
+{
+    if (!other || size == 0)
+        return;
+    ssize_t n = pread(fd, other, size - 1, 0);
+    other[n > 0 ? n : 0] = '\0';
+    other[strcspn(other, "\n")] = '\0';
+}
+
+int wfmpi_lock_take(struct wfmpi_lock *l, const char *path, const char *holder, char *other,
+                    size_t other_size)
+{
+    l->fd = -1;
+    if (other && other_size)
+        other[0] = '\0';
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (fd < 0)
+        return -errno;
+    int rc = lock_fd(fd);
+    if (rc == -EAGAIN)
+        read_holder(fd, other, other_size);
+    if (rc == 0 && ftruncate(fd, 0) < 0)
+        rc = -errno;
+    if (rc == 0)
+        rc = wfmpi_write_all(fd, holder, strlen(holder));
+    if (rc < 0) {
+        close(fd);
+        return rc;
+    }
+    l->fd = fd;
+    return 0;
+}
+
+void wfmpi_lock_release(struct wfmpi_lock *l)
+{
+    if (l->fd >= 0)
+        close(l->fd);
+    l->fd = -1;
+}
