@@ -452,6 +452,17 @@ static void handle_events(struct wfmpi_exec *ex, int timeout_ms)
     }
 }
 
+/* Has the leader exited already, unseen (a zombie the executor has not
+ * reaped yet)? WNOWAIT leaves it to the reaper. A task that ended before the
+ * executor stopped it is judged on its own ending: one that exited 0 and
+ * passed its checks just as the drain or its timeout came is a success,
+ * not an attempt to run again. */
+static bool exited_unseen(const struct exec_task *t)
+{
+    siginfo_t si = {0};
+    return waitid(P_PIDFD, (id_t)t->pidfd, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid != 0;
+}
+
 static void signal_group(struct exec_task *t, int sig)
 {
     kill(-t->pid, sig);
@@ -466,7 +477,7 @@ static void running_timers(struct exec_task *t, double now)
     }
     if (t->term_at > 0 && now >= t->term_at) {
         t->term_at = 0;
-        if (t->stop == EXEC_STOP_NONE) {
+        if (t->stop == EXEC_STOP_NONE && !exited_unseen(t)) {
             t->stop = EXEC_STOP_TIMEOUT;
             t->kill_at = now + t->grace_s;
             signal_group(t, SIGTERM);
@@ -551,7 +562,9 @@ void wfmpi_exec_signal_all(struct wfmpi_exec *ex, int sig)
 
 static void interrupt_task(struct exec_task *t, double grace_s, double kill_at)
 {
-    if (t->stop == EXEC_STOP_NONE)
+    /* The group is signalled all the same: whatever the leader left
+     * running in it is stopped with the run. */
+    if (t->stop == EXEC_STOP_NONE && !exited_unseen(t))
         t->stop = EXEC_STOP_INTERRUPT;
     t->term_at = t->ckpt_at = 0;
     if (t->kill_at == 0 || kill_at < t->kill_at)

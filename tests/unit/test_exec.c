@@ -585,6 +585,39 @@ static void test_interrupt_all(void **state)
     assert_int_equal(wfmpi_exec_running(f->ex), 0);
 }
 
+/* The drain race: a task that exited 0 with its checks passed before the
+ * drain reached it (its exit not yet seen) is a success; one still running
+ * is interrupted. */
+static void test_interrupt_after_exit_is_success(void **state)
+{
+    struct fixture *f = *state;
+    const char *argv[4];
+    struct wfmpi_exec_spec done = sh_spec(f, "echo made >made.txt", argv);
+    const char *outs[] = {"made.txt"};
+    done.work_dir = f->dir;
+    done.outputs = outs;
+    done.n_outputs = 1;
+    assert_int_equal(wfmpi_exec_start(f->ex, &done, 1), 0);
+    const char *sleep_argv[] = {"sleep", "30"};
+    struct wfmpi_exec_spec s = {.exe = "sleep", .argv = sleep_argv, .argc = 2};
+    assert_int_equal(wfmpi_exec_start(f->ex, &s, 2), 0);
+    /* Not polled: the first one's exit is still unseen when the drain comes. */
+    for (int i = 0; i < 200 && access(at(f, "made.txt"), F_OK) < 0; i++)
+        usleep(10000);
+    usleep(200000);
+    wfmpi_exec_interrupt_all(f->ex, 1.0);
+    struct wfmpi_exec_result r[2];
+    assert_int_equal(collect(f->ex, r, 2, 10), 2);
+    for (int i = 0; i < 2; i++) {
+        if (r[i].tag == 1) {
+            assert_int_equal(r[i].reason, WFMPI_EXEC_OK);
+            assert_int_equal(r[i].exit_code, 0);
+        } else {
+            assert_int_equal(r[i].reason, WFMPI_EXEC_INTERRUPTED);
+        }
+    }
+}
+
 /* A glidein pilot cancels one attempt: only that task is interrupted. */
 static void test_interrupt_one(void **state)
 {
@@ -741,6 +774,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cpuset_binding, setup, teardown),
         cmocka_unit_test_setup_teardown(test_interrupt_one, setup, teardown),
         cmocka_unit_test_setup_teardown(test_interrupt_all, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_interrupt_after_exit_is_success, setup, teardown),
         cmocka_unit_test_setup_teardown(test_signal_all, setup, teardown),
         cmocka_unit_test_setup_teardown(test_many_concurrent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fd_readable_on_exit, setup, teardown),
