@@ -7,8 +7,9 @@ source "$(dirname "$0")/lib.sh"
 DUMP=$WFMPI_BUILD/tests/tools/ckpt_dump
 TRIALS=${WFMPI_KILL_TRIALS:-20}
 
-# fan: 1 root, 300 middle tasks, 1 sink.
-python3 "$RUNDATA/gen_dag.py" fan 302 "$RUNDATA/ledger.sh" "$TMP/wf.yml" "$TMP/edges"
+# fan: 1 root, 1000 middle tasks, 1 sink: about 1.5 s on 2 cores, so most
+# kills land mid-run (with 300 tasks most landed after the end).
+python3 "$RUNDATA/gen_dag.py" fan 1002 "$RUNDATA/ledger.sh" "$TMP/wf.yml" "$TMP/edges"
 
 master_pid() { # the rank-0 wfmpi process of the run in $1
   for p in $(pgrep -f "$WFMPI"); do
@@ -25,7 +26,7 @@ for trial in $(seq 1 "$TRIALS"); do
      >"$d/out1" 2>&1) &
   mpipid=$!
   # A random moment: from during start-up to near the end of the run.
-  sleep "$(python3 -c "import random; print(round(random.uniform(0.2, 2.5), 2))")"
+  sleep "$(python3 -c "import random; print(round(random.uniform(0.2, 1.5), 2))")"
   pid=$(master_pid "$d/run")
   [ -n "$pid" ] && kill -9 "$pid"
   wait "$mpipid" || true
@@ -38,6 +39,7 @@ for trial in $(seq 1 "$TRIALS"); do
     : >"$d/at_kill" # killed before the first snapshot: nothing recorded
   fi
   cp "$d/ledger.txt" "$d/ledger_at_kill" 2>/dev/null || : >"$d/ledger_at_kill"
+  cp "$d/run/wfmpi.log" "$d/log_at_kill" 2>/dev/null || : >"$d/log_at_kill"
   wfmpi_mpi -C "$d" 3 wf.yml --run-dir "$d/run"
   expect_rc 0 "trial $trial: resume after kill -9"
   python3 - "$d" "$TMP/edges" <<'PY' || fail "trial $trial: ledger check"
@@ -52,12 +54,18 @@ done_before = {t for t, s in at_kill.items() if s == "DONE"}
 killed_ledger = collections.Counter(l.split()[0] for l in open(f"{d}/ledger_at_kill"))
 lost = [t for t in done_before if killed_ledger[t] == 0]
 if lost: sys.exit(f"recorded DONE but never ran before the kill: {lost[:5]}")
+# wfmpi.log is written before the journal: every completion the checkpoint
+# has, the log has too.
+logged = {l.split()[l.split().index("end") + 1] for l in open(f"{d}/log_at_kill")
+          if " end " in l and "attempt" in l}
+unlogged = [t for t in done_before if t not in logged]
+if unlogged: sys.exit(f"DONE in the checkpoint but no end line in wfmpi.log: {unlogged[:5]}")
 twice = {t for t, n in runs.items() if n > 1}
 allowed = {t for t, s in at_kill.items() if s == "RUNNING"}
 extra = twice - allowed
 if extra: sys.exit(f"ran twice without running at the kill: {sorted(extra)[:5]}")
 print(f"kill state: {len(done_before)} done, {len(allowed)} running; reran {len(twice)}")
 PY
-  grep -q "Succeeded       : 302" "$TMP/out" || fail "trial $trial: $(cat "$TMP/out")"
+  grep -q "Succeeded       : 1002" "$TMP/out" || fail "trial $trial: $(cat "$TMP/out")"
 done
 pass "$TRIALS kill -9 trials: every run resumed to completion, nothing lost or rerun wrongly"
