@@ -68,7 +68,9 @@ const struct wfmpi_sched_node *wfmpi_mpi_sched_nodes(struct wfmpi_mpi *m, uint32
 /* What the master reports to its caller while running (all called on the
  * master, from its loop). */
 struct wfmpi_run_hooks {
-    /* An attempt was dispatched. */
+    /* An attempt started, or was dispatched to start at once (its launcher
+     * starts it as it comes). For a standby: when it took over the attempt
+     * before it (the launcher started it then), not when it was queued. */
     void (*on_start)(void *ctx, const struct wfmpi_sched_dispatch *d, int mpi_rank);
     /* An attempt ended and the scheduler judged it: `after` is the task's
      * new state (DONE, FAILED, or READY for a retry or a requeue). */
@@ -85,6 +87,11 @@ struct wfmpi_run_hooks {
     bool (*should_drain)(void *ctx);
     void *ctx;
     double progress_interval;
+    /* A standby was queued behind a running attempt on a worker: it may
+     * start any moment without a word from us (before the next on_commit
+     * returns, its start must be durable), but it has not started yet.
+     * NULL: on_start is called instead. */
+    void (*on_queue)(void *ctx, const struct wfmpi_sched_dispatch *d, int mpi_rank);
 };
 
 struct wfmpi_run_config {
@@ -98,6 +105,9 @@ struct wfmpi_run_config {
     /* run_dir/jobs was empty when the run began: no attempt's default log can
      * meet an older file of its name, so none is looked for. */
     bool fresh_logs;
+    /* --no-standby: never queue a task behind a running one on a worker
+     * (every start waits for the master's round trip). */
+    bool no_standby;
 };
 
 /* Master (rank 0): drive the scheduler until it is finished, dispatching to

@@ -80,7 +80,11 @@ enum wfmpi_sched_outcome {
 struct wfmpi_sched_counts {
     uint32_t state[WFMPI_TASK_NSTATES];
     uint32_t retries; /* failed attempts that were retried */
-    uint32_t running; /* == state[RUNNING] */
+    uint32_t running; /* == state[RUNNING]: attempts that started */
+    /* Standbys queued behind a running attempt, not started yet: counted in
+     * state[READY], not in state[RUNNING] (a user reads "running" as
+     * "started"). */
+    uint32_t standby;
 };
 
 struct wfmpi_sched;
@@ -109,20 +113,42 @@ uint32_t wfmpi_sched_next(struct wfmpi_sched *s, struct wfmpi_sched_dispatch *ou
 
 /* Standby: a READY task placed behind the running attempt of `task` on the
  * same rank, for its launcher to start the moment that attempt ends (so the
- * rank's slot never waits for the round trip to the master). It takes no
- * resources until then; when complete() reports `task`, it takes over
- * `task`'s cores and memory (what it does not need is freed), so a node is
- * never overcommitted. Only a task without GPUs, needing no more cores or
- * memory than `task`, whose category has room and that is not too long for
- * the time left, is placed; the best such in ready order. It is RUNNING from
- * now on (max_running and category limits count it) and is reported to
- * complete() like any attempt, also when it never started (INTERRUPTED, a
- * drain), before or after `task`. One standby per attempt; `task` must be
- * RUNNING and hold no GPUs; it may be a standby itself (a chain: each starts
- * when the one before it ends), but not one whose predecessor ended without
- * running. Returns 1 with *out filled (out->rank = `task`'s rank), else
- * 0 (nothing fits, draining, or `task` does not qualify). */
+ * rank's slot never waits for the round trip to the master). Only a task
+ * that no free slot could start now gets one (else next() places it: a
+ * standby never waits while a slot could run it), and it is revocable
+ * (wfmpi_sched_revocable, take_back) once one could. It takes no resources
+ * until it starts; when complete() reports `task`, it takes over `task`'s
+ * cores and memory (what it does not need is freed), so a node is never
+ * overcommitted. Only a task without GPUs, needing no more cores or memory
+ * than `task`, whose category has room and that is not too long for the
+ * time left, is placed; the best such in ready order. It is RUNNING for
+ * complete() (reported like any attempt, also when it never started:
+ * INTERRUPTED, a drain, before or after `task`) and its category counts it,
+ * but until it starts counts() and max_running do not: it never adds to
+ * what runs at once. One standby per attempt; `task` must be RUNNING and
+ * hold no GPUs; it may be a standby itself (a chain: each starts when the
+ * one before it ends), but not one whose predecessor ended without running.
+ * Returns 1 with *out filled (out->rank = `task`'s rank), else 0 (nothing
+ * fits, something could start it now, draining, or `task` does not
+ * qualify). */
 int wfmpi_sched_next_behind(struct wfmpi_sched *s, uint32_t task, struct wfmpi_sched_dispatch *out);
+/* Is `task` a standby still queued behind its predecessor (not started)? */
+bool wfmpi_sched_waiting(const struct wfmpi_sched *s, uint32_t task);
+/* Should the waiting standby `task` be taken back: could a free slot start
+ * it right now (not draining, max_running and its category allow it)? */
+bool wfmpi_sched_revocable(const struct wfmpi_sched *s, uint32_t task);
+/* The launcher gave the waiting standby `task` (its `attempt`) back
+ * unstarted: it is READY again as if never placed (the attempt number is
+ * the next one's, nothing was held), and a standby queued behind it becomes
+ * an orphan that its launcher gives back or answers too. WFMPI_E_INPUT when
+ * `task` is not that waiting standby (it started: the revocation came too
+ * late, and its result will come as any attempt's). Master only. */
+int wfmpi_sched_take_back(struct wfmpi_sched *s, uint32_t task, uint32_t attempt);
+/* Free cores over all nodes (O(nodes): for decisions taken rarely). */
+uint32_t wfmpi_sched_free_cores(const struct wfmpi_sched *s);
+/* Does task a come before task b in the ready order (priority, critical
+ * path, index)? Both must be valid task indexes. */
+bool wfmpi_sched_before(const struct wfmpi_sched *s, uint32_t a, uint32_t b);
 
 /* What a remote pilot has free right now (glidein mode): claim() hands out
  * only tasks that fit it, and shrinks it as it takes them. */

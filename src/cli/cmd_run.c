@@ -36,7 +36,7 @@ struct run_opts {
     double drain_grace;
     double drain_before;
     double walltime_end;
-    bool fresh, force_resume, no_checkpoint, no_retry_failed;
+    bool fresh, force_resume, no_checkpoint, no_retry_failed, no_standby;
     enum wfmpi_log_level log_level;
     struct wfmpi_plan_options plan;
 };
@@ -53,6 +53,8 @@ static void run_usage(FILE *out)
         "  --work-dir DIR        where tasks run (default: the current directory)\n"
         "  --retries N           retries for tasks without dagman.retry (default 1)\n"
         "  --max-running N       at most N tasks at once (default: no limit)\n"
+        "  --no-standby          never queue a task on a busy worker behind its running one\n"
+        "                        (docs/engine.md, \"Standbys\")\n"
         "  --cores-per-node N    treat every node as having N cores (default: hwloc)\n"
         "  --exec MODE           spawn (default) or null: report success without\n"
         "                        running anything (measures the master's own cost)\n"
@@ -99,6 +101,7 @@ enum {
     OPT_DRAIN_BEFORE,
     OPT_WALLTIME_END,
     OPT_NO_RETRY_FAILED,
+    OPT_NO_STANDBY,
 };
 
 static const struct option run_options[] = {
@@ -119,6 +122,7 @@ static const struct option run_options[] = {
     {"fresh", no_argument, NULL, OPT_FRESH},
     {"force-resume", no_argument, NULL, OPT_FORCE_RESUME},
     {"no-retry-failed", no_argument, NULL, OPT_NO_RETRY_FAILED},
+    {"no-standby", no_argument, NULL, OPT_NO_STANDBY},
     /* Hidden: measures what checkpointing costs (bench/); never for real runs. */
     {"no-checkpoint", no_argument, NULL, OPT_NO_CHECKPOINT},
     {"drain-grace", required_argument, NULL, OPT_DRAIN_GRACE},
@@ -194,6 +198,9 @@ static int apply_option(struct run_opts *o, int c, const char *arg)
         break;
     case OPT_NO_RETRY_FAILED:
         o->no_retry_failed = true;
+        break;
+    case OPT_NO_STANDBY:
+        o->no_standby = true;
         break;
     case OPT_DRAIN_GRACE:
         return cli_parse_seconds(arg, &o->drain_grace) ? 0
@@ -341,6 +348,18 @@ static void on_start(void *ctx, const struct wfmpi_sched_dispatch *d, int rank)
                                            d->gpu_mask, wfmpi_wall_coarse()));
 }
 
+/* A standby queued behind a running attempt may start any moment without a
+ * word to us: its start is recorded now (a crash then requeues it, and it
+ * never runs unrecorded), with no start time, since it has not started.
+ * on_start records it again, with the time, and logs it, when it does. */
+static void on_queue(void *ctx, const struct wfmpi_sched_dispatch *d, int rank)
+{
+    struct run_ctx *c = ctx;
+    if (c->ckpt)
+        note_ckpt(c, wfmpi_ckpt_task_start(c->ckpt, d->task, d->attempt, rank, (int32_t)d->node,
+                                           d->gpu_mask, 0));
+}
+
 static void record_end(struct run_ctx *c, const struct wfmpi_sched_dispatch *d, int rank,
                        const struct wfmpi_exec_result *r, enum wfmpi_task_state after)
 {
@@ -413,7 +432,7 @@ static void put_running(struct wfmpi_buf *b, const struct run_ctx *c)
     const struct wfmpi_ckpt_task *tt = c->ckpt ? wfmpi_ckpt_tasks(c->ckpt) : NULL;
     uint32_t n = 0;
     for (uint32_t t = 0; tt && t < c->v->n_tasks && n < 1000; t++) {
-        if (wfmpi_sched_state(c->s, t) != WFMPI_TASK_RUNNING)
+        if (wfmpi_sched_state(c->s, t) != WFMPI_TASK_RUNNING || wfmpi_sched_waiting(c->s, t))
             continue;
         wfmpi_buf_printf(b, "%s{\"id\":", n++ ? "," : "");
         wfmpi_buf_json_str(b, task_id(c, t));
@@ -860,10 +879,12 @@ static int master_run(struct wfmpi_mpi *m, const struct run_opts *o, struct mast
     if (!(ctx.fail_reason = calloc(v->n_tasks ? v->n_tasks : 1, sizeof(uint32_t))))
         wfmpi_mpi_abort(m, WFMPI_EXIT_ENV);
     struct wfmpi_run_hooks hooks = {
-        on_start, on_end, on_commit, on_progress, should_drain, &ctx, ctx.tty ? 0.5 : o->progress};
+        on_start, on_end, on_commit, on_progress, should_drain, &ctx, ctx.tty ? 0.5 : o->progress,
+        on_queue};
     struct wfmpi_run_config cfg = {
         ms->work_dir,   ms->run_dir,          o->exec_null,    o->kill_grace,
-        o->drain_grace, find_walltime_end(o), o->drain_before, jobs_dir_empty(ms->run_dir)};
+        o->drain_grace, find_walltime_end(o), o->drain_before, jobs_dir_empty(ms->run_dir),
+        o->no_standby};
     wfmpi_info("run %s: %u tasks on %d ranks, %u nodes%s", o->workflow, v->n_tasks,
                wfmpi_mpi_size(m), wfmpi_mpi_n_nodes(m),
                cfg.walltime_end > 0 ? ", walltime known" : "");

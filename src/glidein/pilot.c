@@ -583,9 +583,15 @@ int wfmpi_glidein_pilot(struct wfmpi_mpi *m, const struct wfmpi_glidein_pilot_op
 {
     struct pilot p = {.o = o, .m = m};
     /* The pool first: the workers wait for its configuration broadcast. */
-    struct wfmpi_run_config cfg = {
-        o->work_dir,      o->work_dir,     o->exec_null,      o->kill_grace_s,
-        o->drain_grace_s, o->walltime_end, o->drain_before_s, false};
+    struct wfmpi_run_config cfg = {o->work_dir,
+                                   o->work_dir,
+                                   o->exec_null,
+                                   o->kill_grace_s,
+                                   o->drain_grace_s,
+                                   o->walltime_end,
+                                   o->drain_before_s,
+                                   false,
+                                   false};
     if (!(p.pool = wfmpi_mpi_pool_create(m, &cfg, o->cores_per_node, MAX_SLOTS, err)))
         return err->code;
     srand((unsigned)(getpid() ^ (unsigned)time(NULL)));

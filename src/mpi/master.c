@@ -45,14 +45,23 @@ struct master {
     struct wfmpi_sched_dispatch *running; /* by task: the live attempt */
     struct wfmpi_exec *ex; /* the master's own share */
     struct wfmpi_buf scratch; /* encoding of local tasks, received results */
+    struct wfmpi_buf revoke_msg; /* a WIRE_TAG_REVOKE message being sent */
     const char **table; /* decode table for local tasks */
     size_t table_cap;
     uint32_t *local_pending; /* placed on rank 0, started once recorded */
     uint32_t n_local_pending;
     uint32_t *standby; /* by task: 1 + the standby queued behind it, or 0 */
-    uint32_t *took_over; /* standbys whose predecessor ended: queue one behind */
+    uint32_t *behind; /* by task: 1 + the task it is queued behind, or 0 */
+    uint32_t *took_over; /* worker tasks to queue standbys behind: new or took over */
     uint32_t n_took_over;
+    /* Standbys not started yet, densely (waiting_pos: by task, 1 + index),
+     * for revocation; revoking: by task, asked back and not answered yet. */
+    uint32_t *waiting, *waiting_pos;
+    uint32_t n_waiting;
+    uint8_t *revoking;
     uint32_t n_standbys; /* standbys queued in this run */
+    uint32_t n_taken_back; /* of them, given back unstarted to run elsewhere */
+    bool results_seen; /* since the last revocation check */
     char pathbuf[2][4096];
     char env_run_dir[4096 + 16]; /* "WFMPI_RUN_DIR=...", the same for every task */
     bool bells; /* every worker can ring us (doorbell.c): all on our node */
@@ -195,6 +204,56 @@ static int rank_of(const struct master *ms, const struct wfmpi_sched_dispatch *d
     return ms->m->slot_rank[d->rank];
 }
 
+/* ------------------------------------------------------------ standbys */
+
+static void waiting_add(struct master *ms, uint32_t task)
+{
+    ms->waiting[ms->n_waiting++] = task;
+    ms->waiting_pos[task] = ms->n_waiting;
+}
+
+/* task is no standby waiting here any more (it started, ended unstarted or
+ * was given back): out of the waiting set, its link to the one before cut. */
+static void unqueue(struct master *ms, uint32_t task)
+{
+    uint32_t pos = ms->waiting_pos[task];
+    if (pos) {
+        uint32_t last = ms->waiting[--ms->n_waiting];
+        ms->waiting[pos - 1] = last;
+        ms->waiting_pos[last] = pos;
+        ms->waiting_pos[task] = 0;
+    }
+    uint32_t before = ms->behind[task];
+    if (before && ms->standby[before - 1] == task + 1)
+        ms->standby[before - 1] = 0;
+    ms->behind[task] = 0;
+    ms->revoking[task] = 0;
+}
+
+/* A standby's start: the moment its predecessor's end reaches us is the
+ * moment (give or take the message) the worker started it. */
+static void note_started(struct master *ms, const struct wfmpi_sched_dispatch *d)
+{
+    if (ms->hooks && ms->hooks->on_start)
+        ms->hooks->on_start(ms->hooks->ctx, d, rank_of(ms, d));
+}
+
+/* The worker gave a standby back unstarted: it is READY again, for the
+ * next dispatch to place where a slot is free. */
+static void handle_taken_back(struct master *ms, uint64_t tag)
+{
+    uint32_t task = (uint32_t)(tag >> 32), attempt = (uint32_t)tag;
+    if (task >= ms->v->n_tasks || ms->running[task].attempt != attempt ||
+        wfmpi_sched_take_back(ms->s, task, attempt) < 0) {
+        wfmpi_warn("ignoring a given-back standby %u attempt %u that is not waiting", task,
+                   attempt);
+        return;
+    }
+    ms->running[task].attempt = 0;
+    unqueue(ms, task);
+    ms->n_taken_back++;
+}
+
 /* local: the master's own task (a worker's result has been through
  * mpi_drain_signalled's wait on its rank already). */
 static void handle_result(struct master *ms, const struct wfmpi_exec_result *r, bool local)
@@ -222,17 +281,23 @@ static void handle_result(struct master *ms, const struct wfmpi_exec_result *r, 
     if (outcome == WFMPI_SCHED_FAILED &&
         (wfmpi_sched_draining(ms->s) || mpi_drain_signalled(ms->m, r, local)))
         outcome = WFMPI_SCHED_INTERRUPTED;
+    /* Its standby, if still waiting (not answered first by a drain, nor
+     * given back), has started in its place on the worker. */
+    uint32_t sb = ms->standby[task];
+    bool handed_over = sb && wfmpi_sched_waiting(ms->s, sb - 1);
     if (wfmpi_sched_complete(ms->s, task, attempt, outcome) < 0)
         wfmpi_warn("scheduler refused the result of task %u attempt %u", task, attempt);
     if (ms->hooks && ms->hooks->on_end)
         ms->hooks->on_end(ms->hooks->ctx, d, rank_of(ms, d), r, wfmpi_sched_state(ms->s, task));
     ms->running[task].attempt = 0;
-    /* Its standby (still waiting: not answered first by a drain) now runs
-     * in its place: one goes behind it in the next dispatch. */
-    uint32_t sb = ms->standby[task];
     ms->standby[task] = 0;
-    if (sb && ms->running[sb - 1].attempt)
+    unqueue(ms, task);
+    if (handed_over) {
+        unqueue(ms, sb - 1);
+        note_started(ms, &ms->running[sb - 1]);
+        /* One goes behind it in the next dispatch. */
         ms->took_over[ms->n_took_over++] = sb - 1;
+    }
 }
 
 static void null_result(struct wfmpi_exec_result *r, uint64_t tag)
@@ -263,10 +328,14 @@ static int recv_results(struct master *ms, struct wfmpi_error *err)
                                    from);
         for (int64_t i = 0; i < n; i++) {
             struct wfmpi_exec_result res;
-            if (wire_get_result(&r, &res) < 0)
+            int kind = wire_get_result(&r, &res);
+            if (kind < 0)
                 return wfmpi_error_set(err, WFMPI_E_PROTO, "malformed result record from rank %d",
                                        from);
-            handle_result(ms, &res, false);
+            if (kind == 1)
+                handle_taken_back(ms, res.tag);
+            else
+                handle_result(ms, &res, false);
             handled++;
         }
     }
@@ -352,7 +421,7 @@ static void note_start(struct master *ms, const struct wfmpi_sched_dispatch *d, 
 static int queue_standbys(struct master *ms, uint32_t task, struct wfmpi_error *err)
 {
     int rank = rank_of(ms, &ms->running[task]), n = 0, depth = 0;
-    if (rank == 0)
+    if (rank == 0 || ms->cfg->no_standby)
         return 0;
     while (depth < STANDBY_DEPTH && ms->standby[task] &&
            ms->running[ms->standby[task] - 1].attempt) {
@@ -361,8 +430,14 @@ static int queue_standbys(struct master *ms, uint32_t task, struct wfmpi_error *
     }
     struct wfmpi_sched_dispatch sb;
     for (; depth < STANDBY_DEPTH && wfmpi_sched_next_behind(ms->s, task, &sb); depth++, n++) {
-        note_start(ms, &sb, rank);
+        ms->running[sb.task] = sb;
+        if (ms->hooks && ms->hooks->on_queue)
+            ms->hooks->on_queue(ms->hooks->ctx, &sb, rank);
+        else if (ms->hooks && ms->hooks->on_start)
+            ms->hooks->on_start(ms->hooks->ctx, &sb, rank);
         ms->standby[task] = sb.task + 1;
+        ms->behind[sb.task] = task + 1;
+        waiting_add(ms, sb.task);
         ms->n_standbys++;
         int rc = queue_remote(ms, &sb, rank, make_tag(task, ms->running[task].attempt));
         if (rc < 0)
@@ -373,25 +448,68 @@ static int queue_standbys(struct master *ms, uint32_t task, struct wfmpi_error *
     return n;
 }
 
+/* A small message, sent blocking (it goes eagerly, as a drain's does): it
+ * is matched after the task batch that carried the standby (MPI keeps the
+ * order of one sender's messages to one receiver). */
+static int send_revoke(struct master *ms, int rank, uint64_t tag)
+{
+    struct wire_writer w;
+    wire_begin(&w, &ms->revoke_msg, WIRE_TAG_REVOKE);
+    wire_u64(&w, tag);
+    wire_finish(&w, 1);
+    if (w.rc < 0)
+        return w.rc;
+    if (MPI_Send(ms->revoke_msg.data, (int)ms->revoke_msg.len, MPI_BYTE, rank, WIRE_TAG_REVOKE,
+                 MPI_COMM_WORLD) != MPI_SUCCESS)
+        return WFMPI_E_MPI;
+    mpi_doorbell_ring(ms->m, rank);
+    return 0;
+}
+
+/* Ask workers to give back the standbys that a free slot could start now
+ * (the tail of a run, a slot freed while a short task waited behind a long
+ * one): best first, at most as many as there are free cores. One whose
+ * batch has not left yet is left alone (the worker would not know it). */
+static int revoke_standbys(struct master *ms, struct wfmpi_error *err)
+{
+    if (ms->n_waiting == 0)
+        return 0;
+    uint32_t budget = wfmpi_sched_free_cores(ms->s), sent = 0;
+    while (budget > 0) {
+        uint32_t best = UINT32_MAX;
+        for (uint32_t i = 0; i < ms->n_waiting; i++) {
+            uint32_t t = ms->waiting[i];
+            if (!ms->revoking[t] && ms->peers[rank_of(ms, &ms->running[t])].queued == 0 &&
+                wfmpi_sched_revocable(ms->s, t) &&
+                (best == UINT32_MAX || wfmpi_sched_before(ms->s, t, best)))
+                best = t;
+        }
+        if (best == UINT32_MAX)
+            break;
+        const struct wfmpi_sched_dispatch *d = &ms->running[best];
+        uint64_t tag = make_tag(best, d->attempt);
+        int rank = rank_of(ms, d);
+        if (send_revoke(ms, rank, tag) < 0)
+            return wfmpi_error_set(err, WFMPI_E_MPI, "cannot revoke a standby on rank %d", rank);
+        ms->revoking[best] = 1;
+        budget -= d->cores < budget ? d->cores : budget;
+        sent++;
+    }
+    return (int)sent;
+}
+
 /* Take what the scheduler can place now (bounded per loop iteration, so
- * results keep flowing and batches stay small), and a standby behind each
- * worker's attempt (new ones, and standbys that have just taken over).
- * Nothing starts here: remote tasks wait in their worker's batch and local
- * ones in local_pending until the caller has recorded the starts
- * (DESIGN.md §7: record, then act). */
+ * results keep flowing and batches stay small); then, once nothing more
+ * fits, a standby behind each worker's attempt (new ones, and standbys that
+ * have just taken over): a standby is only for a task that no free slot
+ * could start. Nothing starts here: remote tasks wait in their worker's
+ * batch and local ones in local_pending until the caller has recorded the
+ * starts (DESIGN.md §7: record, then act). */
 static int dispatch(struct master *ms, struct wfmpi_error *err)
 {
     struct wfmpi_sched_dispatch ds[DISPATCH_BATCH];
     int total = 0, rc;
     uint32_t n;
-    while (ms->n_took_over > 0) {
-        uint32_t task = ms->took_over[--ms->n_took_over];
-        if (ms->running[task].attempt && (rc = queue_standbys(ms, task, err)) != 0) {
-            if (rc < 0)
-                return rc;
-            total += rc;
-        }
-    }
     while (total < DISPATCH_PER_ROUND && (n = wfmpi_sched_next(ms->s, ds, DISPATCH_BATCH)) > 0) {
         for (uint32_t i = 0; i < n; i++) {
             int rank = rank_of(ms, &ds[i]);
@@ -403,11 +521,17 @@ static int dispatch(struct master *ms, struct wfmpi_error *err)
             if ((rc = queue_remote(ms, &ds[i], rank, 0)) < 0)
                 return wfmpi_error_set(err, rc, "cannot dispatch task %u: %s", ds[i].task,
                                        wfmpi_strerror(rc));
-            if ((rc = queue_standbys(ms, ds[i].task, err)) < 0)
+            ms->took_over[ms->n_took_over++] = ds[i].task;
+        }
+        total += (int)n;
+    }
+    while (ms->n_took_over > 0) {
+        uint32_t task = ms->took_over[--ms->n_took_over];
+        if (ms->running[task].attempt && (rc = queue_standbys(ms, task, err)) != 0) {
+            if (rc < 0)
                 return rc;
             total += rc;
         }
-        total += (int)n;
     }
     return total;
 }
@@ -484,15 +608,22 @@ static int master_setup(struct master *ms, struct wfmpi_error *err)
                                     ms->cfg->kill_grace_s};
     snprintf(ms->env_run_dir, sizeof(ms->env_run_dir), "WFMPI_RUN_DIR=%s", ms->cfg->run_dir);
     wfmpi_buf_init(&ms->scratch, WIRE_MAX_MSG);
+    wfmpi_buf_init(&ms->revoke_msg, 4096);
     ms->peers = calloc((size_t)size, sizeof(*ms->peers));
     ms->reqs = malloc((size_t)size * sizeof(*ms->reqs));
     ms->done_idx = malloc((size_t)size * sizeof(*ms->done_idx));
     ms->running = calloc(ms->v->n_tasks ? ms->v->n_tasks : 1, sizeof(*ms->running));
     ms->local_pending = malloc((ms->v->n_tasks ? ms->v->n_tasks : 1) * sizeof(uint32_t));
-    ms->standby = calloc(ms->v->n_tasks ? ms->v->n_tasks : 1, sizeof(uint32_t));
-    ms->took_over = malloc((ms->v->n_tasks ? ms->v->n_tasks : 1) * sizeof(uint32_t));
+    size_t nt = ms->v->n_tasks ? ms->v->n_tasks : 1;
+    ms->standby = calloc(nt, sizeof(uint32_t));
+    ms->behind = calloc(nt, sizeof(uint32_t));
+    ms->took_over = malloc(nt * sizeof(uint32_t));
+    ms->waiting = malloc(nt * sizeof(uint32_t));
+    ms->waiting_pos = calloc(nt, sizeof(uint32_t));
+    ms->revoking = calloc(nt, 1);
     if (!ms->peers || !ms->reqs || !ms->done_idx || !ms->running || !ms->local_pending ||
-        !ms->standby || !ms->took_over)
+        !ms->standby || !ms->behind || !ms->took_over || !ms->waiting || !ms->waiting_pos ||
+        !ms->revoking)
         return wfmpi_error_set(err, -ENOMEM, "out of memory for the master's tables");
     for (int r = 0; r < size; r++) {
         ms->reqs[r] = MPI_REQUEST_NULL;
@@ -520,13 +651,18 @@ static void master_teardown(struct master *ms)
     }
     wfmpi_exec_destroy(ms->ex);
     wfmpi_buf_fini(&ms->scratch);
+    wfmpi_buf_fini(&ms->revoke_msg);
     free(ms->peers);
     free(ms->reqs);
     free(ms->done_idx);
     free(ms->running);
     free(ms->local_pending);
     free(ms->standby);
+    free(ms->behind);
     free(ms->took_over);
+    free(ms->waiting);
+    free(ms->waiting_pos);
+    free(ms->revoking);
     free(ms->table);
 }
 
@@ -592,9 +728,16 @@ static int master_loop(struct master *ms, struct wfmpi_error *err)
         if ((rc = progress_sends(ms, err)) < 0)
             return rc;
         did += rc;
+        /* After a dispatch that has placed what it could: a slot freed by
+         * the last results and left free may take a waiting standby. */
+        if (ms->results_seen && (rc = revoke_standbys(ms, err)) < 0)
+            return rc;
+        ms->results_seen = false;
         if ((rc = recv_results(ms, err)) < 0)
             return rc;
-        did += rc + poll_local(ms);
+        int ended = rc + poll_local(ms);
+        ms->results_seen |= ended > 0;
+        did += ended;
         /* What happened is recorded before the next dispatch acts on it;
          * and at least once a second anyway, so what the caller keeps up to
          * date from it (status.json) stays fresh while tasks just run. */
@@ -626,8 +769,9 @@ int wfmpi_mpi_master(struct wfmpi_mpi *m, const struct wfmpi_plan *plan, struct 
     int rc = master_setup(&ms, err);
     if (rc == 0)
         rc = master_loop(&ms, err);
-    wfmpi_info("standbys: %u tasks were queued on a worker behind the task before them",
-               ms.n_standbys);
+    wfmpi_info("standbys: %u tasks were queued on a worker behind the task before them, %u of "
+               "them given back unstarted for a slot that freed first",
+               ms.n_standbys, ms.n_taken_back);
     master_teardown(&ms);
     return rc;
 }

@@ -19,10 +19,15 @@ enum wire_tag {
     WIRE_TAG_STOP = 4, /* master -> worker: leave with this exit code */
     WIRE_TAG_DRAIN = 5, /* master -> worker: SIGTERM tasks now, SIGKILL after grace */
     WIRE_TAG_CANCEL = 6, /* pilot -> worker: interrupt these attempts (tag u64, grace f64) */
+    WIRE_TAG_REVOKE = 7, /* master -> worker: give these waiting standbys back (tag u64) */
 };
 
+/* A result record's reason for a standby the worker gave back unstarted
+ * (WIRE_TAG_REVOKE): not an attempt's end, never journaled. */
+#define WIRE_REASON_TAKEN_BACK 0xfffffffeu
+
 #define WIRE_MAGIC 0x57464d50u /* "WFMP" */
-#define WIRE_VERSION 3u
+#define WIRE_VERSION 4u
 #define WIRE_HEADER_BYTES 16
 /* A message never grows past this. The master dispatches at most 4096 tasks
  * per loop round, so a batch stays far below it (DESIGN.md §9). */
@@ -88,7 +93,11 @@ const char *wire_get_str(struct wire_reader *r);
 
 /* Task and result records. */
 void wire_put_result(struct wire_writer *w, const struct wfmpi_exec_result *res);
+/* 0 for an attempt's result, 1 for a standby given back (only res->tag is
+ * meaningful), WFMPI_E_PROTO for a malformed record. */
 int wire_get_result(struct wire_reader *r, struct wfmpi_exec_result *res);
+/* A standby given back unstarted, as a result record. */
+void wire_put_taken_back(struct wire_writer *w, uint64_t tag);
 int wire_get_task(struct wire_reader *r, struct wire_task *t, const char ***table,
                   size_t *table_cap);
 void wire_put_config(struct wire_writer *w, const struct wire_config *c);

@@ -112,10 +112,10 @@ int64_t wire_open(struct wire_reader *r, const void *msg, size_t len, enum wire_
     return count;
 }
 
-void wire_put_result(struct wire_writer *w, const struct wfmpi_exec_result *res)
+static void put_result(struct wire_writer *w, const struct wfmpi_exec_result *res, uint32_t reason)
 {
     wire_u64(w, res->tag);
-    wire_u32(w, (uint32_t)res->reason);
+    wire_u32(w, reason);
     wire_u32(w, (uint32_t)res->exit_code);
     wire_u32(w, (uint32_t)res->signal);
     wire_u32(w, (uint32_t)res->spawn_errno);
@@ -125,6 +125,19 @@ void wire_put_result(struct wire_writer *w, const struct wfmpi_exec_result *res)
     wire_f64(w, res->stime);
     wire_u64(w, (uint64_t)res->maxrss_kb);
     wire_str(w, res->detail);
+}
+
+void wire_put_result(struct wire_writer *w, const struct wfmpi_exec_result *res)
+{
+    put_result(w, res, (uint32_t)res->reason);
+}
+
+/* The same record, so the master's decoder needs no second layout and the
+ * answer keeps its place among the worker's results. */
+void wire_put_taken_back(struct wire_writer *w, uint64_t tag)
+{
+    struct wfmpi_exec_result res = {.tag = tag};
+    put_result(w, &res, WIRE_REASON_TAKEN_BACK);
 }
 
 int wire_get_result(struct wire_reader *r, struct wfmpi_exec_result *res)
@@ -140,6 +153,8 @@ int wire_get_result(struct wire_reader *r, struct wfmpi_exec_result *res)
     res->stime = wire_get_f64(r);
     res->maxrss_kb = (long)wire_get_u64(r);
     const char *detail = wire_get_str(r);
+    if (!r->bad && reason == WIRE_REASON_TAKEN_BACK)
+        return 1;
     if (r->bad || reason >= WFMPI_EXEC_NREASONS)
         return WFMPI_E_PROTO;
     res->reason = (enum wfmpi_exec_reason)reason;

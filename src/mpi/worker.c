@@ -167,6 +167,14 @@ static int handle_tasks(struct worker *w, struct wfmpi_error *err)
     return (int)n;
 }
 
+/* Drop the waiting standby at index i (its buffer becomes a spare). */
+static void drop_standby(struct worker *w, size_t i)
+{
+    struct standby spare = w->standby[i];
+    w->standby[i] = w->standby[--w->n_standby];
+    w->standby[w->n_standby] = spare;
+}
+
 /* Start the standby (if any) that waited for `tag`, which has just ended;
  * or every standby, with draining set (they are answered, not run). */
 static int release_standby(struct worker *w, uint64_t tag, bool all, struct wfmpi_error *err)
@@ -186,14 +194,53 @@ static int release_standby(struct worker *w, uint64_t tag, bool all, struct wfmp
             t.after = 0;
             rc = take_task(w, &t, NULL, NULL, err);
         }
-        /* Swap it with the last one waiting: its buffer becomes a spare. */
-        struct standby spare = *s;
-        *s = w->standby[--w->n_standby];
-        w->standby[w->n_standby] = spare;
+        drop_standby(w, i);
         if (rc < 0)
             return rc;
     }
     return 0;
+}
+
+/* Give back the standby tagged `tag` if it still waits here, and every one
+ * queued behind it (each would wait for a predecessor that never runs),
+ * answering each as taken back. One that started already is left alone:
+ * the master learns that from the result of the attempt it followed. */
+static void take_back(struct worker *w, uint64_t tag)
+{
+    for (size_t i = 0; i < w->n_standby; i++) {
+        if (w->standby[i].tag != tag)
+            continue;
+        drop_standby(w, i);
+        struct wire_writer wr = {.buf = &w->out[w->filling], .rc = 0};
+        if (w->queued == 0)
+            wire_begin(&wr, wr.buf, WIRE_TAG_RESULTS);
+        wire_put_taken_back(&wr, tag);
+        w->queued++;
+        for (size_t k = 0; k < w->n_standby; k++)
+            if (w->standby[k].after == tag) {
+                take_back(w, w->standby[k].tag);
+                break;
+            }
+        return;
+    }
+}
+
+static int handle_revoke(struct worker *w, struct wfmpi_error *err)
+{
+    int64_t len = mpi_recv_msg(&w->in, 0, WIRE_TAG_REVOKE, NULL);
+    struct wire_reader r;
+    int64_t n = len < 0 ? -1 : wire_open(&r, w->in.data, (size_t)len, WIRE_TAG_REVOKE);
+    if (n < 0)
+        return wfmpi_error_set(err, WFMPI_E_PROTO, "rank %d: malformed revoke message", w->m->rank);
+    for (int64_t i = 0; i < n; i++) {
+        uint64_t tag = wire_get_u64(&r);
+        if (r.bad)
+            return wfmpi_error_set(err, WFMPI_E_PROTO, "rank %d: malformed revoke record",
+                                   w->m->rank);
+        take_back(w, tag);
+    }
+    int rc = flush_results(w);
+    return rc < 0 ? wfmpi_error_set(err, rc, "rank %d: cannot send results", w->m->rank) : 1;
 }
 
 /* A glidein pilot cancels attempts (a removed workflow): interrupt those
@@ -241,6 +288,8 @@ static int poll_master(struct worker *w, struct wfmpi_error *err)
     }
     if (st.MPI_TAG == WIRE_TAG_CANCEL)
         return handle_cancel(w, err);
+    if (st.MPI_TAG == WIRE_TAG_REVOKE)
+        return handle_revoke(w, err);
     if (st.MPI_TAG != WIRE_TAG_TASKS)
         return wfmpi_error_set(err, WFMPI_E_PROTO, "rank %d: unexpected tag %d", w->m->rank,
                                st.MPI_TAG);

@@ -184,9 +184,21 @@ static void start(struct wfmpi_sched *s, uint32_t task, uint32_t node,
     sched_take(s, task, node, d);
 }
 
+/* Attempts that have started (or will, without waiting for anything): a
+ * standby still queued behind its predecessor is not one of them. */
+static uint32_t started(const struct wfmpi_sched *s)
+{
+    return s->count[WFMPI_TASK_RUNNING] - s->waiting;
+}
+
+static bool at_max_running(const struct wfmpi_sched *s)
+{
+    return s->max_running && started(s) >= s->max_running;
+}
+
 static bool can_start_any(const struct wfmpi_sched *s)
 {
-    if (s->max_running && s->count[WFMPI_TASK_RUNNING] >= s->max_running)
+    if (at_max_running(s))
         return false;
     /* Every task needs a core: a pool with no free core takes nothing. */
     return s->seg[1].cores > 0 && s->cheap_len > 0;
@@ -275,19 +287,27 @@ static uint32_t standby_class(const struct wfmpi_sched *s, const struct sched_cl
     return best;
 }
 
+/* Could a task of class c start on some node right now (next() would place
+ * it)? Then it must not wait behind anything. */
+static bool startable_now(const struct wfmpi_sched *s, const struct sched_class *c)
+{
+    return !at_max_running(s) && !throttled(s, c) && sched_find_node(s, c) != SCHED_NONE;
+}
+
 int wfmpi_sched_next_behind(struct wfmpi_sched *s, uint32_t task, struct wfmpi_sched_dispatch *out)
 {
     if (!s->sealed)
         seal(s);
-    if (s->draining || task >= s->n_tasks ||
-        (s->max_running && s->count[WFMPI_TASK_RUNNING] >= s->max_running))
+    /* No max_running check: a standby starts only in the place of an
+     * attempt that has ended, so it never adds to what runs at once. */
+    if (s->draining || task >= s->n_tasks)
         return 0;
     struct sched_task *t = &s->tasks[task];
     if (t->state != WFMPI_TASK_RUNNING || t->node == SCHED_NONE || t->behind == SCHED_ORPHAN ||
         t->standby != SCHED_NONE || t->gpu_mask)
         return 0;
     uint32_t c = standby_class(s, &s->classes[t->cls], s->nodes[t->node].free_mem != UINT64_MAX);
-    if (c == SCHED_NONE)
+    if (c == SCHED_NONE || startable_now(s, &s->classes[c]))
         return 0;
     uint32_t next = sched_ready_pop(s, c);
     struct sched_task *n = &s->tasks[next];
@@ -301,6 +321,7 @@ int wfmpi_sched_next_behind(struct wfmpi_sched *s, uint32_t task, struct wfmpi_s
     n->gpu_mask = 0;
     n->behind = task;
     t->standby = next;
+    s->waiting++;
     *out = (struct wfmpi_sched_dispatch){.task = next,
                                          .attempt = n->attempts,
                                          .node = t->node,
@@ -324,6 +345,62 @@ static void hand_over(struct wfmpi_sched *s, uint32_t task)
     sched_seg_update(s, t->node);
     n->behind = SCHED_NONE;
     t->standby = SCHED_NONE;
+    s->waiting--;
+}
+
+static void make_ready(struct wfmpi_sched *s, uint32_t task);
+
+/* Unlink a standby that never started from the task it waited behind; the
+ * one queued behind it (if any) will never start either. */
+static void unlink_standby(struct wfmpi_sched *s, struct sched_task *t)
+{
+    if (t->behind != SCHED_ORPHAN)
+        s->tasks[t->behind].standby = SCHED_NONE;
+    if (t->standby != SCHED_NONE)
+        s->tasks[t->standby].behind = SCHED_ORPHAN;
+    t->standby = t->behind = SCHED_NONE;
+    s->waiting--;
+}
+
+bool wfmpi_sched_waiting(const struct wfmpi_sched *s, uint32_t task)
+{
+    return task < s->n_tasks && s->tasks[task].state == WFMPI_TASK_RUNNING &&
+           s->tasks[task].behind != SCHED_NONE;
+}
+
+bool wfmpi_sched_revocable(const struct wfmpi_sched *s, uint32_t task)
+{
+    return wfmpi_sched_waiting(s, task) && s->tasks[task].behind != SCHED_ORPHAN && !s->draining &&
+           startable_now(s, &s->classes[s->tasks[task].cls]);
+}
+
+uint32_t wfmpi_sched_free_cores(const struct wfmpi_sched *s)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < s->n_nodes; i++)
+        n += s->nodes[i].free_cores;
+    return n;
+}
+
+bool wfmpi_sched_before(const struct wfmpi_sched *s, uint32_t a, uint32_t b)
+{
+    return s->tasks[a].qrank < s->tasks[b].qrank;
+}
+
+int wfmpi_sched_take_back(struct wfmpi_sched *s, uint32_t task, uint32_t attempt)
+{
+    if (!wfmpi_sched_waiting(s, task) || s->tasks[task].attempts != attempt)
+        return WFMPI_E_INPUT;
+    struct sched_task *t = &s->tasks[task];
+    const struct sched_class *c = &s->classes[t->cls];
+    if (c->category)
+        s->cats[c->category - 1].running--;
+    unlink_standby(s, t);
+    /* The attempt never happened: its number is the next one's. */
+    t->attempts--;
+    t->node = t->rank = SCHED_NONE;
+    make_ready(s, task);
+    return 0;
 }
 
 static bool fits_budget(const struct wfmpi_sched *s, const struct sched_class *c,
@@ -345,8 +422,7 @@ uint32_t wfmpi_sched_claim(struct wfmpi_sched *s, const struct wfmpi_sched_budge
         return 0;
     struct wfmpi_sched_budget left = *b;
     uint32_t n = 0, n_aside = 0, aside[SCHED_MAX_TRIES];
-    while (n < max && s->cheap_len > 0 &&
-           !(s->max_running && s->count[WFMPI_TASK_RUNNING] >= s->max_running)) {
+    while (n < max && s->cheap_len > 0 && !at_max_running(s)) {
         uint32_t c = s->cheap[0];
         const struct sched_class *cl = &s->classes[c];
         double rt = s->view->tasks[s->order[cl->ready.items[0]]].runtime_s;
@@ -456,11 +532,7 @@ int wfmpi_sched_complete(struct wfmpi_sched *s, uint32_t task, uint32_t attempt,
         /* A standby that ends before the task it waited for (not started:
          * the run drains) never held anything, and the one behind it never
          * will. */
-        if (t->behind != SCHED_ORPHAN)
-            s->tasks[t->behind].standby = SCHED_NONE;
-        if (t->standby != SCHED_NONE)
-            s->tasks[t->standby].behind = SCHED_ORPHAN;
-        t->standby = t->behind = SCHED_NONE;
+        unlink_standby(s, t);
     } else if (t->standby != SCHED_NONE) {
         hand_over(s, task);
     } else if (t->node != SCHED_NONE) { /* claimed tasks hold no node resources */
@@ -492,8 +564,12 @@ bool wfmpi_sched_finished(const struct wfmpi_sched *s)
 void wfmpi_sched_counts(const struct wfmpi_sched *s, struct wfmpi_sched_counts *out)
 {
     memcpy(out->state, s->count, sizeof(out->state));
+    /* What a user reads: a queued standby has not started; it waits. */
+    out->state[WFMPI_TASK_RUNNING] -= s->waiting;
+    out->state[WFMPI_TASK_READY] += s->waiting;
     out->retries = s->retried;
-    out->running = s->count[WFMPI_TASK_RUNNING];
+    out->running = started(s);
+    out->standby = s->waiting;
 }
 
 enum wfmpi_task_state wfmpi_sched_state(const struct wfmpi_sched *s, uint32_t task)

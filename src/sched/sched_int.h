@@ -128,6 +128,10 @@ struct wfmpi_sched {
     uint32_t n_cats;
 
     uint32_t count[WFMPI_TASK_NSTATES];
+    /* Standbys still waiting behind their predecessor: RUNNING in count[]
+     * (they are placed and will start without asking us), but not started:
+     * max_running, counts() and the reports leave them out. */
+    uint32_t waiting;
     uint32_t retried;
     double time_left; /* seconds until the allocation ends; INFINITY = unknown */
     uint32_t deferred; /* READY tasks set aside: too long for the time left */

@@ -1177,6 +1177,207 @@ static void test_standby_random(void **state)
     wfmpi_plan_destroy(plan);
 }
 
+/* A standby is only for a task no free slot could start, and a waiting one
+ * can be taken back and placed where a slot freed; it counts as started
+ * only once it has. */
+static void test_standby_revocation(void **state)
+{
+    (void)state;
+    struct pb b = pb_new();
+    uint32_t lg = pb_task(&b, (struct tdef){.id = "long", .cores = 1, .priority = 9});
+    uint32_t x = pb_task(&b, (struct tdef){.id = "x", .cores = 1, .priority = 8});
+    uint32_t s1 = pb_task(&b, (struct tdef){.id = "s1", .cores = 1, .priority = 5});
+    uint32_t s2 = pb_task(&b, (struct tdef){.id = "s2", .cores = 1, .priority = 4});
+    uint32_t s3 = pb_task(&b, (struct tdef){.id = "s3", .cores = 1, .priority = 3});
+    struct wfmpi_plan *plan = pb_finish(&b);
+    struct wfmpi_sched_node nodes[] = {{.cores = 3, .n_ranks = 3}};
+    struct wfmpi_sched_config cfg = config(nodes, 1);
+    cfg.max_running = 2;
+    struct wfmpi_error err = {0};
+    struct wfmpi_sched *s = wfmpi_sched_create(plan, &cfg, &err);
+    assert_non_null(s);
+    struct wfmpi_sched_dispatch ds[4], sb;
+    struct wfmpi_sched_counts k;
+    /* max_running 2 of 3 cores: long and x start, s1 could not start now. */
+    assert_int_equal(wfmpi_sched_next(s, ds, 4), 2);
+    assert_int_equal(ds[0].task, lg);
+    assert_int_equal(wfmpi_sched_next_behind(s, lg, &sb), 1);
+    assert_int_equal(sb.task, s1);
+    assert_int_equal(wfmpi_sched_next_behind(s, s1, &sb), 1); /* chained behind s1 */
+    assert_int_equal(sb.task, s2);
+    assert_true(wfmpi_sched_waiting(s, s1) && wfmpi_sched_waiting(s, s2));
+    wfmpi_sched_counts(s, &k);
+    assert_int_equal(k.running, 2);
+    assert_int_equal(k.standby, 2);
+    assert_int_equal(k.state[WFMPI_TASK_RUNNING], 2);
+    assert_int_equal(k.state[WFMPI_TASK_READY], 3);
+    /* Standbys do not count against max_running: nothing more starts, and
+     * nothing is revocable while the limit is reached. */
+    assert_int_equal(wfmpi_sched_next(s, ds, 4), 0);
+    assert_false(wfmpi_sched_revocable(s, s1));
+    /* x ends: a slot is free under the limit; s3 (READY) takes it first. */
+    assert_int_equal(wfmpi_sched_complete(s, x, 1, WFMPI_SCHED_OK), 0);
+    assert_int_equal(wfmpi_sched_next(s, ds, 4), 1);
+    assert_int_equal(ds[0].task, s3);
+    assert_false(wfmpi_sched_revocable(s, s1)); /* the limit again */
+    /* s3 ends: the slot stays free and s1 waits behind long: take it back
+     * (and s2 behind it, which the worker gives back too). */
+    assert_int_equal(wfmpi_sched_complete(s, s3, 1, WFMPI_SCHED_OK), 0);
+    assert_true(wfmpi_sched_revocable(s, s1));
+    assert_int_equal(wfmpi_sched_take_back(s, s1, 1), 0);
+    assert_false(wfmpi_sched_revocable(s, s2)); /* an orphan: its worker answers it */
+    assert_int_equal(wfmpi_sched_take_back(s, s2, 1), 0);
+    assert_int_equal(wfmpi_sched_state(s, s1), WFMPI_TASK_READY);
+    assert_int_equal(wfmpi_sched_attempts(s, s1), 0); /* that attempt never happened */
+    assert_int_equal(wfmpi_sched_take_back(s, s1, 1), WFMPI_E_INPUT);
+    assert_int_equal(wfmpi_sched_next(s, ds, 4), 1);
+    assert_int_equal(ds[0].task, s1);
+    assert_int_equal(ds[0].attempt, 1);
+    /* long ends with nothing behind it: its core is released, s2 runs. */
+    assert_int_equal(wfmpi_sched_complete(s, lg, 1, WFMPI_SCHED_OK), 0);
+    assert_int_equal(wfmpi_sched_next(s, ds, 4), 1);
+    assert_int_equal(ds[0].task, s2);
+    assert_int_equal(wfmpi_sched_complete(s, s1, 1, WFMPI_SCHED_OK), 0);
+    assert_int_equal(wfmpi_sched_complete(s, s2, 1, WFMPI_SCHED_OK), 0);
+    assert_true(wfmpi_sched_finished(s));
+    wfmpi_sched_destroy(s);
+    wfmpi_plan_destroy(plan);
+}
+
+/* Revocation races on a fake pool: a revoke that reaches the worker first
+ * (taken back, with what waits behind it), one that comes after the task
+ * before it ended (the standby started: take_back refuses), and a drain
+ * that answers waiting standbys unstarted while revokes are in flight.
+ * Nothing runs twice, nothing is lost, the node is never overcommitted. */
+struct fake_slot {
+    uint32_t run, q[2];
+};
+
+static uint32_t lcg(uint32_t *seed, uint32_t n)
+{
+    *seed = *seed * 1103515245u + 12345u;
+    return (*seed >> 8) % n;
+}
+
+static void fake_pop(struct fake_slot *sl, uint32_t *n, uint32_t i)
+{
+    if (sl[i].q[0] != UINT32_MAX) {
+        sl[i].run = sl[i].q[0];
+        sl[i].q[0] = sl[i].q[1];
+        sl[i].q[1] = UINT32_MAX;
+    } else {
+        sl[i] = sl[--*n];
+    }
+}
+
+static void test_standby_revocation_races(void **state)
+{
+    (void)state;
+    enum { N = 300 };
+    struct pb b = pb_new();
+    char id[16];
+    for (uint32_t i = 0; i < N; i++) {
+        snprintf(id, sizeof(id), "t%u", i);
+        pb_task(&b, (struct tdef){.id = id, .cores = 1 + i % 2, .priority = (int32_t)(i % 7)});
+    }
+    struct wfmpi_plan *plan = pb_finish(&b);
+    struct wfmpi_sched_node nodes[] = {{.cores = 4, .n_ranks = 4}};
+    struct wfmpi_sched_config cfg = config(nodes, 1);
+    struct wfmpi_error err = {0};
+    struct wfmpi_sched *s = wfmpi_sched_create(plan, &cfg, &err);
+    assert_non_null(s);
+    const struct wfmpi_plan_view *v = wfmpi_plan_view(plan);
+    const uint32_t none = UINT32_MAX;
+    struct fake_slot sl[8];
+    uint32_t attempt[N] = {0}, started[N] = {0}, n = 0, done = 0, seed = 11, taken = 0, late = 0,
+             drained = 0;
+    bool draining = false;
+    while (!wfmpi_sched_finished(s)) {
+        struct wfmpi_sched_dispatch ds[8], sb;
+        uint32_t k = wfmpi_sched_next(s, ds, 8);
+        for (uint32_t i = 0; i < k; i++) {
+            attempt[ds[i].task] = ds[i].attempt;
+            started[ds[i].task]++;
+            sl[n++] = (struct fake_slot){ds[i].task, {none, none}};
+        }
+        uint32_t cores = 0, queued = 0;
+        for (uint32_t i = 0; i < n; i++) {
+            cores += v->tasks[sl[i].run].cores;
+            for (int j = 0; j < 2; j++) {
+                uint32_t before = j ? sl[i].q[0] : sl[i].run;
+                if (before != none && sl[i].q[j] == none &&
+                    wfmpi_sched_next_behind(s, before, &sb)) {
+                    attempt[sb.task] = sb.attempt;
+                    sl[i].q[j] = sb.task;
+                }
+                queued += sl[i].q[j] != none;
+            }
+        }
+        struct wfmpi_sched_counts kc;
+        wfmpi_sched_counts(s, &kc);
+        assert_true(cores <= 4);
+        assert_int_equal(kc.running, n);
+        assert_int_equal(kc.standby, queued);
+        if (n == 0)
+            break;
+        if (!draining && done >= 2 * N / 3) {
+            wfmpi_sched_drain(s);
+            draining = true;
+        }
+        uint32_t i = lcg(&seed, n), j = lcg(&seed, 2), what = lcg(&seed, 4);
+        uint32_t sbt = sl[i].q[j];
+        if (sbt != none && what == 0) {
+            /* The worker takes the standby back, with whatever waits
+             * behind it in its chain. */
+            for (uint32_t jj = j; jj < 2 && sl[i].q[jj] != none; jj++) {
+                assert_int_equal(wfmpi_sched_take_back(s, sl[i].q[jj], attempt[sl[i].q[jj]]), 0);
+                assert_int_equal(wfmpi_sched_state(s, sl[i].q[jj]), WFMPI_TASK_READY);
+                sl[i].q[jj] = none;
+                taken++;
+            }
+            continue;
+        }
+        if (sbt != none && draining && what == 1) {
+            /* The drain answered it first; the revoke arrives too late. */
+            for (uint32_t jj = j; jj < 2 && sl[i].q[jj] != none; jj++) {
+                uint32_t t = sl[i].q[jj];
+                assert_int_equal(wfmpi_sched_complete(s, t, attempt[t], WFMPI_SCHED_INTERRUPTED),
+                                 0);
+                assert_int_equal(wfmpi_sched_take_back(s, t, attempt[t]), WFMPI_E_INPUT);
+                sl[i].q[jj] = none;
+                drained++;
+            }
+            continue;
+        }
+        /* The running task ends; a revoke of its standby that was on its
+         * way comes too late: the standby has started in its place. */
+        uint32_t t = sl[i].run;
+        assert_int_equal(wfmpi_sched_complete(s, t, attempt[t], WFMPI_SCHED_OK), 0);
+        done++;
+        uint32_t next = sl[i].q[0];
+        fake_pop(sl, &n, i);
+        if (next != none) {
+            started[next]++;
+            assert_false(wfmpi_sched_waiting(s, next));
+            if (what == 2) {
+                assert_int_equal(wfmpi_sched_take_back(s, next, attempt[next]), WFMPI_E_INPUT);
+                late++;
+            }
+        }
+    }
+    struct wfmpi_sched_counts kc;
+    wfmpi_sched_counts(s, &kc);
+    for (uint32_t t = 0; t < N; t++)
+        assert_true(started[t] <= 1); /* nothing ran twice */
+    assert_int_equal(kc.state[WFMPI_TASK_DONE], done);
+    assert_int_equal(kc.state[WFMPI_TASK_DONE] + kc.state[WFMPI_TASK_READY], N); /* none lost */
+    assert_int_equal(kc.running, 0);
+    assert_int_equal(kc.standby, 0);
+    assert_true(taken > 0 && late > 0 && drained > 0);
+    wfmpi_sched_destroy(s);
+    wfmpi_plan_destroy(plan);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1203,6 +1404,8 @@ int main(void)
         cmocka_unit_test(test_restore_leases),
         cmocka_unit_test(test_standby),
         cmocka_unit_test(test_standby_random),
+        cmocka_unit_test(test_standby_revocation),
+        cmocka_unit_test(test_standby_revocation_races),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
