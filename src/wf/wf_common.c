@@ -165,8 +165,34 @@ static int push_profile(struct wf_ctx *c, uint32_t ns, const struct wf_node *key
     return 0;
 }
 
+/* An env profile key is the NAME of NAME=value in a task's environment: an
+ * '=' in it would move part of the name into the value, an empty one names
+ * nothing, and the schema (common.yml, profiles.env) allows only letters,
+ * digits, '_', '.' and '-'. Values may hold anything but NUL. */
+static int check_env_name(struct wf_ctx *c, const struct wf_node *k)
+{
+    if (k->len == 0)
+        return wf_fail(c, k, "empty environment variable name in an env profile");
+    if (memchr(k->text, '=', k->len))
+        return wf_fail(c, k,
+                       "invalid environment variable name '%s' in an env profile: '=' would "
+                       "end the name there",
+                       k->text);
+    for (uint32_t i = 0; i < k->len; i++) {
+        char ch = k->text[i];
+        if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+              ch == '_' || ch == '.' || ch == '-'))
+            return wf_fail(c, k,
+                           "invalid environment variable name '%s' in an env profile (only "
+                           "letters, digits, '_', '.' and '-' are allowed)",
+                           k->text);
+    }
+    return 0;
+}
+
 /* key: value pairs of one namespace (or metadata, ns = 0). */
-static int conv_pairs(struct wf_ctx *c, uint32_t ns, const char *what, const struct wf_node *n)
+static int conv_pairs(struct wf_ctx *c, uint32_t ns, bool env, const char *what,
+                      const struct wf_node *n)
 {
     const struct wf_node *map = wf_get_map(c, what, n);
     if (!map)
@@ -174,6 +200,8 @@ static int conv_pairs(struct wf_ctx *c, uint32_t ns, const char *what, const str
     for (const struct wf_node *k = map->child; k; k = k->next->next) {
         if (strncmp(k->text, "x-", 2) == 0)
             continue;
+        if (env && check_env_name(c, k) < 0)
+            return WFMPI_E_INPUT;
         int rc = push_profile(c, ns, k, k->next);
         if (rc < 0)
             return rc;
@@ -205,7 +233,7 @@ int wf_conv_profiles(struct wf_ctx *c, const struct wf_node *n, struct wfmpi_wf_
         uint32_t ns = wf_intern(c, k->text, k->len);
         if (!ns)
             return -ENOMEM;
-        int rc = conv_pairs(c, ns, k->text, k->next);
+        int rc = conv_pairs(c, ns, !strcmp(k->text, "env"), k->text, k->next);
         if (rc < 0)
             return rc;
     }
@@ -216,7 +244,7 @@ int wf_conv_profiles(struct wf_ctx *c, const struct wf_node *n, struct wfmpi_wf_
 int wf_conv_metadata(struct wf_ctx *c, const struct wf_node *n, struct wfmpi_wf_range *out)
 {
     out->first = c->wf->view.n_profiles_all;
-    int rc = conv_pairs(c, 0, "metadata", n);
+    int rc = conv_pairs(c, 0, false, "metadata", n);
     out->count = c->wf->view.n_profiles_all - out->first;
     return rc;
 }

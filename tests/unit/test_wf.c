@@ -398,6 +398,32 @@ static void test_accepts_quirks(void **state)
     wfmpi_wf_destroy(wf);
 }
 
+/* Environment names: the value may hold '=' and anything else but NUL; the
+ * name keeps to the schema's alphabet (the refused ones are in the corpus). */
+static void test_env_names(void **state)
+{
+    (void)state;
+    struct wfmpi_wf *wf =
+        buf_ok("pegasus: '5.0'\n"
+               "name: env\n"
+               "jobs:\n"
+               "- id: a\n"
+               "  name: t\n"
+               "  profiles:\n"
+               "    env: {OPTS: '-Dx=1 -Dy=2', my.var-2: ok, _U: '', x-note: [1]}\n");
+    const struct wfmpi_wf_job *j = job_by_id(wf, "a");
+    assert_string_equal(prof(wf, j->profiles, "env", "OPTS"), "-Dx=1 -Dy=2");
+    assert_string_equal(prof(wf, j->profiles, "env", "my.var-2"), "ok");
+    assert_string_equal(prof(wf, j->profiles, "env", "_U"), "");
+    assert_null(prof(wf, j->profiles, "env", "x-note"));
+    wfmpi_wf_destroy(wf);
+    struct wfmpi_error err = {0};
+    const char *bad = "pegasus: '5.0'\nname: e\njobs: [{id: a, name: t, profiles: {env: "
+                      "{'A=B': c}}}]\n";
+    assert_int_equal(buf_fail(bad, strlen(bad), &err), WFMPI_E_INPUT);
+    assert_non_null(strstr(err.text, "buf.yml:3:42: invalid environment variable name 'A=B'"));
+}
+
 /* ---------------------------------------------------------------- limits */
 
 static void test_limit_billion_laughs(void **state)
@@ -692,6 +718,7 @@ int main(void)
         cmocka_unit_test(test_variant_calling_inline_sc),
         cmocka_unit_test(test_16_100k_jobs),
         cmocka_unit_test(test_accepts_quirks),
+        cmocka_unit_test(test_env_names),
         cmocka_unit_test(test_limit_billion_laughs),
         cmocka_unit_test(test_limit_deep_nesting),
         cmocka_unit_test(test_limit_giant_scalar),
