@@ -242,6 +242,12 @@ struct wfmpi_wf_options {
     const char *sc_file;
     /* Do not look for catalogs beside the workflow file. */
     int no_default_catalogs;
+    /* Unknown keys: a warning by default (logged with file:line:col and the
+     * closest known key: "did you mean"), an input error when strict. At the
+     * workflow's top level they are errors either way (the schema allows
+     * only its own keys there); x- keys are vendor extensions, never
+     * unknown. */
+    int strict;
     /* Share this string table (e.g. to load sub-workflows into the same id
      * space). NULL: the workflow creates and owns its own. Not owned. */
     struct wfmpi_strtab *strtab;

@@ -35,6 +35,8 @@ static void plan_usage(FILE *out)
             "  --input-dir DIR    where inputs without a replica may be (default: the\n"
             "                     workflow file's directory)\n"
             "  --work-dir DIR     where the tasks would run (default: here)\n" CLI_DATA_HELP
+            "  --strict           unknown keys are errors (default: a warning, except at\n"
+            "                     the workflow's top level, where they are always errors)\n"
             "  --json             one JSON object on stdout\n"
             "  -v, --verbose      also every task: command line, resources, parents\n"
             "  --log-level LEVEL  error|warn|info|debug (default warn)\n"
@@ -44,7 +46,7 @@ static void plan_usage(FILE *out)
 
 static int parse_args(int argc, char **argv, struct plan_args *a)
 {
-    enum { O_RC = 256, O_TC, O_SC, O_SITE, O_INPUT_DIR, O_JSON, O_LOG, O_WORK_DIR };
+    enum { O_RC = 256, O_TC, O_SC, O_SITE, O_INPUT_DIR, O_JSON, O_LOG, O_WORK_DIR, O_STRICT };
     static const struct option longopts[] = {
         {"rc", required_argument, NULL, O_RC},
         {"tc", required_argument, NULL, O_TC},
@@ -52,6 +54,7 @@ static int parse_args(int argc, char **argv, struct plan_args *a)
         {"site", required_argument, NULL, O_SITE},
         {"input-dir", required_argument, NULL, O_INPUT_DIR},
         {"json", no_argument, NULL, O_JSON},
+        {"strict", no_argument, NULL, O_STRICT},
         {"work-dir", required_argument, NULL, O_WORK_DIR},
         CLI_DATA_LONGOPTS,
         {"verbose", no_argument, NULL, 'v'},
@@ -89,6 +92,9 @@ static int parse_args(int argc, char **argv, struct plan_args *a)
             break;
         case O_JSON:
             a->json = 1;
+            break;
+        case O_STRICT:
+            a->opt.strict = 1;
             break;
         case 'v':
             a->verbose = 1;

@@ -66,6 +66,7 @@ static void run_usage(FILE *out)
         "  --progress S          seconds between progress lines on stderr (5)\n"
         "  --rc/--tc/--sc FILE   replica / transformation / site catalog\n"
         "  --site NAME           execution site in the catalogs\n"
+        "  --strict              unknown keys are errors, not warnings (docs/planning.md)\n"
         "  --input-dir DIR       where workflow inputs without replicas are found\n" CLI_DATA_HELP
         "  --log-level LEVEL     error, warn (default), info, debug on stderr;\n"
         "                        RUN_DIR/wfmpi.log always gets info\n"
@@ -95,6 +96,7 @@ enum {
     OPT_DRAIN_GRACE,
     OPT_DRAIN_BEFORE,
     OPT_WALLTIME_END,
+    OPT_STRICT,
 };
 
 static const struct option run_options[] = {
@@ -119,6 +121,7 @@ static const struct option run_options[] = {
     {"drain-grace", required_argument, NULL, OPT_DRAIN_GRACE},
     {"drain-before", required_argument, NULL, OPT_DRAIN_BEFORE},
     {"walltime-end", required_argument, NULL, OPT_WALLTIME_END},
+    {"strict", no_argument, NULL, OPT_STRICT},
     CLI_DATA_LONGOPTS,
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -173,6 +176,9 @@ static int apply_option(struct run_opts *o, int c, const char *arg)
         break;
     case OPT_INPUT_DIR:
         o->plan.input_dir = arg;
+        break;
+    case OPT_STRICT:
+        o->plan.strict = 1;
         break;
     case OPT_LOG_LEVEL:
         if (wfmpi_log_parse_level(arg, &o->log_level) < 0)

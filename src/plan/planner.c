@@ -464,7 +464,7 @@ static int inline_subwf(struct wf_run *r, uint32_t j)
     size_t n_prov = 0;
     uint32_t *roots = NULL, *leaves = NULL, n_roots = 0, n_leaves = 0;
     rc = provided_for(r, j, &prov, &n_prov);
-    struct wfmpi_wf_options lopt = {.strtab = P->st};
+    struct wfmpi_wf_options lopt = {.strtab = P->st, .strict = P->opt && P->opt->strict};
     if (!rc)
         rc = plan_workflow(P, path, prefix, &lopt, prov, n_prov, job->pos, &roots, &n_roots,
                            &leaves, &n_leaves);
@@ -818,6 +818,7 @@ struct wfmpi_plan *wfmpi_plan_create(const char *path, const struct wfmpi_plan_o
         lopt.tc_file = opt->tc_file;
         lopt.sc_file = opt->sc_file;
         lopt.no_default_catalogs = opt->no_default_catalogs;
+        lopt.strict = opt->strict;
     }
     struct wfmpi_wf_pos none = {0, 0, 0};
     double t0 = wfmpi_mono();

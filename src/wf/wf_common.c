@@ -35,12 +35,32 @@ bool wf_key_is(const struct wf_node *key, const char *name)
     return strcmp(key->text, name) == 0;
 }
 
-void wf_unknown_key(struct wf_ctx *c, const struct wf_node *key)
+/* A key is quoted in messages up to this many bytes: a hostile 16 MB key
+ * must not become a 16 MB warning. */
+#define WF_KEY_QUOTE_MAX 64
+
+int wf_unknown_key(struct wf_ctx *c, const char *what, const struct wf_node *key,
+                   const char *const *names, size_t n, bool closed)
 {
-    /* x- keys are the schema's vendor extensions: expected, not worth a note. */
-    if (strncmp(key->text, "x-", 2) == 0 || !wfmpi_log_enabled(WFMPI_LOG_DEBUG))
-        return;
-    wfmpi_debug("%s:%u:%u: unknown key '%s' ignored", c->r->path, key->line, key->col, key->text);
+    /* x- keys are the schema's vendor extensions, allowed in every object. */
+    if (strncmp(key->text, "x-", 2) == 0)
+        return 0;
+    const char *near = wfmpi_suggest(key->text, names, n);
+    char text[WF_KEY_QUOTE_MAX + 160];
+    snprintf(text, sizeof(text), "unknown key '%.*s%s' in %s%s%s%s", WF_KEY_QUOTE_MAX, key->text,
+             key->len > WF_KEY_QUOTE_MAX ? "..." : "", what, near ? "; did you mean '" : "",
+             near ? near : "", near ? "'?" : "");
+    if (closed)
+        return wf_fail(c, key,
+                       "%s (only Pegasus 5.0 keys and x- extensions are allowed at the top level)",
+                       text);
+    if (c->wf->strict)
+        return wf_fail(c, key, "%s", text);
+    /* A generated workflow repeats its misspelling in every job: the first
+     * few say it, the rest are counted (wf_load.c reports the count). */
+    if (++c->wf->n_unknown_keys <= WF_MAX_KEY_WARNINGS)
+        wfmpi_warn("%s:%u:%u: %s (ignored)", c->r->path, key->line, key->col, text);
+    return 0;
 }
 
 const struct wf_node *wf_collect(struct wf_ctx *c, const char *what, const struct wf_node *n,
@@ -58,8 +78,8 @@ const struct wf_node *wf_collect(struct wf_ctx *c, const char *what, const struc
             i++;
         if (i < n_names)
             vals[i] = k->next;
-        else
-            wf_unknown_key(c, k);
+        else if (wf_unknown_key(c, what, k, names, n_names, false) < 0)
+            return NULL;
     }
     return map;
 }
@@ -209,12 +229,13 @@ static int conv_pairs(struct wf_ctx *c, uint32_t ns, bool env, const char *what,
     return 0;
 }
 
+static const char *const namespaces[] = {"env",     "condor", "globus",  "dagman",
+                                         "pegasus", "hints",  "selector"};
+
 static bool known_namespace(const char *ns)
 {
-    static const char *const names[] = {"env",     "condor", "globus",  "dagman",
-                                        "pegasus", "hints",  "selector"};
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-        if (!strcmp(ns, names[i]))
+    for (size_t i = 0; i < sizeof(namespaces) / sizeof(namespaces[0]); i++)
+        if (!strcmp(ns, namespaces[i]))
             return true;
     return false;
 }
@@ -227,7 +248,9 @@ int wf_conv_profiles(struct wf_ctx *c, const struct wf_node *n, struct wfmpi_wf_
         return WFMPI_E_INPUT;
     for (const struct wf_node *k = map->child; k; k = k->next->next) {
         if (!known_namespace(k->text)) {
-            wf_unknown_key(c, k);
+            if (wf_unknown_key(c, "profiles", k, namespaces,
+                               sizeof(namespaces) / sizeof(namespaces[0]), false) < 0)
+                return WFMPI_E_INPUT;
             continue;
         }
         uint32_t ns = wf_intern(c, k->text, k->len);
@@ -252,18 +275,12 @@ int wf_conv_metadata(struct wf_ctx *c, const struct wf_node *n, struct wfmpi_wf_
 static int conv_hook(struct wf_ctx *c, const struct wf_node *n)
 {
     static const char *const events[] = {"never", "start", "error", "success", "end", "all"};
-    const struct wf_node *map = wf_get_map(c, "shell hook", n);
+    static const char *const keys[] = {"_on", "cmd"};
+    const struct wf_node *v[2];
+    const struct wf_node *map = wf_collect(c, "shell hook", n, keys, 2, v);
     if (!map)
         return WFMPI_E_INPUT;
-    const struct wf_node *on = NULL, *cmd = NULL;
-    for (const struct wf_node *k = map->child; k; k = k->next->next) {
-        if (wf_key_is(k, "_on"))
-            on = k->next;
-        else if (wf_key_is(k, "cmd"))
-            cmd = k->next;
-        else
-            wf_unknown_key(c, k);
-    }
+    const struct wf_node *on = v[0], *cmd = v[1];
     if (!on)
         return wf_missing(c, map, "_on", "a shell hook");
     if (!cmd)
@@ -294,9 +311,11 @@ int wf_conv_hooks(struct wf_ctx *c, const struct wf_node *n, struct wfmpi_wf_ran
     const struct wf_node *map = wf_get_map(c, "hooks", n);
     if (!map)
         return WFMPI_E_INPUT;
+    static const char *const keys[] = {"shell"};
     for (const struct wf_node *k = map->child; k; k = k->next->next) {
         if (!wf_key_is(k, "shell")) {
-            wf_unknown_key(c, k);
+            if (wf_unknown_key(c, "hooks", k, keys, 1, false) < 0)
+                return WFMPI_E_INPUT;
             continue;
         }
         const struct wf_node *seq = wf_get_seq(c, "shell", k->next);
@@ -336,9 +355,11 @@ int wf_conv_checksum(struct wf_ctx *c, const struct wf_node *n, uint32_t *sha256
     const struct wf_node *map = wf_get_map(c, "checksum", n);
     if (!map)
         return WFMPI_E_INPUT;
+    static const char *const keys[] = {"sha256"};
     for (const struct wf_node *k = map->child; k; k = k->next->next) {
         if (!wf_key_is(k, "sha256")) {
-            wf_unknown_key(c, k);
+            if (wf_unknown_key(c, "checksum", k, keys, 1, false) < 0)
+                return WFMPI_E_INPUT;
             continue;
         }
         int rc = wf_get_str(c, "sha256", k->next, sha256);

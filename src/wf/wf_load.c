@@ -16,6 +16,7 @@ static struct wfmpi_wf *wf_create(const struct wfmpi_wf_options *opt)
     if (!wf)
         return NULL;
     wf->fd = -1;
+    wf->strict = opt && opt->strict;
     if (opt && opt->strtab) {
         wf->strtab = opt->strtab;
     } else {
@@ -259,6 +260,9 @@ static struct wfmpi_wf *load_main(struct wfmpi_wf *wf, const char *path,
         rc = load_catalogs(wf, path, opt, err);
     if (rc == 0)
         rc = wf_resolve_deps(wf, err);
+    if (rc == 0 && wf->n_unknown_keys > WF_MAX_KEY_WARNINGS)
+        wfmpi_warn("%s: %zu more unknown keys ignored (not shown)", path,
+                   wf->n_unknown_keys - WF_MAX_KEY_WARNINGS);
     if (rc < 0) {
         wfmpi_wf_destroy(wf);
         return NULL;
