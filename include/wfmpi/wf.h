@@ -254,9 +254,13 @@ struct wfmpi_wf_options {
 };
 
 /* Load a workflow file and its catalogs. Returns NULL on failure with err set:
- * WFMPI_E_INPUT (message "file:line:col: what was expected"), WFMPI_E_LIMIT
- * (a bound above was hit, also with file:line:col), or -errno for I/O (message
- * names the file). opt may be NULL. The caller destroys the result. */
+ * WFMPI_E_INPUT (message "file:line:col: what was expected"; for a file that
+ * is missing, unreadable or no regular file -- a directory, a FIFO, a device
+ * -- "file: ..." without a position), WFMPI_E_LIMIT (a bound above was hit,
+ * also with file:line:col), or -errno for I/O (message names the file). A
+ * FIFO or device is refused without being read or blocking. Unknown keys
+ * are logged as warnings (see strict). opt may be NULL. The caller destroys
+ * the result. */
 struct wfmpi_wf *wfmpi_wf_load(const char *path, const struct wfmpi_wf_options *opt,
                                struct wfmpi_error *err);
 /* The same from a buffer; `name` is used in positions and messages. */

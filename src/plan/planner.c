@@ -625,6 +625,12 @@ static char *dir_of(const char *path)
 static int push_stack(struct planner *P, const char *path, struct wfmpi_wf_pos at)
 {
     char *real = realpath(path, NULL);
+    /* A path that names nothing is bad input, worded as the loader words it
+     * (a sub-workflow's file was found before it gets here). */
+    if (!real && (errno == ENOENT || errno == ENOTDIR || errno == EACCES || errno == ELOOP ||
+                  errno == ENAMETOOLONG))
+        return wfmpi_error_set(P->err, WFMPI_E_INPUT, "%s: cannot read the workflow file: %s", path,
+                               strerror(errno));
     if (!real)
         return wfmpi_error_set(P->err, -errno, "%s: %s", path, strerror(errno));
     for (int i = 0; i < P->depth; i++) {

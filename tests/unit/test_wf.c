@@ -338,7 +338,7 @@ static void test_access_catalog_files(void **state)
     wfmpi_wf_destroy(wf);
     opt.tc_file = AX "nonexistent/transformations.yml";
     assert_null(wfmpi_wf_load(AX "alphafold/workflow.yml", &opt, &err));
-    assert_int_equal(err.code, -ENOENT);
+    assert_int_equal(err.code, WFMPI_E_INPUT); /* a --tc naming nothing is bad input */
     assert_non_null(strstr(err.text, "nonexistent/transformations.yml"));
 }
 
@@ -598,15 +598,65 @@ static void test_limit_file_size(void **state)
     assert_int_equal(strncmp(err.text, prefix, strlen(prefix)), 0);
 }
 
+/* A path that names nothing readable is bad input (the user named the wrong
+ * file), and anything but a regular file is refused without reading it:
+ * a FIFO nobody writes to would block forever. */
 static void test_io_errors(void **state)
 {
     (void)state;
     struct wfmpi_error err = {0};
     assert_null(wfmpi_wf_load(WFMPI_TEST_DATA "/no/such/workflow.yml", NULL, &err));
-    assert_int_equal(err.code, -ENOENT);
-    assert_non_null(strstr(err.text, WFMPI_TEST_DATA "/no/such/workflow.yml"));
+    assert_int_equal(err.code, WFMPI_E_INPUT);
+    assert_string_equal(err.text, WFMPI_TEST_DATA "/no/such/workflow.yml: cannot read the workflow "
+                                                  "file: No such file or directory");
     assert_null(wfmpi_wf_load(WFMPI_TEST_DATA, NULL, &err));
-    assert_int_equal(err.code, -EISDIR);
+    assert_int_equal(err.code, WFMPI_E_INPUT);
+    assert_non_null(strstr(err.text, "the workflow file is a directory, not a regular file"));
+    assert_null(wfmpi_wf_load("/dev/null", NULL, &err));
+    assert_int_equal(err.code, WFMPI_E_INPUT);
+    assert_string_equal(err.text,
+                        "/dev/null: the workflow file is a character device, not a regular file");
+    /* A FIFO: refused at once (alarm: a blocking open would hang the test). */
+    char dir[] = "/tmp/wfmpi-test-io-XXXXXX", fifo[128], wf[128], rc[128];
+    assert_non_null(mkdtemp(dir));
+    snprintf(fifo, sizeof(fifo), "%s/fifo.yml", dir);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    alarm(10);
+    assert_null(wfmpi_wf_load(fifo, NULL, &err));
+    assert_int_equal(err.code, WFMPI_E_INPUT);
+    assert_non_null(strstr(err.text, "fifo.yml: the workflow file is a FIFO, not a regular file"));
+    /* The same for catalogs, given or found beside the workflow. */
+    snprintf(wf, sizeof(wf), "%s/wf.yml", dir);
+    FILE *f = fopen(wf, "w");
+    assert_non_null(f);
+    fputs("pegasus: '5.0'\nname: io\njobs: [{id: a, name: t}]\n", f);
+    fclose(f);
+    struct wfmpi_wf_options opt = {.tc_file = fifo};
+    assert_null(wfmpi_wf_load(wf, &opt, &err));
+    assert_int_equal(err.code, WFMPI_E_INPUT);
+    assert_non_null(strstr(err.text, "the transformation catalog file is a FIFO"));
+    struct wfmpi_wf_options missing = {.rc_file = "/no/such/rc.yml"};
+    assert_null(wfmpi_wf_load(wf, &missing, &err));
+    assert_int_equal(err.code, WFMPI_E_INPUT);
+    assert_string_equal(err.text, "/no/such/rc.yml: cannot read the replica catalog file: No such "
+                                  "file or directory");
+    snprintf(rc, sizeof(rc), "%s/replicas.yml", dir);
+    assert_int_equal(rename(fifo, rc), 0);
+    assert_null(wfmpi_wf_load(wf, NULL, &err));
+    assert_int_equal(err.code, WFMPI_E_INPUT);
+    assert_non_null(strstr(err.text, "replicas.yml: the replica catalog file is a FIFO"));
+    unlink(rc);
+    assert_int_equal(mkdir(rc, 0700), 0);
+    assert_null(wfmpi_wf_load(wf, NULL, &err));
+    assert_non_null(strstr(err.text, "replicas.yml: the replica catalog file is a directory"));
+    rmdir(rc);
+    /* Absent, it is no catalog at all. */
+    struct wfmpi_wf *w = wfmpi_wf_load(wf, NULL, &err);
+    assert_non_null(w);
+    wfmpi_wf_destroy(w);
+    alarm(0);
+    unlink(wf);
+    rmdir(dir);
     /* A NULL error pointer is allowed. */
     assert_null(wfmpi_wf_load(WFMPI_TEST_DATA "/no/such/workflow.yml", NULL, NULL));
 }
