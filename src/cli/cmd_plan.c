@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <jansson.h>
 
@@ -270,8 +271,14 @@ int cli_plan(int argc, char **argv)
     struct wfmpi_error err = {0};
     char work_dir[PATH_MAX];
     if (a.opt.work_dir) {
-        if (!realpath(a.opt.work_dir, work_dir)) {
-            fprintf(stderr, "wfmpi plan: work dir '%s': %s\n", a.opt.work_dir, strerror(errno));
+        struct stat st;
+        const char *why = NULL;
+        if (!realpath(a.opt.work_dir, work_dir))
+            why = strerror(errno);
+        else if (stat(work_dir, &st) < 0 || !S_ISDIR(st.st_mode))
+            why = strerror(ENOTDIR);
+        if (why) {
+            fprintf(stderr, "wfmpi plan: work dir '%s': %s\n", a.opt.work_dir, why);
             return WFMPI_EXIT_USAGE;
         }
         a.opt.work_dir = work_dir;

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli_int.h"
@@ -547,9 +548,14 @@ static void print_summary(const struct run_ctx *c, const struct wfmpi_sched *s, 
 static int resolve_dirs(const struct run_opts *o, char *run_dir, char *work_dir,
                         struct wfmpi_error *err)
 {
+    struct stat st;
     if (!realpath(o->work_dir ? o->work_dir : ".", work_dir))
         return wfmpi_error_set(err, WFMPI_E_INPUT, "work dir '%s': %s",
                                o->work_dir ? o->work_dir : ".", strerror(errno));
+    /* Else every task would fail to enter it, one by one, after its retries. */
+    if (stat(work_dir, &st) < 0 || !S_ISDIR(st.st_mode))
+        return wfmpi_error_set(err, WFMPI_E_INPUT, "work dir '%s': %s", o->work_dir,
+                               strerror(ENOTDIR));
     if (o->run_dir) {
         snprintf(run_dir, PATH_MAX, "%s", o->run_dir);
     } else {
