@@ -45,6 +45,12 @@ int wf_unknown_key(struct wf_ctx *c, const char *what, const struct wf_node *key
     /* x- keys are the schema's vendor extensions, allowed in every object. */
     if (strncmp(key->text, "x-", 2) == 0)
         return 0;
+    /* A generated workflow repeats its misspelling in every job: the first
+     * few say it, the rest are only counted (wf_load.c reports the count),
+     * without the cost of a suggestion each. */
+    bool refuse = closed || c->wf->strict;
+    if (!refuse && ++c->wf->n_unknown_keys > WF_MAX_KEY_WARNINGS)
+        return 0;
     const char *near = wfmpi_suggest(key->text, names, n);
     char text[WF_KEY_QUOTE_MAX + 160];
     snprintf(text, sizeof(text), "unknown key '%.*s%s' in %s%s%s%s", WF_KEY_QUOTE_MAX, key->text,
@@ -54,12 +60,9 @@ int wf_unknown_key(struct wf_ctx *c, const char *what, const struct wf_node *key
         return wf_fail(c, key,
                        "%s (only Pegasus 5.0 keys and x- extensions are allowed at the top level)",
                        text);
-    if (c->wf->strict)
+    if (refuse)
         return wf_fail(c, key, "%s", text);
-    /* A generated workflow repeats its misspelling in every job: the first
-     * few say it, the rest are counted (wf_load.c reports the count). */
-    if (++c->wf->n_unknown_keys <= WF_MAX_KEY_WARNINGS)
-        wfmpi_warn("%s:%u:%u: %s (ignored)", c->r->path, key->line, key->col, text);
+    wfmpi_warn("%s:%u:%u: %s (ignored)", c->r->path, key->line, key->col, text);
     return 0;
 }
 
