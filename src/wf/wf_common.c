@@ -56,6 +56,17 @@ int wf_unknown_key(struct wf_ctx *c, const char *what, const struct wf_node *key
     snprintf(text, sizeof(text), "unknown key '%.*s%s' in %s%s%s%s", WF_KEY_QUOTE_MAX, key->text,
              key->len > WF_KEY_QUOTE_MAX ? "..." : "", what, near ? "; did you mean '" : "",
              near ? near : "", near ? "'?" : "");
+    /* A catalog's own keys at a workflow's top level: a catalog file given
+     * where the workflow goes. */
+    static const char *const catalog_keys[] = {"replicas", "transformations", "containers",
+                                               "sites"};
+    for (size_t i = 0; closed && i < sizeof(catalog_keys) / sizeof(catalog_keys[0]); i++)
+        if (!strcmp(key->text, catalog_keys[i]))
+            return wf_fail(c, key,
+                           "%s: is this a catalog file? Catalogs go beside the workflow "
+                           "(replicas.yml, transformations.yml, sites.yml), inline, or to "
+                           "--rc/--tc/--sc",
+                           text);
     if (closed)
         return wf_fail(c, key,
                        "%s (only Pegasus 5.0 keys and x- extensions are allowed at the top level)",
