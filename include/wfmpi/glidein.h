@@ -68,6 +68,7 @@ struct wfmpi_glidein_client_opts {
     bool insecure_http;
     double connect_timeout_s; /* 0 = 10 */
     double total_timeout_s; /* 0 = 60 */
+    bool strict; /* submit: plan with unknown keys as errors before sending (--strict) */
 };
 
 /* Submit a workflow: plans it locally first (input errors come back as

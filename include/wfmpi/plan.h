@@ -139,6 +139,7 @@ struct wfmpi_plan_options {
     int no_symlink; /* copy file:// inputs instead of symlinking them */
     int cleanup; /* remove intermediate files once every consumer is done */
     const char *container_runtime; /* "apptainer" | "singularity"; NULL: whichever is on PATH */
+    int strict; /* unknown keys are errors, not warnings (wfmpi_wf_options.strict) */
 };
 
 struct wfmpi_plan;
@@ -146,7 +147,7 @@ struct wfmpi_plan;
 /* Load WORKFLOW (and its catalogs and sub-workflows) and plan it. NULL on
  * failure with err set: WFMPI_E_INPUT/WFMPI_E_LIMIT with "file:line:col: ..."
  * or -errno naming the file. Warnings (a pfn missing on this machine, a PATH
- * fallback, unknown profile keys at debug level) go to the log. */
+ * fallback, unknown keys unless opt->strict) go to the log. */
 struct wfmpi_plan *wfmpi_plan_create(const char *path, const struct wfmpi_plan_options *opt,
                                      struct wfmpi_error *err);
 void wfmpi_plan_destroy(struct wfmpi_plan *plan);

@@ -243,6 +243,23 @@ int wfmpi_sha256_hex(const void *data, size_t len, char out[WFMPI_SHA256_HEX_LEN
 int wfmpi_sha256_file_hex(const char *path, char out[WFMPI_SHA256_HEX_LEN]);
 void wfmpi_hex(const unsigned char *in, size_t len, char *out);
 
+/* ----------------------------------------------------------- suggestions */
+
+/* "Did you mean ...?" for a misspelled name (a YAML key, an option). Words
+ * longer than this are never compared: nobody misspells a 64-byte key. */
+#define WFMPI_SUGGEST_MAX_LEN 64
+
+/* Damerau-Levenshtein distance of a and b in its optimal-string-alignment
+ * form (insertions, deletions, substitutions and swaps of two neighbours,
+ * each costing 1), ignoring ASCII case; SIZE_MAX when either is longer than
+ * WFMPI_SUGGEST_MAX_LEN. No allocation; any thread. */
+size_t wfmpi_edit_distance(const char *a, const char *b);
+/* The candidate that `word` most likely meant: the closest of cands[0..n)
+ * when it is at most max(strlen(word), 3) / 3 edits away (one edit for up to
+ * five characters, two up to eight, ...), the earliest on a tie; NULL when
+ * none is that close or word is one of them exactly. Returns one of cands. */
+const char *wfmpi_suggest(const char *word, const char *const *cands, size_t n);
+
 /* ----------------------------------------------------------------- files */
 
 /* Read a whole file into a NUL-terminated malloc'd buffer of at most max bytes.

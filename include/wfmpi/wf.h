@@ -242,15 +242,25 @@ struct wfmpi_wf_options {
     const char *sc_file;
     /* Do not look for catalogs beside the workflow file. */
     int no_default_catalogs;
+    /* Unknown keys: a warning by default (logged with file:line:col and the
+     * closest known key: "did you mean"), an input error when strict. At the
+     * workflow's top level they are errors either way (the schema allows
+     * only its own keys there); x- keys are vendor extensions, never
+     * unknown. */
+    int strict;
     /* Share this string table (e.g. to load sub-workflows into the same id
      * space). NULL: the workflow creates and owns its own. Not owned. */
     struct wfmpi_strtab *strtab;
 };
 
 /* Load a workflow file and its catalogs. Returns NULL on failure with err set:
- * WFMPI_E_INPUT (message "file:line:col: what was expected"), WFMPI_E_LIMIT
- * (a bound above was hit, also with file:line:col), or -errno for I/O (message
- * names the file). opt may be NULL. The caller destroys the result. */
+ * WFMPI_E_INPUT (message "file:line:col: what was expected"; for a file that
+ * is missing, unreadable or no regular file -- a directory, a FIFO, a device
+ * -- "file: ..." without a position), WFMPI_E_LIMIT (a bound above was hit,
+ * also with file:line:col), or -errno for I/O (message names the file). A
+ * FIFO or device is refused without being read or blocking. Unknown keys
+ * are logged as warnings (see strict). opt may be NULL. The caller destroys
+ * the result. */
 struct wfmpi_wf *wfmpi_wf_load(const char *path, const struct wfmpi_wf_options *opt,
                                struct wfmpi_error *err);
 /* The same from a buffer; `name` is used in positions and messages. */

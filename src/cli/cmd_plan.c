@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <jansson.h>
 
@@ -35,6 +36,8 @@ static void plan_usage(FILE *out)
             "  --input-dir DIR    where inputs without a replica may be (default: the\n"
             "                     workflow file's directory)\n"
             "  --work-dir DIR     where the tasks would run (default: here)\n" CLI_DATA_HELP
+            "  --strict           unknown keys are errors (default: a warning, except at\n"
+            "                     the workflow's top level, where they are always errors)\n"
             "  --json             one JSON object on stdout\n"
             "  -v, --verbose      also every task: command line, resources, parents\n"
             "  --log-level LEVEL  error|warn|info|debug (default warn)\n"
@@ -44,7 +47,7 @@ static void plan_usage(FILE *out)
 
 static int parse_args(int argc, char **argv, struct plan_args *a)
 {
-    enum { O_RC = 256, O_TC, O_SC, O_SITE, O_INPUT_DIR, O_JSON, O_LOG, O_WORK_DIR };
+    enum { O_RC = 256, O_TC, O_SC, O_SITE, O_INPUT_DIR, O_JSON, O_LOG, O_WORK_DIR, O_STRICT };
     static const struct option longopts[] = {
         {"rc", required_argument, NULL, O_RC},
         {"tc", required_argument, NULL, O_TC},
@@ -52,6 +55,7 @@ static int parse_args(int argc, char **argv, struct plan_args *a)
         {"site", required_argument, NULL, O_SITE},
         {"input-dir", required_argument, NULL, O_INPUT_DIR},
         {"json", no_argument, NULL, O_JSON},
+        {"strict", no_argument, NULL, O_STRICT},
         {"work-dir", required_argument, NULL, O_WORK_DIR},
         CLI_DATA_LONGOPTS,
         {"verbose", no_argument, NULL, 'v'},
@@ -89,6 +93,9 @@ static int parse_args(int argc, char **argv, struct plan_args *a)
             break;
         case O_JSON:
             a->json = 1;
+            break;
+        case O_STRICT:
+            a->opt.strict = 1;
             break;
         case 'v':
             a->verbose = 1;
@@ -264,8 +271,14 @@ int cli_plan(int argc, char **argv)
     struct wfmpi_error err = {0};
     char work_dir[PATH_MAX];
     if (a.opt.work_dir) {
-        if (!realpath(a.opt.work_dir, work_dir)) {
-            fprintf(stderr, "wfmpi plan: work dir '%s': %s\n", a.opt.work_dir, strerror(errno));
+        struct stat st;
+        const char *why = NULL;
+        if (!realpath(a.opt.work_dir, work_dir))
+            why = strerror(errno);
+        else if (stat(work_dir, &st) < 0 || !S_ISDIR(st.st_mode))
+            why = strerror(ENOTDIR);
+        if (why) {
+            fprintf(stderr, "wfmpi plan: work dir '%s': %s\n", a.opt.work_dir, why);
             return WFMPI_EXIT_USAGE;
         }
         a.opt.work_dir = work_dir;

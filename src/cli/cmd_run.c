@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli_int.h"
@@ -71,6 +72,7 @@ static void run_usage(FILE *out)
         "  --progress S          seconds between progress lines on stderr (5)\n"
         "  --rc/--tc/--sc FILE   replica / transformation / site catalog\n"
         "  --site NAME           execution site in the catalogs\n"
+        "  --strict              unknown keys are errors, not warnings (docs/planning.md)\n"
         "  --input-dir DIR       where workflow inputs without replicas are found\n" CLI_DATA_HELP
         "  --log-level LEVEL     error, warn (default), info, debug on stderr;\n"
         "                        RUN_DIR/wfmpi.log always gets info\n"
@@ -102,6 +104,7 @@ enum {
     OPT_WALLTIME_END,
     OPT_NO_RETRY_FAILED,
     OPT_NO_STANDBY,
+    OPT_STRICT,
 };
 
 static const struct option run_options[] = {
@@ -128,6 +131,7 @@ static const struct option run_options[] = {
     {"drain-grace", required_argument, NULL, OPT_DRAIN_GRACE},
     {"drain-before", required_argument, NULL, OPT_DRAIN_BEFORE},
     {"walltime-end", required_argument, NULL, OPT_WALLTIME_END},
+    {"strict", no_argument, NULL, OPT_STRICT},
     CLI_DATA_LONGOPTS,
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -182,6 +186,9 @@ static int apply_option(struct run_opts *o, int c, const char *arg)
         break;
     case OPT_INPUT_DIR:
         o->plan.input_dir = arg;
+        break;
+    case OPT_STRICT:
+        o->plan.strict = 1;
         break;
     case OPT_LOG_LEVEL:
         if (wfmpi_log_parse_level(arg, &o->log_level) < 0)
@@ -568,9 +575,14 @@ static void print_summary(const struct run_ctx *c, const struct wfmpi_sched *s, 
 static int resolve_dirs(const struct run_opts *o, char *run_dir, char *work_dir,
                         struct wfmpi_error *err)
 {
+    struct stat st;
     if (!realpath(o->work_dir ? o->work_dir : ".", work_dir))
         return wfmpi_error_set(err, WFMPI_E_INPUT, "work dir '%s': %s",
                                o->work_dir ? o->work_dir : ".", strerror(errno));
+    /* Else every task would fail to enter it, one by one, after its retries. */
+    if (stat(work_dir, &st) < 0 || !S_ISDIR(st.st_mode))
+        return wfmpi_error_set(err, WFMPI_E_INPUT, "work dir '%s': %s", o->work_dir,
+                               strerror(ENOTDIR));
     if (o->run_dir) {
         snprintf(run_dir, PATH_MAX, "%s", o->run_dir);
     } else {

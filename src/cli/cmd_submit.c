@@ -21,21 +21,30 @@ static void client_usage(FILE *out, const char *cmd)
             "  --server URL       https://HOST:PORT of a `wfmpi serve`\n"
             "  --token-file F     file holding your bearer token\n"
             "  --cacert F         CA certificate that signed the server's certificate\n"
-            "  --insecure-http    allow an http:// URL (loopback test services)\n",
+            "  --insecure-http    allow an http:// URL (loopback test services)\n%s",
             cmd, strcmp(cmd, "submit") == 0 ? "WORKFLOW.yml" : "WFID",
-            strcmp(cmd, "submit") == 0 ? " [--rc F] [--tc F] [--sc F]" : "");
+            strcmp(cmd, "submit") == 0 ? " [--rc F] [--tc F] [--sc F] [--strict]" : "",
+            strcmp(cmd, "submit") == 0
+                ? "  --strict           unknown keys are errors when the workflow is planned\n"
+                  "                     here before it is sent (default: a warning)\n"
+                : "");
 }
 
 /* Returns -1 to go on, else an exit code; *pos = the positional argument. */
 static int client_parse(int argc, char **argv, const char *cmd, struct client_args *a,
                         const char **pos)
 {
-    static const struct option longs[] = {
-        {"server", required_argument, NULL, 'S'}, {"token-file", required_argument, NULL, 'T'},
-        {"cacert", required_argument, NULL, 'C'}, {"insecure-http", no_argument, NULL, 'I'},
-        {"rc", required_argument, NULL, 'r'},     {"tc", required_argument, NULL, 't'},
-        {"sc", required_argument, NULL, 's'},     {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
+    static const struct option longs[] = {{"server", required_argument, NULL, 'S'},
+                                          {"token-file", required_argument, NULL, 'T'},
+                                          {"cacert", required_argument, NULL, 'C'},
+                                          {"insecure-http", no_argument, NULL, 'I'},
+                                          {"rc", required_argument, NULL, 'r'},
+                                          {"tc", required_argument, NULL, 't'},
+                                          {"sc", required_argument, NULL, 's'},
+                                          {"json", no_argument, NULL, 'j'},
+                                          {"strict", no_argument, NULL, 'X'},
+                                          {"help", no_argument, NULL, 'h'},
+                                          {NULL, 0, NULL, 0}};
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", longs, NULL)) != -1) {
@@ -63,6 +72,9 @@ static int client_parse(int argc, char **argv, const char *cmd, struct client_ar
             break;
         case 'j':
             a->json = true;
+            break;
+        case 'X':
+            a->c.strict = true;
             break;
         case 'h':
             client_usage(stdout, cmd);

@@ -163,7 +163,8 @@ int wfmpi_glidein_submit(const struct wfmpi_glidein_client_opts *c, const char *
     /* Plan here first: input errors show up with file:line:col before anything
      * is sent. The service plans the same text again with the same planner:
      * there is no plan wire format, and it must not trust a client's plan. */
-    struct wfmpi_plan_options po = {.rc_file = rc, .tc_file = tc, .sc_file = sc};
+    struct wfmpi_plan_options po = {
+        .rc_file = rc, .tc_file = tc, .sc_file = sc, .strict = c->strict};
     struct wfmpi_plan *plan = wfmpi_plan_create(workflow, &po, err);
     if (!plan)
         return err->code;

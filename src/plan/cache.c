@@ -37,9 +37,9 @@
 #define CACHE_KEY_MAX ((size_t)16 << 20)
 
 /* Every option is in the key (key_options): this fails when one is added, as
- * a reminder to add it there too (8 strings and 4 ints, with padding). */
+ * a reminder to add it there too (8 strings and 5 ints, with padding). */
 #ifdef __LP64__
-_Static_assert(sizeof(struct wfmpi_plan_options) == 88,
+_Static_assert(sizeof(struct wfmpi_plan_options) == 96,
                "a new plan option: add it to the plan cache key (key_options)");
 #endif
 
@@ -151,7 +151,7 @@ static int key_options(struct wfmpi_buf *b, const char *workflow,
     char bin[PATH_MAX + 128], cwd[PATH_MAX];
     binary_identity(bin, sizeof(bin));
     const char *dir = getcwd(cwd, sizeof(cwd));
-    int rc = put_u32(b, 17);
+    int rc = put_u32(b, 18);
     rc = rc ? rc : put_field(b, "the wfmpi version", WFMPI_VERSION);
     rc = rc ? rc : put_field(b, "the wfmpi binary", bin);
     rc = rc ? rc : put_field(b, "the workflow path", workflow);
@@ -169,6 +169,9 @@ static int key_options(struct wfmpi_buf *b, const char *workflow,
     rc = rc ? rc : put_flag(b, "--no-symlink", o->no_symlink);
     rc = rc ? rc : put_flag(b, "--cleanup", o->cleanup);
     rc = rc ? rc : put_field(b, "--container-runtime", o->container_runtime);
+    /* A plan made without --strict may have passed over unknown keys that a
+     * strict run must refuse. */
+    rc = rc ? rc : put_flag(b, "--strict", o->strict);
     return rc;
 }
 

@@ -464,7 +464,7 @@ static int inline_subwf(struct wf_run *r, uint32_t j)
     size_t n_prov = 0;
     uint32_t *roots = NULL, *leaves = NULL, n_roots = 0, n_leaves = 0;
     rc = provided_for(r, j, &prov, &n_prov);
-    struct wfmpi_wf_options lopt = {.strtab = P->st};
+    struct wfmpi_wf_options lopt = {.strtab = P->st, .strict = P->opt && P->opt->strict};
     if (!rc)
         rc = plan_workflow(P, path, prefix, &lopt, prov, n_prov, job->pos, &roots, &n_roots,
                            &leaves, &n_leaves);
@@ -625,6 +625,12 @@ static char *dir_of(const char *path)
 static int push_stack(struct planner *P, const char *path, struct wfmpi_wf_pos at)
 {
     char *real = realpath(path, NULL);
+    /* A path that names nothing is bad input, worded as the loader words it
+     * (a sub-workflow's file was found before it gets here). */
+    if (!real && (errno == ENOENT || errno == ENOTDIR || errno == EACCES || errno == ELOOP ||
+                  errno == ENAMETOOLONG))
+        return wfmpi_error_set(P->err, WFMPI_E_INPUT, "%s: cannot read the workflow file: %s", path,
+                               strerror(errno));
     if (!real)
         return wfmpi_error_set(P->err, -errno, "%s: %s", path, strerror(errno));
     for (int i = 0; i < P->depth; i++) {
@@ -818,6 +824,7 @@ struct wfmpi_plan *wfmpi_plan_create(const char *path, const struct wfmpi_plan_o
         lopt.tc_file = opt->tc_file;
         lopt.sc_file = opt->sc_file;
         lopt.no_default_catalogs = opt->no_default_catalogs;
+        lopt.strict = opt->strict;
     }
     struct wfmpi_wf_pos none = {0, 0, 0};
     double t0 = wfmpi_mono();

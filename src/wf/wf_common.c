@@ -35,12 +35,46 @@ bool wf_key_is(const struct wf_node *key, const char *name)
     return strcmp(key->text, name) == 0;
 }
 
-void wf_unknown_key(struct wf_ctx *c, const struct wf_node *key)
+/* A key is quoted in messages up to this many bytes: a hostile 16 MB key
+ * must not become a 16 MB warning. */
+#define WF_KEY_QUOTE_MAX 64
+
+int wf_unknown_key(struct wf_ctx *c, const char *what, const struct wf_node *key,
+                   const char *const *names, size_t n, bool closed)
 {
-    /* x- keys are the schema's vendor extensions: expected, not worth a note. */
-    if (strncmp(key->text, "x-", 2) == 0 || !wfmpi_log_enabled(WFMPI_LOG_DEBUG))
-        return;
-    wfmpi_debug("%s:%u:%u: unknown key '%s' ignored", c->r->path, key->line, key->col, key->text);
+    /* x- keys are the schema's vendor extensions, allowed in every object. */
+    if (strncmp(key->text, "x-", 2) == 0)
+        return 0;
+    /* A generated workflow repeats its misspelling in every job: the first
+     * few say it, the rest are only counted (wf_load.c reports the count),
+     * without the cost of a suggestion each. */
+    bool refuse = closed || c->wf->strict;
+    if (!refuse && ++c->wf->n_unknown_keys > WF_MAX_KEY_WARNINGS)
+        return 0;
+    const char *near = wfmpi_suggest(key->text, names, n);
+    char text[WF_KEY_QUOTE_MAX + 160];
+    snprintf(text, sizeof(text), "unknown key '%.*s%s' in %s%s%s%s", WF_KEY_QUOTE_MAX, key->text,
+             key->len > WF_KEY_QUOTE_MAX ? "..." : "", what, near ? "; did you mean '" : "",
+             near ? near : "", near ? "'?" : "");
+    /* A catalog's own keys at a workflow's top level: a catalog file given
+     * where the workflow goes. */
+    static const char *const catalog_keys[] = {"replicas", "transformations", "containers",
+                                               "sites"};
+    for (size_t i = 0; closed && i < sizeof(catalog_keys) / sizeof(catalog_keys[0]); i++)
+        if (!strcmp(key->text, catalog_keys[i]))
+            return wf_fail(c, key,
+                           "%s: is this a catalog file? Catalogs go beside the workflow "
+                           "(replicas.yml, transformations.yml, sites.yml), inline, or to "
+                           "--rc/--tc/--sc",
+                           text);
+    if (closed)
+        return wf_fail(c, key,
+                       "%s (only Pegasus 5.0 keys and x- extensions are allowed at the top level)",
+                       text);
+    if (refuse)
+        return wf_fail(c, key, "%s", text);
+    wfmpi_warn("%s:%u:%u: %s (ignored)", c->r->path, key->line, key->col, text);
+    return 0;
 }
 
 const struct wf_node *wf_collect(struct wf_ctx *c, const char *what, const struct wf_node *n,
@@ -58,8 +92,8 @@ const struct wf_node *wf_collect(struct wf_ctx *c, const char *what, const struc
             i++;
         if (i < n_names)
             vals[i] = k->next;
-        else
-            wf_unknown_key(c, k);
+        else if (wf_unknown_key(c, what, k, names, n_names, false) < 0)
+            return NULL;
     }
     return map;
 }
@@ -165,8 +199,34 @@ static int push_profile(struct wf_ctx *c, uint32_t ns, const struct wf_node *key
     return 0;
 }
 
+/* An env profile key is the NAME of NAME=value in a task's environment: an
+ * '=' in it would move part of the name into the value, an empty one names
+ * nothing, and the schema (common.yml, profiles.env) allows only letters,
+ * digits, '_', '.' and '-'. Values may hold anything but NUL. */
+static int check_env_name(struct wf_ctx *c, const struct wf_node *k)
+{
+    if (k->len == 0)
+        return wf_fail(c, k, "empty environment variable name in an env profile");
+    if (memchr(k->text, '=', k->len))
+        return wf_fail(c, k,
+                       "invalid environment variable name '%s' in an env profile: '=' would "
+                       "end the name there",
+                       k->text);
+    for (uint32_t i = 0; i < k->len; i++) {
+        char ch = k->text[i];
+        if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+              ch == '_' || ch == '.' || ch == '-'))
+            return wf_fail(c, k,
+                           "invalid environment variable name '%s' in an env profile (only "
+                           "letters, digits, '_', '.' and '-' are allowed)",
+                           k->text);
+    }
+    return 0;
+}
+
 /* key: value pairs of one namespace (or metadata, ns = 0). */
-static int conv_pairs(struct wf_ctx *c, uint32_t ns, const char *what, const struct wf_node *n)
+static int conv_pairs(struct wf_ctx *c, uint32_t ns, bool env, const char *what,
+                      const struct wf_node *n)
 {
     const struct wf_node *map = wf_get_map(c, what, n);
     if (!map)
@@ -174,6 +234,8 @@ static int conv_pairs(struct wf_ctx *c, uint32_t ns, const char *what, const str
     for (const struct wf_node *k = map->child; k; k = k->next->next) {
         if (strncmp(k->text, "x-", 2) == 0)
             continue;
+        if (env && check_env_name(c, k) < 0)
+            return WFMPI_E_INPUT;
         int rc = push_profile(c, ns, k, k->next);
         if (rc < 0)
             return rc;
@@ -181,12 +243,13 @@ static int conv_pairs(struct wf_ctx *c, uint32_t ns, const char *what, const str
     return 0;
 }
 
+static const char *const namespaces[] = {"env",     "condor", "globus",  "dagman",
+                                         "pegasus", "hints",  "selector"};
+
 static bool known_namespace(const char *ns)
 {
-    static const char *const names[] = {"env",     "condor", "globus",  "dagman",
-                                        "pegasus", "hints",  "selector"};
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-        if (!strcmp(ns, names[i]))
+    for (size_t i = 0; i < sizeof(namespaces) / sizeof(namespaces[0]); i++)
+        if (!strcmp(ns, namespaces[i]))
             return true;
     return false;
 }
@@ -199,13 +262,15 @@ int wf_conv_profiles(struct wf_ctx *c, const struct wf_node *n, struct wfmpi_wf_
         return WFMPI_E_INPUT;
     for (const struct wf_node *k = map->child; k; k = k->next->next) {
         if (!known_namespace(k->text)) {
-            wf_unknown_key(c, k);
+            if (wf_unknown_key(c, "profiles", k, namespaces,
+                               sizeof(namespaces) / sizeof(namespaces[0]), false) < 0)
+                return WFMPI_E_INPUT;
             continue;
         }
         uint32_t ns = wf_intern(c, k->text, k->len);
         if (!ns)
             return -ENOMEM;
-        int rc = conv_pairs(c, ns, k->text, k->next);
+        int rc = conv_pairs(c, ns, !strcmp(k->text, "env"), k->text, k->next);
         if (rc < 0)
             return rc;
     }
@@ -216,7 +281,7 @@ int wf_conv_profiles(struct wf_ctx *c, const struct wf_node *n, struct wfmpi_wf_
 int wf_conv_metadata(struct wf_ctx *c, const struct wf_node *n, struct wfmpi_wf_range *out)
 {
     out->first = c->wf->view.n_profiles_all;
-    int rc = conv_pairs(c, 0, "metadata", n);
+    int rc = conv_pairs(c, 0, false, "metadata", n);
     out->count = c->wf->view.n_profiles_all - out->first;
     return rc;
 }
@@ -224,18 +289,12 @@ int wf_conv_metadata(struct wf_ctx *c, const struct wf_node *n, struct wfmpi_wf_
 static int conv_hook(struct wf_ctx *c, const struct wf_node *n)
 {
     static const char *const events[] = {"never", "start", "error", "success", "end", "all"};
-    const struct wf_node *map = wf_get_map(c, "shell hook", n);
+    static const char *const keys[] = {"_on", "cmd"};
+    const struct wf_node *v[2];
+    const struct wf_node *map = wf_collect(c, "shell hook", n, keys, 2, v);
     if (!map)
         return WFMPI_E_INPUT;
-    const struct wf_node *on = NULL, *cmd = NULL;
-    for (const struct wf_node *k = map->child; k; k = k->next->next) {
-        if (wf_key_is(k, "_on"))
-            on = k->next;
-        else if (wf_key_is(k, "cmd"))
-            cmd = k->next;
-        else
-            wf_unknown_key(c, k);
-    }
+    const struct wf_node *on = v[0], *cmd = v[1];
     if (!on)
         return wf_missing(c, map, "_on", "a shell hook");
     if (!cmd)
@@ -266,9 +325,11 @@ int wf_conv_hooks(struct wf_ctx *c, const struct wf_node *n, struct wfmpi_wf_ran
     const struct wf_node *map = wf_get_map(c, "hooks", n);
     if (!map)
         return WFMPI_E_INPUT;
+    static const char *const keys[] = {"shell"};
     for (const struct wf_node *k = map->child; k; k = k->next->next) {
         if (!wf_key_is(k, "shell")) {
-            wf_unknown_key(c, k);
+            if (wf_unknown_key(c, "hooks", k, keys, 1, false) < 0)
+                return WFMPI_E_INPUT;
             continue;
         }
         const struct wf_node *seq = wf_get_seq(c, "shell", k->next);
@@ -308,9 +369,11 @@ int wf_conv_checksum(struct wf_ctx *c, const struct wf_node *n, uint32_t *sha256
     const struct wf_node *map = wf_get_map(c, "checksum", n);
     if (!map)
         return WFMPI_E_INPUT;
+    static const char *const keys[] = {"sha256"};
     for (const struct wf_node *k = map->child; k; k = k->next->next) {
         if (!wf_key_is(k, "sha256")) {
-            wf_unknown_key(c, k);
+            if (wf_unknown_key(c, "checksum", k, keys, 1, false) < 0)
+                return WFMPI_E_INPUT;
             continue;
         }
         int rc = wf_get_str(c, "sha256", k->next, sha256);

@@ -16,6 +16,10 @@
 
 #include "wfmpi/wf.h"
 
+/* Unknown keys warned about per load (a workflow file and its catalogs);
+ * the rest are only counted. */
+#define WF_MAX_KEY_WARNINGS 20
+
 /* Nodes one item (or one anchored subtree) may hold: a bound on the memory a
  * hostile document can make one tree take (a node is ~48 bytes). */
 #define WF_MAX_TREE_NODES ((size_t)1 << 22)
@@ -125,6 +129,8 @@ struct wfmpi_wf {
     int fd; /* the main file (for wfmpi_wf_text_file), -1 for buffers */
     int64_t mtime_ns; /* of the main file when it was opened */
     struct wfmpi_wf_view view;
+    bool strict; /* unknown keys are errors (wfmpi_wf_options.strict) */
+    size_t n_unknown_keys; /* warned about, or counted past WF_MAX_KEY_WARNINGS */
     struct wfmpi_wf_source *sources; /* files read or looked for (wfmpi_wf_sources) */
     size_t n_sources, sources_cap;
 
@@ -185,10 +191,17 @@ int wf_get_u64(struct wf_ctx *c, const char *what, const struct wf_node *n, uint
 const struct wf_node *wf_get_seq(struct wf_ctx *c, const char *what, const struct wf_node *n);
 const struct wf_node *wf_get_map(struct wf_ctx *c, const char *what, const struct wf_node *n);
 int wf_missing(struct wf_ctx *c, const struct wf_node *map, const char *key, const char *what);
-void wf_unknown_key(struct wf_ctx *c, const struct wf_node *key);
+/* A key of a `what` mapping that is none of names[0..n). x- keys (vendor
+ * extensions, allowed in every object of the schema) pass silently. Any
+ * other is a warning naming the closest of names ("did you mean"), or an
+ * input error when the load is strict or the mapping is `closed` (the
+ * workflow's top level). 0 or WFMPI_E_INPUT. */
+int wf_unknown_key(struct wf_ctx *c, const char *what, const struct wf_node *key,
+                   const char *const *names, size_t n, bool closed);
 bool wf_key_is(const struct wf_node *key, const char *name);
 /* Check that n is a mapping and file each value under its key's index in
- * names (vals[i], NULL when absent); other keys are logged and ignored. */
+ * names (vals[i], NULL when absent); other keys go to wf_unknown_key.
+ * NULL with an error when n is no mapping or an unknown key is refused. */
 const struct wf_node *wf_collect(struct wf_ctx *c, const char *what, const struct wf_node *n,
                                  const char *const *names, size_t n_names,
                                  const struct wf_node **vals);

@@ -16,6 +16,7 @@ static struct wfmpi_wf *wf_create(const struct wfmpi_wf_options *opt)
     if (!wf)
         return NULL;
     wf->fd = -1;
+    wf->strict = opt && opt->strict;
     if (opt && opt->strtab) {
         wf->strtab = opt->strtab;
     } else {
@@ -71,6 +72,31 @@ static int read_error(struct wfmpi_error *err, const char *path, int rc)
     return wfmpi_error_set(err, rc, "%s: %s", path, wfmpi_strerror(rc));
 }
 
+/* open/stat errors that say the path names nothing readable: the user named
+ * the wrong file, bad input (exit 2). Others (EIO, EMFILE, ENOMEM) are the
+ * machine's trouble and stay -errno. */
+static int open_error(struct wfmpi_error *err, const char *path, const char *what, int e)
+{
+    static const int input[] = {ENOENT, ENOTDIR, EACCES, EPERM, ELOOP, ENAMETOOLONG, ENXIO, ENODEV};
+    for (size_t i = 0; i < sizeof(input) / sizeof(input[0]); i++)
+        if (e == input[i])
+            return wfmpi_error_set(err, WFMPI_E_INPUT, "%s: cannot read the %s: %s", path, what,
+                                   strerror(e));
+    return read_error(err, path, -e);
+}
+
+static int not_regular(struct wfmpi_error *err, const char *path, const char *what, mode_t mode)
+{
+    const char *kind = S_ISDIR(mode)    ? "a directory"
+                       : S_ISFIFO(mode) ? "a FIFO"
+                       : S_ISCHR(mode)  ? "a character device"
+                       : S_ISBLK(mode)  ? "a block device"
+                       : S_ISSOCK(mode) ? "a socket"
+                                        : "of an unknown type";
+    return wfmpi_error_set(err, WFMPI_E_INPUT, "%s: the %s is %s, not a regular file", path, what,
+                           kind);
+}
+
 static void unmap_file(struct file_text *t)
 {
     if (t->mapped)
@@ -83,18 +109,47 @@ static void unmap_file(struct file_text *t)
     t->fd = -1;
 }
 
-static int map_file(const char *path, bool keep_fd, struct file_text *t, struct wfmpi_error *err)
+/* Open path for reading, refusing anything but a regular file, without ever
+ * blocking. The stat comes first so that a device is not even opened (an
+ * open can act: a tape rewinds, a watchdog arms). O_NONBLOCK covers the
+ * path turning into a FIFO after the stat: open then returns at once where
+ * it would wait for a writer forever, and fstat refuses it. The descriptor
+ * goes back to blocking reads (wfmpi_wf_text_file reads through it). */
+static int open_regular(const char *path, const char *what, struct stat *st,
+                        struct wfmpi_error *err)
+{
+    if (stat(path, st) < 0)
+        return open_error(err, path, what, errno);
+    if (!S_ISREG(st->st_mode))
+        return not_regular(err, path, what, st->st_mode);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+    if (fd < 0)
+        return open_error(err, path, what, errno);
+    int fl, rc = 0;
+    if (fstat(fd, st) < 0)
+        rc = read_error(err, path, -errno);
+    else if (!S_ISREG(st->st_mode))
+        rc = not_regular(err, path, what, st->st_mode);
+    else if ((fl = fcntl(fd, F_GETFL)) < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0)
+        rc = read_error(err, path, -errno);
+    if (rc < 0) {
+        close(fd);
+        return rc;
+    }
+    return fd;
+}
+
+static int map_file(const char *path, const char *what, bool keep_fd, struct file_text *t,
+                    struct wfmpi_error *err)
 {
     memset(t, 0, sizeof(*t));
     t->fd = -1;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return read_error(err, path, -errno);
     struct stat st;
-    int rc = fstat(fd, &st) < 0 ? -errno : 0;
-    if (rc == 0 && !S_ISREG(st.st_mode))
-        rc = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
-    if (rc == 0 && (uint64_t)st.st_size > WFMPI_WF_MAX_FILE_BYTES)
+    int fd = open_regular(path, what, &st, err);
+    if (fd < 0)
+        return fd;
+    int rc = 0;
+    if ((uint64_t)st.st_size > WFMPI_WF_MAX_FILE_BYTES)
         rc = WFMPI_E_LIMIT;
     if (rc == 0 && st.st_size > 0) {
         void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
@@ -164,11 +219,25 @@ static int add_source(struct wfmpi_wf *wf, const char *path, const struct stat *
     return 0;
 }
 
+static const char *doc_file_name(enum wf_doc doc)
+{
+    switch (doc) {
+    case WF_DOC_RC:
+        return "replica catalog file";
+    case WF_DOC_TC:
+        return "transformation catalog file";
+    case WF_DOC_SC:
+        return "site catalog file";
+    default:
+        return "workflow file";
+    }
+}
+
 static int load_catalog(struct wfmpi_wf *wf, const char *path, enum wf_doc doc,
                         struct wfmpi_error *err)
 {
     struct file_text t;
-    int rc = map_file(path, false, &t, err);
+    int rc = map_file(path, doc_file_name(doc), false, &t, err);
     if (rc < 0)
         return rc;
     rc = add_source(wf, path, &t.st, err);
@@ -179,7 +248,10 @@ static int load_catalog(struct wfmpi_wf *wf, const char *path, enum wf_doc doc,
 }
 
 /* The catalog to load for one kind: the option when given (it must exist),
- * else Pegasus's default name beside the workflow when that file exists. */
+ * else Pegasus's default name beside the workflow when that name exists.
+ * Something there that is no readable regular file (a directory, a FIFO, a
+ * file without read permission) is loaded too, so that it is refused: it is
+ * surely meant as the catalog, and skipping it would plan without. */
 static int catalog_path(const char *wf_path, const char *given, const char *def,
                         const struct wfmpi_wf_options *opt, char *buf, size_t size)
 {
@@ -195,7 +267,7 @@ static int catalog_path(const char *wf_path, const char *given, const char *def,
     if (snprintf(buf, size, "%.*s%s", dir_len, wf_path, def) >= (int)size)
         return -ENAMETOOLONG;
     struct stat st;
-    return stat(buf, &st) == 0 && S_ISREG(st.st_mode) ? 1 : 0;
+    return stat(buf, &st) == 0 || (errno != ENOENT && errno != ENOTDIR) ? 1 : 0;
 }
 
 static int load_catalogs(struct wfmpi_wf *wf, const char *wf_path,
@@ -259,6 +331,9 @@ static struct wfmpi_wf *load_main(struct wfmpi_wf *wf, const char *path,
         rc = load_catalogs(wf, path, opt, err);
     if (rc == 0)
         rc = wf_resolve_deps(wf, err);
+    if (rc == 0 && wf->n_unknown_keys > WF_MAX_KEY_WARNINGS)
+        wfmpi_warn("%s: %zu more unknown keys ignored (not shown)", path,
+                   wf->n_unknown_keys - WF_MAX_KEY_WARNINGS);
     if (rc < 0) {
         wfmpi_wf_destroy(wf);
         return NULL;
@@ -280,7 +355,7 @@ struct wfmpi_wf *wfmpi_wf_load(const char *path, const struct wfmpi_wf_options *
         err = &local;
     wfmpi_error_clear(err);
     struct file_text t;
-    if (map_file(path, true, &t, err) < 0)
+    if (map_file(path, doc_file_name(WF_DOC_WORKFLOW), true, &t, err) < 0)
         return NULL;
     struct wfmpi_wf *wf = wf_create(opt);
     if (!wf) {

@@ -36,6 +36,10 @@ struct table {
     const char *what;
     const struct key_spec *keys;
     size_t n;
+    /* The schema allows no other keys here (x- aside): an unknown one is an
+     * error even when the load is not strict. Only the workflow's top level:
+     * the catalogs' top levels (inline or files) take additional keys. */
+    bool closed;
 };
 
 /* --------------------------------------------------------------- handlers */
@@ -94,21 +98,21 @@ static const struct key_spec rc_keys[] = {
     {"pegasus", K_TREE, false, false, on_cat_pegasus, NULL},
     {"replicas", K_SEQ, false, false, wf_conv_replica, NULL},
 };
-static const struct table rc_table = {"replica catalog", rc_keys, N_OF(rc_keys)};
+static const struct table rc_table = {"replica catalog", rc_keys, N_OF(rc_keys), false};
 
 static const struct key_spec tc_keys[] = {
     {"pegasus", K_TREE, false, false, on_cat_pegasus, NULL},
     {"transformations", K_SEQ, false, false, wf_conv_transformation, NULL},
     {"containers", K_SEQ, false, false, wf_conv_container, NULL},
 };
-static const struct table tc_table = {"transformation catalog", tc_keys, N_OF(tc_keys)};
+static const struct table tc_table = {"transformation catalog", tc_keys, N_OF(tc_keys), false};
 
 static const struct key_spec sc_keys[] = {
     {"pegasus", K_TREE, false, false, on_cat_pegasus, NULL},
     {"sites", K_SEQ, false, false, wf_conv_site, NULL},
     {"$ref", K_TREE, false, false, on_ref, NULL},
 };
-static const struct table sc_table = {"site catalog", sc_keys, N_OF(sc_keys)};
+static const struct table sc_table = {"site catalog", sc_keys, N_OF(sc_keys), false};
 
 static const struct key_spec wf_keys[] = {
     {"pegasus", K_TREE, true, false, on_wf_pegasus, NULL},
@@ -123,7 +127,7 @@ static const struct key_spec wf_keys[] = {
     {"transformationCatalog", K_MAP, false, false, NULL, &tc_table},
     {"siteCatalog", K_MAP, false, false, NULL, &sc_table},
 };
-static const struct table wf_table = {"workflow", wf_keys, N_OF(wf_keys)};
+static const struct table wf_table = {"workflow", wf_keys, N_OF(wf_keys), true};
 
 static const struct table *doc_table(enum wf_doc doc)
 {
@@ -145,6 +149,16 @@ static const struct key_spec *find_key(const struct table *t, const char *name)
         if (!strcmp(t->keys[i].name, name))
             return &t->keys[i];
     return NULL;
+}
+
+/* A key that is none of the table's. */
+static int table_unknown(struct wf_ctx *c, const struct table *t, const struct wf_node *key)
+{
+    const char *names[16];
+    size_t n = t->n < N_OF(names) ? t->n : N_OF(names);
+    for (size_t i = 0; i < n; i++)
+        names[i] = t->keys[i].name;
+    return wf_unknown_key(c, t->what, key, names, n, t->closed);
 }
 
 static int err_code(const struct wf_ctx *c)
@@ -206,7 +220,8 @@ static int tree_map(struct wf_ctx *c, const struct table *t, const struct wf_nod
     for (const struct wf_node *key = map->child; key; key = key->next->next) {
         const struct key_spec *k = find_key(t, key->text);
         if (!k) {
-            wf_unknown_key(c, key);
+            if (table_unknown(c, t, key) < 0)
+                return WFMPI_E_INPUT;
             continue;
         }
         seen[k - t->keys] = true;
@@ -272,7 +287,8 @@ struct unknown_keys {
     size_t cap;
 };
 
-static int stream_unknown(struct wf_ctx *c, struct unknown_keys *u, const struct wf_node *key)
+static int stream_unknown(struct wf_ctx *c, const struct table *t, struct unknown_keys *u,
+                          const struct wf_node *key)
 {
     if (!u->names && !(u->names = wfmpi_strtab_create()))
         return wfmpi_error_set(c->err, -ENOMEM, "out of memory");
@@ -283,7 +299,8 @@ static int stream_unknown(struct wf_ctx *c, struct unknown_keys *u, const struct
     if (id <= before)
         return wf_fail(c, key, "duplicate key '%s' (first at line %u)", key->text, u->lines[id]);
     u->lines[id] = key->line;
-    wf_unknown_key(c, key);
+    if (table_unknown(c, t, key) < 0)
+        return WFMPI_E_INPUT;
     struct wf_node *v;
     return wf_build(c->r, &v);
 }
@@ -306,7 +323,7 @@ static int stream_key(struct wf_ctx *c, const struct table *t, bool *seen, uint3
     key->len = kt->len;
     const struct key_spec *k = find_key(t, key->text);
     if (!k)
-        return stream_unknown(c, u, key);
+        return stream_unknown(c, t, u, key);
     size_t i = (size_t)(k - t->keys);
     if (seen[i])
         return wf_fail(c, key, "duplicate key '%s' (first at line %u)", key->text, lines[i]);

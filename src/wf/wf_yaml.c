@@ -94,18 +94,32 @@ int wf_reader_fail(struct wf_reader *r, uint32_t line, uint32_t col, int code, c
     return wfmpi_error_set(r->err, code, "%s:%u:%u: %s", r->path, line, col, msg);
 }
 
-/* Line and column (0-based, columns in characters) of a byte offset. */
+/* Line and column (0-based, columns in characters) of a byte offset. The
+ * byte order mark is no column. libyaml also reads UTF-16 (with a BOM): there
+ * a character is one 16-bit unit, or two for a surrogate pair. */
 static yaml_mark_t offset_mark(const struct wf_reader *r, size_t offset)
 {
     yaml_mark_t m = {0, 0, 0};
     if (offset > r->len)
         offset = r->len;
-    for (size_t i = 0; i < offset; i++) {
-        unsigned char ch = (unsigned char)r->data[i];
+    const unsigned char *d = (const unsigned char *)r->data;
+    yaml_encoding_t enc = r->parser.encoding;
+    bool utf16 = enc == YAML_UTF16LE_ENCODING || enc == YAML_UTF16BE_ENCODING;
+    size_t step = utf16 ? 2 : 1, i = 0;
+    if (utf16 && r->len >= 2)
+        i = 2;
+    else if (!utf16 && r->len >= 3 && d[0] == 0xEF && d[1] == 0xBB && d[2] == 0xBF)
+        i = 3;
+    for (; i + step <= offset; i += step) {
+        unsigned ch = d[i];
+        if (utf16)
+            ch = enc == YAML_UTF16LE_ENCODING ? (d[i] | (unsigned)d[i + 1] << 8)
+                                              : ((unsigned)d[i] << 8 | d[i + 1]);
+        bool trailing = utf16 ? (ch >= 0xDC00 && ch <= 0xDFFF) : (ch & 0xC0) == 0x80;
         if (ch == '\n') {
             m.line++;
             m.column = 0;
-        } else if ((ch & 0xC0) != 0x80) {
+        } else if (!trailing) {
             m.column++;
         }
     }
@@ -153,6 +167,14 @@ static int check_event(struct wf_reader *r)
         if (e->data.scalar.length > WFMPI_WF_MAX_SCALAR_BYTES)
             return wf_reader_fail(r, line, col, WFMPI_E_LIMIT, "scalar longer than %zu bytes",
                                   WFMPI_WF_MAX_SCALAR_BYTES);
+        /* libyaml refuses a raw NUL and every invalid UTF-8 sequence, but a
+         * double-quoted "\0", "\x00" or "\u0000" gives a NUL byte inside the
+         * scalar. Every string of the model is a C string (argv, environment,
+         * paths), which would end there without a word: refuse it instead. */
+        if (memchr(e->data.scalar.value, '\0', e->data.scalar.length))
+            return wf_reader_fail(r, line, col, WFMPI_E_INPUT,
+                                  "a NUL character (\\0) in a string: an argument, a name or a "
+                                  "value cannot hold one");
         break;
     default:
         break;

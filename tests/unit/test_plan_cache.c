@@ -354,6 +354,9 @@ static void test_other_key(void **state)
     o = opt;
     o.container_runtime = "apptainer";
     assert_stale(&o, wf_path, "--container-runtime differs");
+    o = opt;
+    o.strict = 1;
+    assert_stale(&o, wf_path, "--strict differs");
     assert_stale(&opt, "wf.yml", "the workflow path differs");
     char cwd[4096];
     assert_non_null(getcwd(cwd, sizeof(cwd)));

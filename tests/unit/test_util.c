@@ -309,6 +309,59 @@ static void test_arena(void **state)
     wfmpi_arena_fini(&a);
 }
 
+/* The distances "did you mean" rests on, and the threshold: close slips get
+ * a suggestion, unrelated words none. */
+static void test_suggest(void **state)
+{
+    (void)state;
+    assert_int_equal(wfmpi_edit_distance("", ""), 0);
+    assert_int_equal(wfmpi_edit_distance("abc", ""), 3);
+    assert_int_equal(wfmpi_edit_distance("", "abc"), 3);
+    assert_int_equal(wfmpi_edit_distance("kitten", "sitting"), 3);
+    /* A swap of neighbours is one edit (plain Levenshtein says two). */
+    assert_int_equal(wfmpi_edit_distance("argumnets", "arguments"), 1);
+    assert_int_equal(wfmpi_edit_distance("ab", "ba"), 1);
+    assert_int_equal(wfmpi_edit_distance("use", "uses"), 1);
+    assert_int_equal(wfmpi_edit_distance("jobDependencie", "jobDependencies"), 1);
+    /* Case is ignored: StageOut is stageOut. */
+    assert_int_equal(wfmpi_edit_distance("StageOut", "stageout"), 0);
+    /* Optimal string alignment: "ca" -> "abc" is 3 (no edit of a swapped pair). */
+    assert_int_equal(wfmpi_edit_distance("ca", "abc"), 3);
+    char longw[WFMPI_SUGGEST_MAX_LEN + 2];
+    memset(longw, 'a', sizeof(longw) - 1);
+    longw[sizeof(longw) - 1] = '\0';
+    assert_true(wfmpi_edit_distance(longw, "a") == SIZE_MAX);
+    longw[WFMPI_SUGGEST_MAX_LEN] = '\0'; /* exactly the maximum is compared */
+    assert_int_equal(wfmpi_edit_distance(longw, longw), 0);
+
+    static const char *const job[] = {"type",   "id",        "name",      "namespace", "version",
+                                      "file",   "nodeLabel", "arguments", "uses",      "stdin",
+                                      "stdout", "stderr",    "profiles",  "metadata",  "hooks"};
+    const size_t n = sizeof(job) / sizeof(job[0]);
+    assert_string_equal(wfmpi_suggest("argumnets", job, n), "arguments");
+    assert_string_equal(wfmpi_suggest("profile", job, n), "profiles");
+    assert_string_equal(wfmpi_suggest("use", job, n), "uses");
+    assert_string_equal(wfmpi_suggest("nodelabel", job, n), "nodeLabel");
+    assert_string_equal(wfmpi_suggest("argments", job, n), "arguments");
+    assert_string_equal(wfmpi_suggest("stdot", job, n), "stdout");
+    /* Too far, or nothing alike: no suggestion. */
+    assert_null(wfmpi_suggest("category", job, n));
+    assert_null(wfmpi_suggest("xyz", job, n));
+    assert_null(wfmpi_suggest("requirements", job, n));
+    assert_null(wfmpi_suggest(longw, job, n));
+    assert_null(wfmpi_suggest("anything", NULL, 0));
+    /* An exact match is no misspelling. */
+    assert_null(wfmpi_suggest("uses", job, n));
+    /* Ties go to the earlier candidate. */
+    static const char *const two[] = {"stdout", "stdoup"};
+    assert_string_equal(wfmpi_suggest("stdoux", two, 2), "stdout");
+    static const char *const swapped[] = {"stdoup", "stdout"};
+    assert_string_equal(wfmpi_suggest("stdoux", swapped, 2), "stdoup");
+    static const char *const top[] = {"pegasus", "name", "version", "jobs", "jobDependencies"};
+    assert_string_equal(wfmpi_suggest("jobDependencie", top, 5), "jobDependencies");
+    assert_string_equal(wfmpi_suggest("job", top, 5), "jobs");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -321,6 +374,7 @@ int main(void)
         cmocka_unit_test(test_sha256),
         cmocka_unit_test(test_error_text),
         cmocka_unit_test(test_arena),
+        cmocka_unit_test(test_suggest),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

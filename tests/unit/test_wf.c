@@ -338,7 +338,7 @@ static void test_access_catalog_files(void **state)
     wfmpi_wf_destroy(wf);
     opt.tc_file = AX "nonexistent/transformations.yml";
     assert_null(wfmpi_wf_load(AX "alphafold/workflow.yml", &opt, &err));
-    assert_int_equal(err.code, -ENOENT);
+    assert_int_equal(err.code, WFMPI_E_INPUT); /* a --tc naming nothing is bad input */
     assert_non_null(strstr(err.text, "nonexistent/transformations.yml"));
 }
 
@@ -386,7 +386,7 @@ static void test_accepts_quirks(void **state)
     struct wfmpi_wf *wf = buf_ok("pegasus: 5.0\n"
                                  "name: q\n"
                                  "x-anything: {a: [1, 2]}\n"
-                                 "tool: &d true-tool\n"
+                                 "x-tool: &d true-tool\n"
                                  "siteCatalog:\n"
                                  "jobs:\n"
                                  "- {id: a, name: true-tool, arguments: [1, 2.50, -x, '']}\n"
@@ -398,20 +398,137 @@ static void test_accepts_quirks(void **state)
     wfmpi_wf_destroy(wf);
 }
 
+/* Environment names: the value may hold '=' and anything else but NUL; the
+ * name keeps to the schema's alphabet (the refused ones are in the corpus). */
+static void test_env_names(void **state)
+{
+    (void)state;
+    struct wfmpi_wf *wf =
+        buf_ok("pegasus: '5.0'\n"
+               "name: env\n"
+               "jobs:\n"
+               "- id: a\n"
+               "  name: t\n"
+               "  profiles:\n"
+               "    env: {OPTS: '-Dx=1 -Dy=2', my.var-2: ok, _U: '', x-note: [1]}\n");
+    const struct wfmpi_wf_job *j = job_by_id(wf, "a");
+    assert_string_equal(prof(wf, j->profiles, "env", "OPTS"), "-Dx=1 -Dy=2");
+    assert_string_equal(prof(wf, j->profiles, "env", "my.var-2"), "ok");
+    assert_string_equal(prof(wf, j->profiles, "env", "_U"), "");
+    assert_null(prof(wf, j->profiles, "env", "x-note"));
+    wfmpi_wf_destroy(wf);
+    struct wfmpi_error err = {0};
+    const char *bad = "pegasus: '5.0'\nname: e\njobs: [{id: a, name: t, profiles: {env: "
+                      "{'A=B': c}}}]\n";
+    assert_int_equal(buf_fail(bad, strlen(bad), &err), WFMPI_E_INPUT);
+    assert_non_null(strstr(err.text, "buf.yml:3:42: invalid environment variable name 'A=B'"));
+}
+
+/* Unknown keys: warnings with "did you mean" by default (the first
+ * WF_MAX_KEY_WARNINGS of a load, then a count), errors when strict; x- keys
+ * and free-form maps (metadata, profile keys) never count. The log goes to
+ * a file here so the warnings can be read back. */
+static char *load_logged(const char *text, int strict, struct wfmpi_wf **wf,
+                         struct wfmpi_error *err)
+{
+    FILE *log = tmpfile();
+    assert_non_null(log);
+    wfmpi_log_set_file(log, WFMPI_LOG_ERROR);
+    struct wfmpi_wf_options opt = {.no_default_catalogs = 1, .strict = strict};
+    *wf = wfmpi_wf_load_buffer("buf.yml", text, strlen(text), &opt, err);
+    wfmpi_log_set_file(NULL, WFMPI_LOG_DEBUG);
+    long len = ftell(log);
+    assert_true(len >= 0);
+    char *out = calloc(1, (size_t)len + 1);
+    assert_non_null(out);
+    rewind(log);
+    assert_int_equal(fread(out, 1, (size_t)len, log), (size_t)len);
+    fclose(log);
+    return out;
+}
+
+static void test_unknown_keys(void **state)
+{
+    (void)state;
+    const char *text = "pegasus: '5.0'\n"
+                       "name: k\n"
+                       "x-pegasus: {apiLang: python}\n"
+                       "metadata: {anything: 1, x-y: 2}\n"
+                       "jobs:\n"
+                       "- id: a\n"
+                       "  name: t\n"
+                       "  argumnets: [x]\n"
+                       "  x-mine: [1]\n"
+                       "  profiles: {pegasuss: {cores: 1}, x-p: 1, env: {FREE_FORM: 1}}\n"
+                       "  uses: [{lfn: f, type: output, stageout: false, zzzz: 1}]\n";
+    struct wfmpi_error err = {0};
+    struct wfmpi_wf *wf;
+    char *log = load_logged(text, 0, &wf, &err);
+    if (!wf)
+        fail_msg("%s", err.text);
+    wfmpi_wf_destroy(wf);
+    assert_non_null(
+        strstr(log, "buf.yml:8:3: unknown key 'argumnets' in job; did you mean 'arguments'?"));
+    assert_non_null(
+        strstr(log, "buf.yml:10:14: unknown key 'pegasuss' in profiles; did you mean 'pegasus'?"));
+    assert_non_null(strstr(log, "unknown key 'stageout' in uses entry; did you mean 'stageOut'?"));
+    assert_non_null(strstr(log, "unknown key 'zzzz' in uses entry (ignored)"));
+    assert_null(strstr(log, "x-"));
+    assert_null(strstr(log, "anything"));
+    assert_null(strstr(log, "FREE_FORM"));
+    free(log);
+    /* Strict: the first one is the error, nothing loads. */
+    log = load_logged(text, 1, &wf, &err);
+    assert_null(wf);
+    assert_int_equal(err.code, WFMPI_E_INPUT);
+    assert_string_equal(err.text,
+                        "buf.yml:8:3: unknown key 'argumnets' in job; did you mean 'arguments'?");
+    assert_string_equal(log, "");
+    free(log);
+    /* 30 jobs with the same slip: 20 warnings, then a count. */
+    char big[8192];
+    size_t n = (size_t)snprintf(big, sizeof(big), "pegasus: '5.0'\nname: many\njobs:\n");
+    for (int i = 0; i < 30; i++)
+        n += (size_t)snprintf(big + n, sizeof(big) - n, "- {id: j%d, name: t, use: []}\n", i);
+    log = load_logged(big, 0, &wf, &err);
+    assert_non_null(wf);
+    wfmpi_wf_destroy(wf);
+    int lines = 0;
+    for (const char *p = log; (p = strstr(p, "did you mean 'uses'?")); p++)
+        lines++;
+    assert_int_equal(lines, 20);
+    assert_non_null(strstr(log, "buf.yml: 10 more unknown keys ignored (not shown)"));
+    free(log);
+    /* A key too long to quote whole is cut. */
+    char longkey[600];
+    memset(longkey, 'k', 300);
+    longkey[300] = '\0';
+    char doc[1024];
+    snprintf(doc, sizeof(doc), "pegasus: '5.0'\nname: l\njobs: [{id: a, name: t, %s: 1}]\n",
+             longkey);
+    log = load_logged(doc, 1, &wf, &err);
+    assert_null(wf);
+    free(log);
+    assert_non_null(strstr(err.text, "kkk...' in job"));
+    assert_true(strlen(err.text) < 200);
+}
+
 /* ---------------------------------------------------------------- limits */
 
 static void test_limit_billion_laughs(void **state)
 {
     (void)state;
-    const char *text = "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
-                       "b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
-                       "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\n"
-                       "d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
-                       "e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\n"
-                       "f: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\n"
-                       "g: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f, *f]\n"
-                       "h: &h [*g, *g, *g, *g, *g, *g, *g, *g, *g, *g]\n"
-                       "i: &i [*h, *h, *h, *h, *h, *h, *h, *h, *h, *h]\n";
+    /* x- keys: any other key at the top level is refused before its value
+     * is even built. */
+    const char *text = "x-a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+                       "x-b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+                       "x-c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\n"
+                       "x-d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
+                       "x-e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\n"
+                       "x-f: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\n"
+                       "x-g: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f, *f]\n"
+                       "x-h: &h [*g, *g, *g, *g, *g, *g, *g, *g, *g, *g]\n"
+                       "x-i: &i [*h, *h, *h, *h, *h, *h, *h, *h, *h, *h]\n";
     struct wfmpi_error err = {0};
     double t0 = wfmpi_mono();
     assert_int_equal(buf_fail(text, strlen(text), &err), WFMPI_E_LIMIT);
@@ -433,9 +550,10 @@ static void test_limit_deep_nesting(void **state)
     assert_int_equal(buf_fail(text, 2 * n, &err), WFMPI_E_LIMIT);
     assert_true(wfmpi_mono() - t0 < 2.0);
     assert_non_null(strstr(err.text, "buf.yml:1:65:"));
-    /* Block style mappings, 10^4 deep (10^6 would be 10^12 bytes of indent). */
-    memcpy(text, "{a: ", 4);
-    size_t len = 0;
+    /* Flow mappings, 250000 deep, under an x- key (any other is refused
+     * before its value is built). */
+    memcpy(text, "{x-a: ", 6);
+    size_t len = 6;
     for (size_t i = 0; i < n / 4; i++, len += 4)
         memcpy(text + len, "{a: ", 4);
     assert_int_equal(buf_fail(text, len, &err), WFMPI_E_LIMIT);
@@ -480,15 +598,65 @@ static void test_limit_file_size(void **state)
     assert_int_equal(strncmp(err.text, prefix, strlen(prefix)), 0);
 }
 
+/* A path that names nothing readable is bad input (the user named the wrong
+ * file), and anything but a regular file is refused without reading it:
+ * a FIFO nobody writes to would block forever. */
 static void test_io_errors(void **state)
 {
     (void)state;
     struct wfmpi_error err = {0};
     assert_null(wfmpi_wf_load(WFMPI_TEST_DATA "/no/such/workflow.yml", NULL, &err));
-    assert_int_equal(err.code, -ENOENT);
-    assert_non_null(strstr(err.text, WFMPI_TEST_DATA "/no/such/workflow.yml"));
+    assert_int_equal(err.code, WFMPI_E_INPUT);
+    assert_string_equal(err.text, WFMPI_TEST_DATA "/no/such/workflow.yml: cannot read the workflow "
+                                                  "file: No such file or directory");
     assert_null(wfmpi_wf_load(WFMPI_TEST_DATA, NULL, &err));
-    assert_int_equal(err.code, -EISDIR);
+    assert_int_equal(err.code, WFMPI_E_INPUT);
+    assert_non_null(strstr(err.text, "the workflow file is a directory, not a regular file"));
+    assert_null(wfmpi_wf_load("/dev/null", NULL, &err));
+    assert_int_equal(err.code, WFMPI_E_INPUT);
+    assert_string_equal(err.text,
+                        "/dev/null: the workflow file is a character device, not a regular file");
+    /* A FIFO: refused at once (alarm: a blocking open would hang the test). */
+    char dir[] = "/tmp/wfmpi-test-io-XXXXXX", fifo[128], wf[128], rc[128];
+    assert_non_null(mkdtemp(dir));
+    snprintf(fifo, sizeof(fifo), "%s/fifo.yml", dir);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    alarm(10);
+    assert_null(wfmpi_wf_load(fifo, NULL, &err));
+    assert_int_equal(err.code, WFMPI_E_INPUT);
+    assert_non_null(strstr(err.text, "fifo.yml: the workflow file is a FIFO, not a regular file"));
+    /* The same for catalogs, given or found beside the workflow. */
+    snprintf(wf, sizeof(wf), "%s/wf.yml", dir);
+    FILE *f = fopen(wf, "w");
+    assert_non_null(f);
+    fputs("pegasus: '5.0'\nname: io\njobs: [{id: a, name: t}]\n", f);
+    fclose(f);
+    struct wfmpi_wf_options opt = {.tc_file = fifo};
+    assert_null(wfmpi_wf_load(wf, &opt, &err));
+    assert_int_equal(err.code, WFMPI_E_INPUT);
+    assert_non_null(strstr(err.text, "the transformation catalog file is a FIFO"));
+    struct wfmpi_wf_options missing = {.rc_file = "/no/such/rc.yml"};
+    assert_null(wfmpi_wf_load(wf, &missing, &err));
+    assert_int_equal(err.code, WFMPI_E_INPUT);
+    assert_string_equal(err.text, "/no/such/rc.yml: cannot read the replica catalog file: No such "
+                                  "file or directory");
+    snprintf(rc, sizeof(rc), "%s/replicas.yml", dir);
+    assert_int_equal(rename(fifo, rc), 0);
+    assert_null(wfmpi_wf_load(wf, NULL, &err));
+    assert_int_equal(err.code, WFMPI_E_INPUT);
+    assert_non_null(strstr(err.text, "replicas.yml: the replica catalog file is a FIFO"));
+    unlink(rc);
+    assert_int_equal(mkdir(rc, 0700), 0);
+    assert_null(wfmpi_wf_load(wf, NULL, &err));
+    assert_non_null(strstr(err.text, "replicas.yml: the replica catalog file is a directory"));
+    rmdir(rc);
+    /* Absent, it is no catalog at all. */
+    struct wfmpi_wf *w = wfmpi_wf_load(wf, NULL, &err);
+    assert_non_null(w);
+    wfmpi_wf_destroy(w);
+    alarm(0);
+    unlink(wf);
+    rmdir(dir);
     /* A NULL error pointer is allowed. */
     assert_null(wfmpi_wf_load(WFMPI_TEST_DATA "/no/such/workflow.yml", NULL, NULL));
 }
@@ -629,10 +797,13 @@ static void test_anchored_collections(void **state)
 
 /* ------------------------------------------------------------ bad corpus */
 
-static void test_bad_corpus(void **state)
+/* Every case of one list of the corpus fails to load with its message at
+ * its position; returns how many there were. */
+static int check_corpus(const char *list)
 {
-    (void)state;
-    FILE *f = fopen(WFMPI_TEST_DATA "/bad/loader.expected", "r");
+    char lpath[1024];
+    snprintf(lpath, sizeof(lpath), "%s/bad/%s", WFMPI_TEST_DATA, list);
+    FILE *f = fopen(lpath, "r");
     assert_non_null(f);
     char line[1024];
     int n = 0;
@@ -661,7 +832,16 @@ static void test_bad_corpus(void **state)
         n++;
     }
     fclose(f);
-    assert_true(n >= 32);
+    return n;
+}
+
+static void test_bad_corpus(void **state)
+{
+    (void)state;
+    assert_true(check_corpus("loader.expected") >= 32);
+    /* The loader's half of validate.expected (issue 17): NUL, UTF-8, env
+     * names, unknown top-level keys. */
+    assert_true(check_corpus("validate.expected") >= 10);
 }
 
 int main(void)
@@ -680,6 +860,8 @@ int main(void)
         cmocka_unit_test(test_variant_calling_inline_sc),
         cmocka_unit_test(test_16_100k_jobs),
         cmocka_unit_test(test_accepts_quirks),
+        cmocka_unit_test(test_env_names),
+        cmocka_unit_test(test_unknown_keys),
         cmocka_unit_test(test_limit_billion_laughs),
         cmocka_unit_test(test_limit_deep_nesting),
         cmocka_unit_test(test_limit_giant_scalar),
