@@ -180,6 +180,19 @@ int wfmpi_topo_assign(const struct wfmpi_topo *t, const struct wfmpi_topo_given 
 uint32_t wfmpi_topo_pick_cores(const struct wfmpi_topo *t, const struct wfmpi_topo_cpuset *pool,
                                uint32_t cores, uint32_t start, struct wfmpi_topo_cpuset *out);
 
+/* A task's own cores: `cores` whole cores none of whose PUs is in busy,
+ * taken first from pool (its rank's share, or the cores local to its
+ * GPUs), in topology order, then from the rest of node (the node's given
+ * CPUs), nearest the pool first (same NUMA domain, then same package, then
+ * any). out gets those cores' PUs that are in node. Returns how many cores
+ * it found: fewer than `cores` when not enough are free (the caller decides;
+ * out then holds what was found). Any rank. */
+uint32_t wfmpi_topo_pick_free_cores(const struct wfmpi_topo *t,
+                                    const struct wfmpi_topo_cpuset *pool,
+                                    const struct wfmpi_topo_cpuset *node,
+                                    const struct wfmpi_topo_cpuset *busy, uint32_t cores,
+                                    struct wfmpi_topo_cpuset *out);
+
 /* ---- binding */
 
 /* Bind the calling process (all threads) to cpus ∩ existing. Binding to

@@ -62,6 +62,12 @@ struct master {
     uint32_t n_standbys; /* standbys queued in this run */
     uint32_t n_taken_back; /* of them, given back unstarted to run elsewhere */
     bool results_seen; /* since the last revocation check */
+    /* Exact core sets (binding.c): the cores each live attempt holds, in a
+     * table of n_held entries (a free list through free_held), found by
+     * task (held_of: 1 + entry, 0 = none). NULL when off (--exec null). */
+    struct wfmpi_topo_cpuset *held;
+    uint32_t *held_of, *free_held;
+    uint32_t n_free_held;
     char pathbuf[2][4096];
     char env_run_dir[4096 + 16]; /* "WFMPI_RUN_DIR=...", the same for every task */
     bool bells; /* every worker can ring us (doorbell.c): all on our node */
@@ -153,6 +159,32 @@ static void put_outputs(struct master *ms, struct wire_writer *w, const struct w
     }
 }
 
+/* The binding of d: exact cores when they are tracked (a standby's inside
+ * those of the attempt it follows, `after`), else round-robin. */
+static const struct mpi_binding *bind_task(struct master *ms, const struct wfmpi_sched_dispatch *d,
+                                           uint64_t after)
+{
+    if (!ms->held || ms->n_free_held == 0)
+        return mpi_task_binding(ms->m, d);
+    uint32_t e = ms->free_held[--ms->n_free_held];
+    ms->held_of[d->task] = e + 1;
+    uint32_t before = after ? ms->held_of[after >> 32] : 0;
+    return mpi_task_binding_exact(ms->m, d, before ? &ms->held[before - 1] : NULL, &ms->held[e]);
+}
+
+/* An attempt is over: what it held is free (owned: it had started; a
+ * standby that never did held nothing of its own). */
+static void unbind_task(struct master *ms, uint32_t task, bool owned)
+{
+    uint32_t e = ms->held ? ms->held_of[task] : 0;
+    if (!e)
+        return;
+    if (owned)
+        mpi_cores_release(ms->m, ms->running[task].node, &ms->held[e - 1]);
+    ms->held_of[task] = 0;
+    ms->free_held[ms->n_free_held++] = e - 1;
+}
+
 /* after: the tag of the attempt a standby follows on its rank, or 0. */
 static void encode_task(struct master *ms, struct wire_writer *w,
                         const struct wfmpi_sched_dispatch *d, int rank, uint64_t after)
@@ -176,7 +208,7 @@ static void encode_task(struct master *ms, struct wire_writer *w,
     put_path_or_default(ms, w, t->stderr_path, id, d->attempt, "err");
     wire_str(w, t->successmsg ? wfmpi_plan_str(ms->plan, t->successmsg) : NULL);
     wire_str(w, t->failuremsg ? wfmpi_plan_str(ms->plan, t->failuremsg) : NULL);
-    const struct mpi_binding *bd = mpi_task_binding(ms->m, d);
+    const struct mpi_binding *bd = bind_task(ms, d, after);
     wire_str(w, bd ? bd->cpuset : NULL); /* "" = do not bind */
     wire_u32(w, t->argv.count);
     for (uint32_t i = 0; i < t->argv.count; i++)
@@ -249,6 +281,7 @@ static void handle_taken_back(struct master *ms, uint64_t tag)
                    attempt);
         return;
     }
+    unbind_task(ms, task, false);
     ms->running[task].attempt = 0;
     unqueue(ms, task);
     ms->n_taken_back++;
@@ -285,6 +318,9 @@ static void handle_result(struct master *ms, const struct wfmpi_exec_result *r, 
      * given back), has started in its place on the worker. */
     uint32_t sb = ms->standby[task];
     bool handed_over = sb && wfmpi_sched_waiting(ms->s, sb - 1);
+    unbind_task(ms, task, !wfmpi_sched_waiting(ms->s, task));
+    if (handed_over && ms->held && ms->held_of[sb - 1])
+        mpi_cores_own(ms->m, ms->running[sb - 1].node, &ms->held[ms->held_of[sb - 1] - 1]);
     if (wfmpi_sched_complete(ms->s, task, attempt, outcome) < 0)
         wfmpi_warn("scheduler refused the result of task %u attempt %u", task, attempt);
     if (ms->hooks && ms->hooks->on_end)
@@ -601,6 +637,28 @@ static void idle_wait(struct master *ms, int *idle_rounds)
     ppoll(&pfd, 1, &ts, NULL);
 }
 
+/* One entry per attempt that can be live at once: a running task per core
+ * (every task needs one) and the standbys queued on the workers. */
+static int held_setup(struct master *ms)
+{
+    uint32_t cores = 0;
+    for (uint32_t i = 0; ms->m->sched_nodes && i < ms->m->n_nodes; i++)
+        cores += ms->m->sched_nodes[i].cores;
+    uint64_t want = (uint64_t)cores + (uint64_t)STANDBY_DEPTH * (uint64_t)ms->m->size + 8;
+    uint32_t n = want < ms->v->n_tasks ? (uint32_t)want : ms->v->n_tasks;
+    if (n == 0)
+        return 0;
+    ms->held = malloc((size_t)n * sizeof(*ms->held));
+    ms->held_of = calloc(ms->v->n_tasks, sizeof(uint32_t));
+    ms->free_held = malloc((size_t)n * sizeof(uint32_t));
+    if (!ms->held || !ms->held_of || !ms->free_held)
+        return -ENOMEM;
+    for (uint32_t i = 0; i < n; i++)
+        ms->free_held[i] = n - 1 - i;
+    ms->n_free_held = n;
+    return 0;
+}
+
 static int master_setup(struct master *ms, struct wfmpi_error *err)
 {
     int size = ms->m->size;
@@ -621,6 +679,8 @@ static int master_setup(struct master *ms, struct wfmpi_error *err)
     ms->waiting = malloc(nt * sizeof(uint32_t));
     ms->waiting_pos = calloc(nt, sizeof(uint32_t));
     ms->revoking = calloc(nt, 1);
+    if (!ms->cfg->exec_null && held_setup(ms) < 0)
+        return wfmpi_error_set(err, -ENOMEM, "out of memory for the core sets");
     if (!ms->peers || !ms->reqs || !ms->done_idx || !ms->running || !ms->local_pending ||
         !ms->standby || !ms->behind || !ms->took_over || !ms->waiting || !ms->waiting_pos ||
         !ms->revoking)
@@ -663,6 +723,9 @@ static void master_teardown(struct master *ms)
     free(ms->waiting);
     free(ms->waiting_pos);
     free(ms->revoking);
+    free(ms->held);
+    free(ms->held_of);
+    free(ms->free_held);
     free(ms->table);
 }
 

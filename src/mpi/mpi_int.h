@@ -159,6 +159,9 @@ struct wfmpi_mpi {
     uint8_t *gpu_table; /* node * 64 + scheduler GPU -> index in the node's GPU table */
     uint32_t *core_cursor; /* per slot: where the next task's cores start */
     struct mpi_binding *binding; /* scratch for mpi_task_binding() */
+    /* Per node, master only, made on first use (binding.c): the CPUs its
+     * ranks were given, and those that running tasks own. */
+    struct wfmpi_topo_cpuset *node_given, *node_busy;
 };
 
 /* A task's CPU binding and GPU environment, as strings for its record. */
@@ -177,6 +180,20 @@ struct mpi_binding {
  * result lives in m until the next call. */
 const struct mpi_binding *mpi_task_binding(struct wfmpi_mpi *m,
                                            const struct wfmpi_sched_dispatch *d);
+/* Master: the same with an exact core set (binding.c): cores of the node no
+ * other running task owns, from the task's pool first; *held gets them and
+ * they are marked owned (release them with mpi_cores_release when the task
+ * ends). within != NULL (a standby): the cores come out of `within`, the
+ * set of the attempt it follows, and are not marked (that attempt owns
+ * them; mpi_cores_own when it takes over). *held is empty when no exact
+ * set could be had (more cores scheduled than exist): the round-robin
+ * choice is returned, owning nothing. */
+const struct mpi_binding *mpi_task_binding_exact(struct wfmpi_mpi *m,
+                                                 const struct wfmpi_sched_dispatch *d,
+                                                 const struct wfmpi_topo_cpuset *within,
+                                                 struct wfmpi_topo_cpuset *held);
+void mpi_cores_own(struct wfmpi_mpi *m, uint32_t node, const struct wfmpi_topo_cpuset *held);
+void mpi_cores_release(struct wfmpi_mpi *m, uint32_t node, const struct wfmpi_topo_cpuset *held);
 
 /* Receive one message of tag from src (blocking; used after a successful
  * probe) into buf, growing it up to WIRE_MAX_MSG. Returns the length or a

@@ -250,6 +250,8 @@ void wfmpi_mpi_finalize(struct wfmpi_mpi *m)
     free(m->gpu_table);
     free(m->core_cursor);
     free(m->binding);
+    free(m->node_busy);
+    free(m->node_given);
     free(m);
 }
 
@@ -401,62 +403,6 @@ const struct wfmpi_sched_node *wfmpi_mpi_sched_nodes(struct wfmpi_mpi *m, uint32
     }
     *n = m->n_nodes;
     return m->sched_nodes;
-}
-
-static void list_append(char *buf, size_t size, const char *item)
-{
-    size_t len = strlen(buf);
-    snprintf(buf + len, size - len, "%s%s", buf[len - 1] == '=' ? "" : ",", item);
-}
-
-/* The cores a task may use: those of the ranks owning its GPUs (the cores
- * local to them), else those of its own rank. */
-static void task_pool(const struct wfmpi_mpi *m, const struct wfmpi_sched_dispatch *d,
-                      struct wfmpi_topo_cpuset *pool, struct mpi_binding *b)
-{
-    const struct wfmpi_topo *t = &m->node_topo[d->node];
-    const struct wfmpi_sched_node *sn = &m->sched_nodes[d->node];
-    wfmpi_topo_cpuset_zero(pool);
-    for (uint32_t g = 0; g < sn->gpus; g++) {
-        if (!(d->gpu_mask >> g & 1))
-            continue;
-        const struct wfmpi_topo_gpu *gpu =
-            &t->gpus[m->gpu_table[(size_t)d->node * WFMPI_TOPO_MAX_GPUS + g]];
-        wfmpi_topo_cpuset_or(pool, &m->slot_share[sn->gpu_owner[g]].cpus);
-        char ord[16];
-        snprintf(ord, sizeof(ord), "%u", gpu->ordinal);
-        list_append(b->env_cuda, sizeof(b->env_cuda), ord);
-        list_append(b->env_gpus, sizeof(b->env_gpus), gpu->uuid[0] ? gpu->uuid : gpu->busid);
-    }
-    if (!d->gpu_mask)
-        *pool = m->slot_share[d->rank].cpus;
-}
-
-const struct mpi_binding *mpi_task_binding(struct wfmpi_mpi *m,
-                                           const struct wfmpi_sched_dispatch *d)
-{
-    if (!m->binding && !(m->binding = malloc(sizeof(*m->binding))))
-        return NULL;
-    struct mpi_binding *b = m->binding;
-    b->cpuset[0] = b->env_cpuset[0] = '\0';
-    strcpy(b->env_cuda, "CUDA_VISIBLE_DEVICES=");
-    strcpy(b->env_gpus, "WFMPI_GPUS=");
-    b->has_gpus = false;
-    if (!m->node_topo || !m->sched_nodes || d->node >= m->n_nodes)
-        return b;
-    b->has_gpus = m->sched_nodes[d->node].gpus > 0;
-    struct wfmpi_topo_cpuset pool, cpus;
-    task_pool(m, d, &pool, b);
-    m->core_cursor[d->rank] = wfmpi_topo_pick_cores(&m->node_topo[d->node], &pool, d->cores,
-                                                    m->core_cursor[d->rank], &cpus);
-    strcpy(b->env_cpuset, "WFMPI_CPUSET=");
-    if (wfmpi_topo_cpuset_format(&cpus, b->env_cpuset + 13, sizeof(b->env_cpuset) - 13) <= 0)
-        b->env_cpuset[0] = '\0';
-    /* Bind only to CPUs that exist where the task runs (an XML topology's
-     * do not). */
-    wfmpi_topo_cpuset_and(&cpus, &m->slot_share[d->rank].existing);
-    wfmpi_topo_cpuset_format(&cpus, b->cpuset, sizeof(b->cpuset));
-    return b;
 }
 
 int mpi_bcast_config(struct wfmpi_buf *scratch, const struct wire_config *cfg)

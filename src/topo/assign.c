@@ -312,3 +312,94 @@ uint32_t wfmpi_topo_pick_cores(const struct wfmpi_topo *t, const struct wfmpi_to
     }
     return (start + cores) % n;
 }
+
+/* ------------------------------------------------ exact core sets */
+
+/* Does any PU of core c lie in s? */
+static bool core_in(const struct wfmpi_topo *t, uint32_t c, const struct wfmpi_topo_cpuset *s)
+{
+    const struct wfmpi_topo_core *core = &t->cores[c];
+    for (uint32_t i = 0; i < core->n_pus; i++)
+        if (wfmpi_topo_cpuset_isset(s, t->pus[core->first_pu + i]))
+            return true;
+    return false;
+}
+
+static void take_core(const struct wfmpi_topo *t, uint32_t c, const struct wfmpi_topo_cpuset *node,
+                      struct wfmpi_topo_cpuset *out)
+{
+    const struct wfmpi_topo_core *core = &t->cores[c];
+    for (uint32_t i = 0; i < core->n_pus; i++) {
+        uint16_t pu = t->pus[core->first_pu + i];
+        if (wfmpi_topo_cpuset_isset(node, pu))
+            wfmpi_topo_cpuset_set(out, pu);
+    }
+}
+
+/* Where the pool's cores are: which NUMA domains and packages hold one. */
+struct pool_places {
+    bool numa[WFMPI_TOPO_MAX_CORES], package[WFMPI_TOPO_MAX_CORES];
+};
+
+static void pool_places(const struct wfmpi_topo *t, const struct wfmpi_topo_cpuset *pool,
+                        struct pool_places *pp)
+{
+    memset(pp, 0, sizeof(*pp));
+    for (uint32_t c = 0; c < t->n_cores; c++) {
+        if (!core_in(t, c, pool))
+            continue;
+        if (t->cores[c].numa < WFMPI_TOPO_MAX_CORES)
+            pp->numa[t->cores[c].numa] = true;
+        if (t->cores[c].package < WFMPI_TOPO_MAX_CORES)
+            pp->package[t->cores[c].package] = true;
+    }
+}
+
+/* How near a core outside the pool is to it: 1 in one of its NUMA
+ * domains, 2 in one of its packages, 3 elsewhere. */
+static int distance(const struct wfmpi_topo_core *core, const struct pool_places *pp)
+{
+    if (core->numa < WFMPI_TOPO_MAX_CORES && pp->numa[core->numa])
+        return 1;
+    return core->package < WFMPI_TOPO_MAX_CORES && pp->package[core->package] ? 2 : 3;
+}
+
+/* Take free cores of `node` (not in busy) that `want(c)` accepts, in
+ * topology order, until `cores` are picked. */
+static uint32_t take_free(const struct wfmpi_topo *t, const struct wfmpi_topo_cpuset *node,
+                          const struct wfmpi_topo_cpuset *busy, uint32_t cores, uint32_t picked,
+                          const struct wfmpi_topo_cpuset *pool, const struct pool_places *pp, int d,
+                          struct wfmpi_topo_cpuset *out)
+{
+    for (uint32_t c = 0; c < t->n_cores && picked < cores; c++) {
+        bool in_pool = core_in(t, c, pool);
+        if ((d == 0) != in_pool || !core_in(t, c, node) || core_in(t, c, busy) ||
+            (d > 0 && distance(&t->cores[c], pp) != d))
+            continue;
+        take_core(t, c, node, out);
+        picked++;
+    }
+    return picked;
+}
+
+uint32_t wfmpi_topo_pick_free_cores(const struct wfmpi_topo *t,
+                                    const struct wfmpi_topo_cpuset *pool,
+                                    const struct wfmpi_topo_cpuset *node,
+                                    const struct wfmpi_topo_cpuset *busy, uint32_t cores,
+                                    struct wfmpi_topo_cpuset *out)
+{
+    wfmpi_topo_cpuset_zero(out);
+    /* The pool's own cores first: the common case, one pass. Only a task
+     * that needs more than its pool has free spills, nearest first. */
+    uint32_t picked = take_free(t, node, busy, cores, 0, pool, NULL, 0, out);
+    if (picked == cores)
+        return picked;
+    struct pool_places *pp = malloc(sizeof(*pp));
+    if (!pp)
+        return picked;
+    pool_places(t, pool, pp);
+    for (int d = 1; d <= 3 && picked < cores; d++)
+        picked = take_free(t, node, busy, cores, picked, pool, pp, d, out);
+    free(pp);
+    return picked;
+}

@@ -312,6 +312,89 @@ static void test_pick_cores(void **state)
     free(t);
 }
 
+/* Exact core sets: on every fixture, a random mix of tasks taking and
+ * freeing cores from rank pools never gives one PU to two live tasks, takes
+ * a task's cores from its own pool while the pool has them free, and
+ * spills nearest first. */
+static bool overlaps(const struct wfmpi_topo_cpuset *a, const struct wfmpi_topo_cpuset *b)
+{
+    for (size_t w = 0; w < WFMPI_TOPO_CPUSET_WORDS; w++)
+        if (a->w[w] & b->w[w])
+            return true;
+    return false;
+}
+
+static void pick_free_mix(const char *file, uint32_t n_ranks)
+{
+    struct wfmpi_topo *t = load(file);
+    struct wfmpi_topo_given g;
+    given_all(t, &g);
+    struct wfmpi_topo_rank *share = calloc(n_ranks, sizeof(*share));
+    assert_non_null(share);
+    for (uint32_t r = 0; r < n_ranks; r++)
+        assert_int_equal(wfmpi_topo_assign(t, &g, n_ranks, r, &share[r]), 0);
+    enum { LIVE = 64 };
+    struct wfmpi_topo_cpuset live[LIVE], busy, out;
+    uint32_t n = 0, seed = 3, spills = 0;
+    wfmpi_topo_cpuset_zero(&busy);
+    for (int step = 0; step < 3000; step++) {
+        seed = seed * 1103515245u + 12345u;
+        if (n > 0 && (n == LIVE || (seed >> 9) % 3 == 0)) { /* one ends */
+            uint32_t i = (seed >> 12) % n;
+            for (size_t w = 0; w < WFMPI_TOPO_CPUSET_WORDS; w++)
+                busy.w[w] &= ~live[i].w[w];
+            live[i] = live[--n];
+            continue;
+        }
+        uint32_t r = (seed >> 12) % n_ranks, want = 1 + (seed >> 20) % 4;
+        const struct wfmpi_topo_cpuset *pool = &share[r].cpus;
+        uint32_t got = wfmpi_topo_pick_free_cores(t, pool, &g.cpus, &busy, want, &out);
+        if (got < want)
+            continue; /* the node is full: the scheduler would not place it */
+        assert_false(overlaps(&out, &busy));
+        /* Free cores of the pool are used before any outside it. */
+        struct wfmpi_topo_cpuset in_pool = out;
+        wfmpi_topo_cpuset_and(&in_pool, pool);
+        bool spilled = wfmpi_topo_cpuset_count(&in_pool) < wfmpi_topo_cpuset_count(&out);
+        if (spilled) {
+            struct wfmpi_topo_cpuset free_pool;
+            uint32_t room = wfmpi_topo_pick_free_cores(t, pool, pool, &busy, 1000, &free_pool);
+            assert_true(room < want); /* it spilled only because the pool was short */
+            spills++;
+        }
+        for (size_t w = 0; w < WFMPI_TOPO_CPUSET_WORDS; w++)
+            busy.w[w] |= out.w[w];
+        live[n++] = out;
+        for (uint32_t i = 0; i + 1 < n; i++)
+            assert_false(overlaps(&live[i], &out));
+    }
+    assert_true(spills > 0);
+    free(share);
+    free(t);
+}
+
+static void test_pick_free_cores(void **state)
+{
+    (void)state;
+    pick_free_mix("24em64t-2n6c2t-pci.xml", 4);
+    pick_free_mix("96em64t-4n4d3ca2co-pci.xml", 8);
+    pick_free_mix("gpuA100x4-synthetic.xml", 4);
+    pick_free_mix("nvidiaDGX2.xml", 16);
+    pick_free_mix("power8gpudistances.xml", 4);
+    /* A pool with one free core and a task of two: the second core comes
+     * from the pool's own package, not the other one. */
+    struct wfmpi_topo *t = load("24em64t-2n6c2t-pci.xml");
+    struct wfmpi_topo_cpuset pool, node, busy, out;
+    char buf[128];
+    wfmpi_topo_all_cpus(t, &node);
+    assert_int_equal(wfmpi_topo_cpuset_parse("0,12,2,14", &pool), 0);
+    assert_int_equal(wfmpi_topo_cpuset_parse("0,12", &busy), 0);
+    assert_int_equal(wfmpi_topo_pick_free_cores(t, &pool, &node, &busy, 2, &out), 2);
+    wfmpi_topo_cpuset_format(&out, buf, sizeof(buf));
+    assert_string_equal(buf, "2,4,14,16"); /* core (2,14) of the pool, then (4,16) */
+    free(t);
+}
+
 static void test_bind_only_existing(void **state)
 {
     (void)state;
@@ -343,17 +426,12 @@ static void test_pick_gpus_near(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_discover_a100),
-        cmocka_unit_test(test_discover_others),
-        cmocka_unit_test(test_bad_xml),
-        cmocka_unit_test(test_assign_a100),
-        cmocka_unit_test(test_assign_dgx2),
-        cmocka_unit_test(test_assign_power8_and_cpu_only),
-        cmocka_unit_test(test_visible_gpus),
-        cmocka_unit_test(test_assign_respects_given),
-        cmocka_unit_test(test_cpuset_lists),
-        cmocka_unit_test(test_pick_cores),
-        cmocka_unit_test(test_bind_only_existing),
+        cmocka_unit_test(test_discover_a100),   cmocka_unit_test(test_discover_others),
+        cmocka_unit_test(test_bad_xml),         cmocka_unit_test(test_assign_a100),
+        cmocka_unit_test(test_assign_dgx2),     cmocka_unit_test(test_assign_power8_and_cpu_only),
+        cmocka_unit_test(test_visible_gpus),    cmocka_unit_test(test_assign_respects_given),
+        cmocka_unit_test(test_cpuset_lists),    cmocka_unit_test(test_pick_cores),
+        cmocka_unit_test(test_pick_free_cores), cmocka_unit_test(test_bind_only_existing),
         cmocka_unit_test(test_pick_gpus_near),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
