@@ -27,6 +27,7 @@ struct opts {
     uint32_t layers;
     uint64_t seed;
     int null_mode;
+    int no_reserve; /* --no-reserve: greedy backfill only (no EASY reservation) */
 };
 
 static uint64_t rng_state;
@@ -202,6 +203,7 @@ static void simulate(struct wfmpi_sched *s, const struct wfmpi_plan_view *v, str
     for (;;) {
         double a = now_mono();
         uint32_t n;
+        wfmpi_sched_set_clock(s, t);
         while ((n = wfmpi_sched_next(s, d, BATCH)) > 0) {
             for (uint32_t i = 0; i < n; i++) {
                 const struct wfmpi_plan_task *pt = &v->tasks[d[i].task];
@@ -262,6 +264,10 @@ static int parse(int argc, char **argv, struct opts *o)
             o->null_mode = 1;
             continue;
         }
+        if (!strcmp(a, "--no-reserve")) {
+            o->no_reserve = 1;
+            continue;
+        }
         if (!val)
             return -1;
         unsigned long long x = strtoull(val, NULL, 10);
@@ -298,7 +304,8 @@ int main(int argc, char **argv)
 {
     struct opts o;
     if (parse(argc, argv, &o) < 0) {
-        fprintf(stderr, "usage: sim [--null] [--tasks N] [--nodes N] [--layers L] [--seed S]\n");
+        fprintf(stderr, "usage: sim [--null] [--no-reserve] [--tasks N] [--nodes N] [--layers L] "
+                        "[--seed S]\n");
         return 2;
     }
     rng_state = o.seed * 0x9e3779b97f4a7c15ull;
@@ -307,7 +314,8 @@ int main(int argc, char **argv)
     double c1 = cpu_seconds();
     uint32_t n_nodes;
     struct wfmpi_sched_node *nodes = make_pool(&o, &n_nodes);
-    struct wfmpi_sched_config cfg = {.nodes = nodes, .n_nodes = n_nodes, .default_retries = 1};
+    struct wfmpi_sched_config cfg = {
+        .nodes = nodes, .n_nodes = n_nodes, .default_retries = 1, .no_reservations = o.no_reserve};
     struct wfmpi_error err = {0};
     struct wfmpi_sched *s = wfmpi_sched_create(plan, &cfg, &err);
     if (!s)
@@ -321,7 +329,8 @@ int main(int argc, char **argv)
     struct wfmpi_sched_counts cn;
     wfmpi_sched_counts(s, &cn);
     uint32_t n = wfmpi_plan_view(plan)->n_tasks;
-    printf("mode              %s\n", o.null_mode ? "null (1 node, 2 cores)" : "gpu pool");
+    printf("mode              %s%s\n", o.null_mode ? "null (1 node, 2 cores)" : "gpu pool",
+           o.no_reserve ? ", no reservation" : ", EASY reservation");
     printf("tasks             %" PRIu32 " (done %" PRIu32 ")\n", n, cn.state[WFMPI_TASK_DONE]);
     printf("nodes             %" PRIu32 "\n", n_nodes);
     printf("plan build cpu    %.3f s\n", c1 - c0);

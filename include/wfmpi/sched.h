@@ -59,6 +59,9 @@ struct wfmpi_sched_config {
     uint32_t n_nodes;
     int32_t default_retries; /* for tasks with retries < 0; Pegasus default 1 */
     uint32_t max_running; /* 0 = unlimited */
+    /* Off: no reservation for the best task that fits nowhere (greedy
+     * backfill only, as before: big tasks may starve). */
+    bool no_reservations;
 };
 
 struct wfmpi_sched_dispatch {
@@ -100,6 +103,14 @@ struct wfmpi_sched *wfmpi_sched_create(const struct wfmpi_plan *plan,
                                        const struct wfmpi_sched_config *cfg,
                                        struct wfmpi_error *err);
 void wfmpi_sched_destroy(struct wfmpi_sched *s);
+
+/* The caller's clock (seconds, any origin, never going back): when
+ * attempts start, for the reservation's shadow time (EASY backfill: the
+ * best READY task that fits nowhere has a reservation on one node, and
+ * tasks behind it in the ready order start there only if they should end
+ * before it can start, by their runtime estimates, or fit beside it). Not
+ * set: every start is at 0, and estimates alone decide. */
+void wfmpi_sched_set_clock(struct wfmpi_sched *s, double now);
 
 /* Fill out[0..max) with READY tasks placed on free resources, mark them
  * RUNNING and take their resources. Returns how many (0 when nothing fits or

@@ -779,6 +779,7 @@ static int master_loop(struct master *ms, struct wfmpi_error *err)
         return rc;
     while (!wfmpi_sched_finished(ms->s)) {
         int did = 0;
+        wfmpi_sched_set_clock(ms->s, wfmpi_mono());
         if ((rc = dispatch(ms, err)) < 0)
             return rc;
         did += rc;

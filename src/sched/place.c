@@ -81,8 +81,14 @@ static int nodes_alloc(struct wfmpi_sched *s, const struct wfmpi_sched_config *c
             !(s->gpu_group = calloc(total_gpus, sizeof(*s->gpu_group))))
             return -ENOMEM;
     s->rank_running = calloc(n_ranks ? n_ranks : 1, sizeof(*s->rank_running));
-    if (!s->nodes || !s->seg || !s->gpu_owner || !s->rank_running)
+    size_t slots = 0;
+    for (uint32_t i = 0; i < cfg->n_nodes; i++)
+        slots += cfg->nodes[i].cores;
+    s->run_lists = malloc((slots ? slots : 1) * sizeof(uint32_t));
+    if (!s->nodes || !s->seg || !s->gpu_owner || !s->rank_running || !s->run_lists)
         return -ENOMEM;
+    for (uint32_t i = 0, at = 0; i < cfg->n_nodes; at += cfg->nodes[i].cores, i++)
+        s->nodes[i].run = s->run_lists + at;
     return 0;
 }
 
@@ -130,6 +136,7 @@ void sched_nodes_free(struct wfmpi_sched *s)
     free(s->gpu_owner);
     free(s->gpu_group);
     free(s->rank_running);
+    free(s->run_lists);
 }
 
 /* Leftmost fitting leaf under i. A subtree whose maxima fit may still hold no
@@ -240,6 +247,7 @@ void sched_take(struct wfmpi_sched *s, uint32_t task, uint32_t node, struct wfmp
     t->gpu_mask = gpus;
     t->node = node;
     t->rank = rank;
+    sched_run_add(s, node, task);
     *d = (struct wfmpi_sched_dispatch){.task = task,
                                        .attempt = t->attempts,
                                        .node = node,
@@ -261,6 +269,7 @@ void sched_release(struct wfmpi_sched *s, uint32_t task)
         n->free_mem += c->memory_mb;
     sched_seg_update(s, t->node);
     s->rank_running[t->rank]--;
+    sched_run_remove(s, t->node, task);
     t->gpu_mask = 0;
 }
 

@@ -131,6 +131,9 @@ struct wfmpi_sched *wfmpi_sched_create(const struct wfmpi_plan *plan,
     s->default_retries = cfg->default_retries;
     s->max_running = cfg->max_running;
     s->time_left = INFINITY;
+    s->reservations = !cfg->no_reservations;
+    s->resv_class = s->resv_node = SCHED_NONE;
+    s->resv_time = NAN;
     if (build(s, plan, cfg, err) < 0) {
         wfmpi_sched_destroy(s);
         return NULL;
@@ -242,8 +245,14 @@ uint32_t wfmpi_sched_next(struct wfmpi_sched *s, struct wfmpi_sched_dispatch *ou
             s->deferred++;
             continue;
         }
-        uint32_t node = throttled(s, cl) ? SCHED_NONE : sched_find_node(s, cl);
+        bool full = throttled(s, cl);
+        uint32_t node = full ? SCHED_NONE : sched_place(s, cl, s->order[cl->ready.items[0]]);
         if (node == SCHED_NONE) {
+            /* The best task that fits nowhere gets the reservation (EASY
+             * backfill, reserve.c); what a reservation holds back is not
+             * one of those. */
+            if (!full && n_aside == 0 && sched_find_node(s, cl) == SCHED_NONE)
+                sched_reserve(s, c);
             sched_cheap_remove(s, c);
             aside[n_aside++] = c;
             if (n_aside == SCHED_MAX_TRIES)
@@ -307,7 +316,8 @@ int wfmpi_sched_next_behind(struct wfmpi_sched *s, uint32_t task, struct wfmpi_s
         t->standby != SCHED_NONE || t->gpu_mask)
         return 0;
     uint32_t c = standby_class(s, &s->classes[t->cls], s->nodes[t->node].free_mem != UINT64_MAX);
-    if (c == SCHED_NONE || startable_now(s, &s->classes[c]))
+    if (c == SCHED_NONE || startable_now(s, &s->classes[c]) ||
+        !sched_standby_allowed(s, task, s->order[s->classes[c].ready.items[0]]))
         return 0;
     uint32_t next = sched_ready_pop(s, c);
     struct sched_task *n = &s->tasks[next];
@@ -343,6 +353,10 @@ static void hand_over(struct wfmpi_sched *s, uint32_t task)
     if (node->free_mem != UINT64_MAX)
         node->free_mem += from->memory_mb - to->memory_mb;
     sched_seg_update(s, t->node);
+    /* It holds its place on the node now, with an end of its own. */
+    uint32_t next = t->standby;
+    sched_run_remove(s, t->node, task);
+    sched_run_add(s, t->node, next);
     n->behind = SCHED_NONE;
     t->standby = SCHED_NONE;
     s->waiting--;

@@ -61,6 +61,8 @@ struct sched_task {
      * none. Standbys can chain: a standby may have one of its own. */
     uint32_t standby;
     uint32_t behind;
+    uint32_t node_pos; /* while holding node resources: index in its node's run list */
+    double end_est; /* while RUNNING: when it should end (clock at start + estimate) */
     uint8_t state; /* enum wfmpi_task_state */
 };
 
@@ -84,6 +86,10 @@ struct sched_node {
     uint32_t first_rank;
     uint32_t n_ranks;
     uint32_t gpu_base; /* first entry of this node in s->gpu_owner */
+    /* The tasks holding its resources (at most one per core: every task
+     * needs one), for the reservation's shadow time (reserve.c). */
+    uint32_t *run;
+    uint32_t n_run;
 };
 
 /* Maximum free resources over a subtree of nodes. */
@@ -135,6 +141,19 @@ struct wfmpi_sched {
     uint32_t retried;
     double time_left; /* seconds until the allocation ends; INFINITY = unknown */
     uint32_t deferred; /* READY tasks set aside: too long for the time left */
+    uint32_t *run_lists; /* storage of every node's run list */
+
+    /* EASY backfill (reserve.c): the best READY task that fits nowhere has
+     * a reservation on one node: from `resv_time` on (the shadow time: when
+     * the tasks there should have freed enough), what it needs there is
+     * its; a task behind it in the ready order may start on that node only
+     * if it should end by then, or fits in what is left beyond the
+     * reservation (resv_extra). resv_class SCHED_NONE: none. */
+    bool reservations;
+    double clock; /* the caller's clock, seconds (wfmpi_sched_set_clock) */
+    uint32_t resv_class, resv_node, resv_qrank;
+    double resv_time;
+    struct sched_seg resv_extra;
 };
 
 /* queue.c: ready order, shape classes and the class heap. */
@@ -159,6 +178,25 @@ void sched_take(struct wfmpi_sched *s, uint32_t task, uint32_t node,
 void sched_release(struct wfmpi_sched *s, uint32_t task);
 /* After a node's free resources changed: update its path of the tree. */
 void sched_seg_update(struct wfmpi_sched *s, uint32_t node);
+
+/* reserve.c: EASY backfill. */
+/* What a task is expected to take: its runtime estimate, else its walltime
+ * limit, else SCHED_DEFAULT_RUNTIME_S. */
+#define SCHED_DEFAULT_RUNTIME_S 3600.0
+double sched_estimate(const struct wfmpi_sched *s, uint32_t task);
+/* The node for the head of class c (task `task`) now, respecting the
+ * reservation; SCHED_NONE when none may take it. */
+uint32_t sched_place(struct wfmpi_sched *s, const struct sched_class *c, uint32_t task);
+/* Class c (not throttled) fits nowhere and is the best that does not:
+ * keep or make its reservation. */
+void sched_reserve(struct wfmpi_sched *s, uint32_t c);
+void sched_reserve_clear(struct wfmpi_sched *s);
+/* May a standby of `task` wait behind `before` (on the reserved node it
+ * would hold `before`'s resources past the shadow time)? */
+bool sched_standby_allowed(const struct wfmpi_sched *s, uint32_t before, uint32_t task);
+/* The node's run list: task starts holding resources there / stops. */
+void sched_run_add(struct wfmpi_sched *s, uint32_t node, uint32_t task);
+void sched_run_remove(struct wfmpi_sched *s, uint32_t node, uint32_t task);
 /* The k GPUs to use out of a node's free mask; see place.c for the policy. */
 uint64_t sched_pick_gpus(uint64_t free_mask, uint32_t k, uint32_t n_gpus);
 /* The same, knowing each GPU's locality group (group[g], NULL = unknown):

@@ -1378,6 +1378,90 @@ static void test_standby_revocation_races(void **state)
     wfmpi_plan_destroy(plan);
 }
 
+/* EASY backfill: a 4-GPU task at the head of the queue while 1-GPU tasks
+ * keep coming. Greedy backfill hands every freed GPU to a small task and
+ * the big one waits until they run out; with the reservation it starts
+ * once one node has drained (no later than its tasks' runtimes), small
+ * tasks that end before then still backfill there, and other nodes stay
+ * free for everyone. */
+static double easy_big_start(bool reservations, uint32_t *backfilled_short)
+{
+    struct pb b = pb_new();
+    char id[16];
+    /* 4 GPUs per node, 2 nodes; 8 small ones first, then the big one (best
+     * priority once it is READY), 20 short ones of 10 s, then a stream of
+     * 200 small ones of 100 s. */
+    for (uint32_t i = 0; i < 8; i++) {
+        snprintf(id, sizeof(id), "first%u", i);
+        pb_task(&b, (struct tdef){
+                        .id = id, .cores = 1, .gpus = 1, .priority = 9, .runtime = 100 + 10 * i});
+    }
+    uint32_t big = pb_task(
+        &b, (struct tdef){.id = "big", .cores = 4, .gpus = 4, .priority = 5, .runtime = 100});
+    for (uint32_t i = 0; i < 200; i++) {
+        snprintf(id, sizeof(id), "small%u", i);
+        pb_task(&b, (struct tdef){.id = id, .cores = 1, .gpus = 1, .priority = 1, .runtime = 100});
+    }
+    for (uint32_t i = 0; i < 20; i++) {
+        snprintf(id, sizeof(id), "short%u", i);
+        pb_task(&b, (struct tdef){.id = id, .cores = 1, .gpus = 1, .priority = 2, .runtime = 10});
+    }
+    struct wfmpi_plan *plan = pb_finish(&b);
+    const struct wfmpi_plan_view *v = wfmpi_plan_view(plan);
+    struct wfmpi_sched_node nodes[] = {{.cores = 8, .gpus = 4, .n_ranks = 1},
+                                       {.cores = 8, .gpus = 4, .first_rank = 1, .n_ranks = 1}};
+    struct wfmpi_sched_config cfg = config(nodes, 2);
+    cfg.no_reservations = !reservations;
+    struct wfmpi_error err = {0};
+    struct wfmpi_sched *s = wfmpi_sched_create(plan, &cfg, &err);
+    assert_non_null(s);
+    /* A tiny event loop: running tasks end at start + runtime. */
+    double end[256 + 32] = {0}, now = 0, big_start = -1;
+    uint32_t run[16], n = 0;
+    *backfilled_short = 0;
+    while (!wfmpi_sched_finished(s)) {
+        wfmpi_sched_set_clock(s, now);
+        struct wfmpi_sched_dispatch ds[16];
+        uint32_t k = wfmpi_sched_next(s, ds, 16);
+        for (uint32_t i = 0; i < k; i++) {
+            uint32_t t = ds[i].task;
+            end[t] = now + v->tasks[t].runtime_s;
+            run[n++] = t;
+            if (t == big)
+                big_start = now;
+            else if (big_start < 0 && ds[i].node == 0 && v->tasks[t].runtime_s <= 10)
+                (*backfilled_short)++;
+        }
+        assert_true(n > 0);
+        uint32_t first = 0;
+        for (uint32_t i = 1; i < n; i++)
+            if (end[run[i]] < end[run[first]])
+                first = i;
+        uint32_t t = run[first];
+        now = end[t];
+        run[first] = run[--n];
+        assert_int_equal(wfmpi_sched_complete(s, t, 1, WFMPI_SCHED_OK), 0);
+    }
+    wfmpi_sched_destroy(s);
+    wfmpi_plan_destroy(plan);
+    return big_start;
+}
+
+static void test_easy_backfill(void **state)
+{
+    (void)state;
+    uint32_t short_greedy = 0, short_easy = 0;
+    double greedy = easy_big_start(false, &short_greedy);
+    double easy = easy_big_start(true, &short_easy);
+    /* Greedy: the big task waits for the 200 small ones (25 rounds of 8). */
+    assert_true(greedy > 2000);
+    /* EASY: node 0's first tasks end by 170 s; the big one starts then,
+     * and short tasks that end before that still ran there meanwhile. */
+    assert_true(easy >= 100 && easy <= 170);
+    assert_true(short_easy > 0);
+    (void)short_greedy;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1406,6 +1490,7 @@ int main(void)
         cmocka_unit_test(test_standby_random),
         cmocka_unit_test(test_standby_revocation),
         cmocka_unit_test(test_standby_revocation_races),
+        cmocka_unit_test(test_easy_backfill),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
