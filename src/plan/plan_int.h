@@ -296,6 +296,30 @@ int plan_pos_error(struct planner *P, struct wfmpi_wf_pos pos, int code, const c
 const char *plan_s(const struct planner *P, uint32_t id);
 
 /* profiles.c */
+
+/* What a numeric profile holds (docs/planning.md, "Resources"). */
+enum plan_kind {
+    PK_CORES, /* integer 1..PLAN_NUM_MAX */
+    PK_COUNT, /* integer 0..PLAN_NUM_MAX */
+    PK_MB, /* MB 0..PLAN_NUM_MAX, fractions allowed, MB/M/GB/G may follow */
+    PK_SEC, /* seconds 0..PLAN_NUM_MAX, fractions allowed */
+    PK_MIN, /* minutes 0..PLAN_NUM_MAX, fractions allowed; stored as seconds */
+    PK_SIGNED, /* integer -PLAN_NUM_MAX..PLAN_NUM_MAX (priorities) */
+    PK_STR, /* not a number */
+};
+
+/* Every numeric profile is within 10^9 of its unit: far beyond any real
+ * request, and within what the plan's fields hold with room to spare. */
+#define PLAN_NUM_MAX 1000000000LL
+
+/* Parse the profile value s as a kind (enum plan_kind other than PK_STR):
+ * blanks around it are fine, then decimal text (strtoll/strtod, errno and
+ * end checked), for PK_MB optionally followed by a unit. 0 with *out in the
+ * plan's unit (MB, seconds), or WFMPI_E_INPUT with why[size] saying what is
+ * wrong as words to follow the quoted value ("is out of range
+ * (0..1000000000 MB)", "is not an integer", "is not a number"). */
+int plan_parse_number(const char *s, uint8_t kind, double *out, char *why, size_t size);
+
 int plan_keys_init(struct planner *P);
 /* Apply one level of profiles (a range of view.profiles_all) to res/env. */
 int plan_apply_profiles(struct planner *P, const struct wfmpi_wf_view *v, struct wfmpi_wf_range r,
