@@ -672,7 +672,8 @@ static void test_yaml_inputs(void **state)
     (void)state;
     const char *y = HDR TC "replicaCatalog:\n  replicas:\n"
                            "  - lfn: r1\n    pfns:\n    - {site: far, pfn: /far/r1}\n"
-                           "    - {site: local, pfn: /local/r1}\n    checksum: {sha256: abc}\n"
+                           "    - {site: local, pfn: /local/r1}\n    checksum: {sha256: "
+                           "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855}\n"
                            "jobs:\n- {type: job, name: tool, id: a, arguments: [],\n"
                            "   uses: [{lfn: r1, type: input}, {lfn: ondisk, type: input}]}\n";
     struct wfmpi_error err = {0};
@@ -692,7 +693,8 @@ static void test_yaml_inputs(void **state)
     assert_int_equal(t->files.count, 2);
     const struct wfmpi_plan_file *f = &v->files[t->files.first];
     assert_string_equal(wfmpi_plan_str(p, f->pfn), "/local/r1"); /* local before far */
-    assert_string_equal(wfmpi_plan_str(p, f->sha256), "abc");
+    assert_string_equal(wfmpi_plan_str(p, f->sha256),
+                        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
     char want[400];
     snprintf(want, sizeof(want), "%s/ondisk", dir);
     assert_string_equal(wfmpi_plan_str(p, f[1].pfn), want);
@@ -844,6 +846,65 @@ static void test_data_stage_in(void **state)
     wfmpi_plan_destroy(p);
 }
 
+/* What the data tasks would refuse is refused when planning (check.c);
+ * what they take is taken. */
+static void test_data_checks(void **state)
+{
+    (void)state;
+    const char *sha = "E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855";
+    char y[4096];
+    /* A bypassed input may have any URL (the job reads it); a regular
+     * expression replica's lfn is a pattern, not a path; a checksum may
+     * be upper-case; file://localhost/PATH is PATH; FILE:/// is file:///. */
+    snprintf(y, sizeof(y),
+             HDR TC "replicaCatalog:\n  replicas:\n"
+                    "  - {lfn: byp, pfns: [{site: local, pfn: 'gopher://h/byp'}]}\n"
+                    "  - {lfn: '../.*', regex: true, pfns: [{site: local, pfn: /x}]}\n"
+                    "  - {lfn: lh, pfns: [{site: local, pfn: 'file://localhost/etc/hostname'}],\n"
+                    "     checksum: {sha256: %s}}\n"
+                    "  - {lfn: up, pfns: [{site: local, pfn: 'FILE:///etc/hostname'}]}\n"
+                    "jobs:\n- {type: job, name: tool, id: a, arguments: [byp],\n"
+                    "   uses: [{lfn: byp, type: input, bypass: true}, {lfn: lh, type: input},\n"
+                    "          {lfn: up, type: input}, {lfn: ./sub/ok.dat, type: output}]}\n",
+             sha);
+    struct wfmpi_plan_options opt = {
+        .no_default_catalogs = 1, .work_dir = tmpdir, .no_stage_out = 1};
+    struct wfmpi_plan *p = plan_ok("checks.yml", y, &opt);
+    const char *av = argv_of(p, task_or_null(p, "stage_in_a"));
+    if (!strstr(av, " file://localhost/etc/hostname lh E3B0C442"))
+        fail_msg("stage-in: %s", av);
+    assert_non_null(strstr(av, " FILE:///etc/hostname up -"));
+    assert_string_equal(argv_of(p, task_or_null(p, "a")), "/bin/echo gopher://h/byp");
+    wfmpi_plan_destroy(p);
+
+    /* The same input, not bypassed: refused at the replica's pfn. */
+    plan_fails("checks2.yml",
+               HDR TC "replicaCatalog:\n  replicas:\n"
+                      "  - {lfn: byp, pfns: [{site: local, pfn: 'gopher://h/byp'}]}\n"
+                      "jobs:\n- {type: job, name: tool, id: a, arguments: [],\n"
+                      "   uses: [{lfn: byp, type: input}]}\n",
+               "checks2.yml:19:42: input 'byp': 'gopher://h/byp' is not a URL the data tasks "
+               "can fetch");
+    /* A sub-workflow's jobs are checked like the main one's. */
+    write_file("inner-bad.yml",
+               HDR TC "jobs:\n- {type: job, name: tool, id: i, arguments: [], stdout: /abs.out}\n");
+    plan_fails("outer.yml",
+               HDR
+               "jobs:\n- {type: pegasusWorkflow, file: inner-bad.yml, id: sub, arguments: []}\n",
+               "inner-bad.yml:18:57: stdout file '/abs.out' is an absolute path");
+    /* A NUL in an lfn (a "\0" escape) is refused at the lfn, by the loader
+     * or here. */
+    struct wfmpi_error err = {0};
+    p = plan_text("nul.yml",
+                  HDR TC "jobs:\n- {type: job, name: tool, id: a, arguments: [],\n"
+                         "   uses: [{lfn: \"a\\0b\", type: output}]}\n",
+                  NULL, &err);
+    assert_null(p);
+    assert_int_equal(err.code, WFMPI_E_INPUT);
+    if (!strstr(err.text, "nul.yml:19:17: "))
+        fail_msg("NUL lfn: %s", err.text);
+}
+
 static void test_data_stage_out_cleanup(void **state)
 {
     (void)state;
@@ -979,6 +1040,7 @@ int main(void)
         cmocka_unit_test(test_parse_number),
         cmocka_unit_test(test_yaml_file_edges),
         cmocka_unit_test(test_data_stage_in),
+        cmocka_unit_test(test_data_checks),
         cmocka_unit_test(test_data_stage_out_cleanup),
         cmocka_unit_test(test_data_containers),
         cmocka_unit_test(test_yaml_text),
