@@ -109,6 +109,7 @@ struct plan_task_ids {
     int32_t retries, priority;
     uint32_t category, successmsg, failuremsg, container, site;
     uint8_t kind;
+    struct wfmpi_plan_pos pos;
 };
 
 /* wfmpi_plan_builder_add_task with ids: the same checks, errors and result. */

@@ -349,6 +349,8 @@ static uint32_t task_id(struct planner *P, const char *prefix, uint32_t id)
 static int add_task(struct wf_run *r, uint32_t j, struct plan_task_ids *s, size_t first_env)
 {
     struct planner *P = r->w.P;
+    const struct wfmpi_wf_pos at = r->w.v->jobs[j].pos;
+    s->pos = (struct wfmpi_plan_pos){at.file, at.line, at.col};
     s->args = P->words;
     s->n_args = (uint32_t)first_env;
     s->env = P->words + first_env;
