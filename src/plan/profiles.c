@@ -233,9 +233,10 @@ static int set_value(struct planner *P, const struct plan_keyspec *k,
 {
     double d = 0;
     if (k->kind != PK_STR) {
-        char why[128];
+        char why[128] = "holds a NUL byte"; /* "5\0junk" would read as 5 */
         const char *s = plan_s(P, pr->value);
-        if (plan_parse_number(s, k->kind, &d, why, sizeof(why)))
+        if (strlen(s) != wfmpi_strtab_len(P->st, pr->value) ||
+            plan_parse_number(s, k->kind, &d, why, sizeof(why)))
             return plan_pos_error(P, pr->pos, WFMPI_E_INPUT, "profile %s.%s: '%s' %s",
                                   plan_s(P, pr->ns), plan_s(P, pr->key), s, why);
     }
@@ -306,9 +307,10 @@ int plan_categories(struct planner *P, const struct wfmpi_wf_view *v)
         if (pr->ns != P->ns_dagman || kl <= sl || strcmp(key + kl - sl, suffix) != 0)
             continue;
         double d;
-        char why[128];
+        char why[128] = "holds a NUL byte";
         const char *val = plan_s(P, pr->value);
-        if (plan_parse_number(val, PK_COUNT, &d, why, sizeof(why)))
+        if (strlen(val) != wfmpi_strtab_len(P->st, pr->value) ||
+            plan_parse_number(val, PK_COUNT, &d, why, sizeof(why)))
             return plan_pos_error(P, pr->pos, WFMPI_E_INPUT, "profile dagman.%s: '%s' %s", key, val,
                                   why);
         char name[256];

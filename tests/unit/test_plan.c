@@ -477,6 +477,17 @@ static void test_yaml_bad_profiles(void **state)
                HDR TC "jobs:\n- type: job\n  name: tool\n  id: j1\n  arguments: []\n"
                       "  profiles:\n    pegasus: {cores: '-4'}\n",
                "'-4' is out of range (1..1000000000)");
+    /* "5\0x" is not 5 (refused by the loader or here, at the value). */
+    struct wfmpi_error err = {0};
+    struct wfmpi_plan *p =
+        plan_text("nulnum.yml",
+                  HDR TC "jobs:\n- type: job\n  name: tool\n  id: j1\n  arguments: []\n"
+                         "  profiles:\n    pegasus: {cores: \"5\\0x\"}\n",
+                  NULL, &err);
+    assert_null(p);
+    assert_int_equal(err.code, WFMPI_E_INPUT);
+    if (!strstr(err.text, "nulnum.yml:23:22: "))
+        fail_msg("NUL in a number: %s", err.text);
     /* A weaker key of the same quantity is checked too, before or after
      * the stronger one. */
     plan_fails("weak.yml",
