@@ -44,6 +44,18 @@ enum wfmpi_plan_kind {
 /* "compute", "stage-in", "stage-out", "cleanup". */
 const char *wfmpi_plan_kind_name(uint8_t kind);
 
+/* Where a task's job is written: a string id of the plan (the workflow or
+ * sub-workflow file, as given), 1-based line and column of the job's
+ * mapping; file 0 = unknown (data tasks, plans made in code without one).
+ * Kept for messages about the task after planning ("fits no node"); not
+ * part of the plan's hash (moving a job in its file changes nothing that
+ * runs). */
+struct wfmpi_plan_pos {
+    uint32_t file;
+    uint32_t line;
+    uint32_t col;
+};
+
 struct wfmpi_plan_task;
 /* Did an attempt of t that exited non-zero with exit_code find a checksum
  * mismatch? */
@@ -78,6 +90,7 @@ struct wfmpi_plan_task {
     uint32_t container; /* container name from the catalog, 0 = none */
     uint32_t site; /* execution site chosen */
     uint8_t kind; /* enum wfmpi_plan_kind */
+    struct wfmpi_plan_pos pos; /* where its job is written (12 bytes: ids, no text) */
 };
 
 /* A throttle: at most `maxjobs` tasks of `category` run at once. */
@@ -155,6 +168,10 @@ void wfmpi_plan_destroy(struct wfmpi_plan *plan);
 const struct wfmpi_plan_view *wfmpi_plan_view(const struct wfmpi_plan *plan);
 /* String for an id, "" for 0. */
 const char *wfmpi_plan_str(const struct wfmpi_plan *plan, uint32_t id);
+/* "file:line:col" of task's job into buf (size bytes, truncated to fit);
+ * "" when the plan does not know it. Returns buf. */
+const char *wfmpi_plan_task_where(const struct wfmpi_plan *plan, uint32_t task, char *buf,
+                                  size_t size);
 void wfmpi_plan_stats(const struct wfmpi_plan *plan, struct wfmpi_plan_stats *out);
 /* Task indexes of one critical path, root first; owned by the plan. */
 const uint32_t *wfmpi_plan_critical_path(const struct wfmpi_plan *plan, uint32_t *n);
@@ -235,6 +252,8 @@ struct wfmpi_plan_task_spec {
     int32_t priority;
     const char *category, *successmsg, *failuremsg, *container, *site;
     uint8_t kind; /* enum wfmpi_plan_kind */
+    const char *pos_file; /* where the task is written, for messages; NULL = unknown */
+    uint32_t pos_line, pos_col;
 };
 
 struct wfmpi_plan_builder;

@@ -93,9 +93,10 @@ struct wfmpi_sched_counts {
 struct wfmpi_sched;
 
 /* Build the scheduler for a plan on a pool. Every task must fit at least one
- * node (cores, GPUs, memory), else WFMPI_E_INPUT naming the task and what it
- * asked for against the largest node ("task 'x' asks for 8 GPUs but the
- * largest node has 4"). A bad pool (no nodes, > 64 GPUs on a node, no ranks,
+ * node (cores, GPUs, memory), else WFMPI_E_INPUT naming the task, where its
+ * job is written when the plan knows it, and what it asked for against the
+ * largest node ("wf.yml:12:3: task 'x' asks for 8 GPUs but the largest node
+ * has 4"). A bad pool (no nodes, > 64 GPUs on a node, no ranks,
  * a GPU owner outside its node) is WFMPI_E_INPUT too; -ENOMEM otherwise.
  * All memory the run needs is allocated here. Category throttles come from
  * the plan (maxjobs 0 = unlimited). The plan must outlive the scheduler. */

@@ -42,26 +42,13 @@ enum wfmpi_stage_status {
 
 /* ------------------------------------------------------------ arguments */
 
-enum wfmpi_stage_scheme {
-    WFMPI_STAGE_UNSUPPORTED = 0, /* ftp://, relative paths, anything else */
-    WFMPI_STAGE_FILE, /* file:///abs, file://localhost/abs, or /abs */
-    WFMPI_STAGE_HTTP,
-    WFMPI_STAGE_HTTPS,
-    WFMPI_STAGE_SFTP,
-    WFMPI_STAGE_SCP,
-    WFMPI_STAGE_S3,
-};
-
-/* The scheme of url (case-insensitive). For WFMPI_STAGE_FILE, *path (when
- * path is not NULL) points into url at the absolute local path. */
-enum wfmpi_stage_scheme wfmpi_stage_scheme_of(const char *url, const char **path);
-
-/* A path wfmpi may write or remove under the cwd: not empty, relative, no
- * ".." component, shorter than PATH_MAX. */
-bool wfmpi_stage_path_ok(const char *path);
+/* Which URLs stage-in fetches (wfmpi_url_scheme_of), which paths it
+ * writes and removes (wfmpi_path_rel_ok) and what a checksum is
+ * (wfmpi_sha256_hex_parse) are in util.h, where the planner asks the same
+ * questions before anything runs. */
 
 /* A checksum argument: "-" (none; *out = "") or 64 hex digits (stored
- * lower-case in out). false when neither. */
+ * lower-case in out, wfmpi_sha256_hex_parse). false when neither. */
 bool wfmpi_stage_parse_sha256(const char *s, char out[WFMPI_SHA256_HEX_LEN]);
 
 /* One line of progress or of a file's outcome, without the newline; valid
@@ -72,7 +59,7 @@ typedef void wfmpi_stage_line_fn(void *ctx, const char *line);
 
 struct wfmpi_stage_item {
     const char *url; /* file://PATH, /PATH, http(s)://, sftp://, scp://, s3://bucket/key */
-    const char *dest; /* relative to the cwd, no ".." (wfmpi_stage_path_ok) */
+    const char *dest; /* relative to the cwd, no ".." (wfmpi_path_rel_ok) */
     const char *sha256; /* expected lower-case hex digest, NULL = none */
     /* Filled in: */
     enum wfmpi_stage_status status;
@@ -114,7 +101,7 @@ enum wfmpi_stage_out_mode {
 unsigned wfmpi_stage_out_mode_of(const char *s);
 
 struct wfmpi_stage_out_file {
-    const char *lfn; /* relative to the cwd (wfmpi_stage_path_ok) */
+    const char *lfn; /* relative to the cwd (wfmpi_path_rel_ok) */
     unsigned mode; /* WFMPI_STAGE_COPY | WFMPI_STAGE_REGISTER */
     /* Filled in: */
     enum wfmpi_stage_status status;
@@ -150,7 +137,7 @@ int wfmpi_stage_register(const char *catalog, const struct wfmpi_stage_replica *
 
 /* ------------------------------------------------------------ cleanup */
 
-/* Remove path (wfmpi_stage_path_ok is the caller's check): 1 removed, 0 it
+/* Remove path (wfmpi_path_rel_ok is the caller's check): 1 removed, 0 it
  * was not there, -errno otherwise (err). */
 int wfmpi_stage_remove(const char *path, struct wfmpi_error *err);
 

@@ -260,6 +260,38 @@ size_t wfmpi_edit_distance(const char *a, const char *b);
  * none is that close or word is one of them exactly. Returns one of cands. */
 const char *wfmpi_suggest(const char *word, const char *const *cands, size_t n);
 
+/* ------------------------------------------------ what data tasks accept
+ *
+ * The stage module fetches, writes and removes files for the planner's data
+ * tasks at run time; the planner refuses at plan time what those tasks
+ * would refuse. Both ask these functions, so the verdict is the same in
+ * both places (they live here because plan may not use stage, DESIGN.md
+ * section 2). */
+
+enum wfmpi_url_scheme {
+    WFMPI_URL_UNSUPPORTED = 0, /* ftp://, gsiftp://, relative paths, anything else */
+    WFMPI_URL_FILE, /* file:///abs, file://localhost/abs, or /abs */
+    WFMPI_URL_HTTP,
+    WFMPI_URL_HTTPS,
+    WFMPI_URL_SFTP,
+    WFMPI_URL_SCP,
+    WFMPI_URL_S3,
+};
+
+/* The scheme of url (case-insensitive) as stage-in fetches it. For
+ * WFMPI_URL_FILE, *path (when path is not NULL) points into url at the
+ * absolute local path. */
+enum wfmpi_url_scheme wfmpi_url_scheme_of(const char *url, const char **path);
+/* The accepted forms in words, for messages (static storage). */
+const char *wfmpi_url_schemes(void);
+/* A path wfmpi may write or remove under the work dir: not empty,
+ * relative, no ".." component, not ending in "/" or "/.", shorter than
+ * PATH_MAX. */
+bool wfmpi_path_rel_ok(const char *path);
+/* s is exactly 64 hex digits (either case); out (may be NULL) gets them
+ * lower-case. */
+bool wfmpi_sha256_hex_parse(const char *s, char out[WFMPI_SHA256_HEX_LEN]);
+
 /* ----------------------------------------------------------------- files */
 
 /* Read a whole file into a NUL-terminated malloc'd buffer of at most max bytes.

@@ -108,6 +108,7 @@ struct wfmpi_wf_job {
     struct wfmpi_wf_range hooks; /* into view.hooks */
     struct wfmpi_wf_pos pos; /* of the job's mapping */
     struct wfmpi_wf_pos id_pos; /* of the `id` value */
+    struct wfmpi_wf_pos stdio_pos[3]; /* of the stdin, stdout, stderr values (when given) */
 };
 
 /* One parent -> child edge from jobDependencies; indexes into view.jobs. */
@@ -123,10 +124,12 @@ struct wfmpi_wf_replica {
     uint32_t lfn;
     uint32_t pfn;
     uint32_t site;
-    uint32_t sha256; /* checksum, lower-case hex, 0 when absent */
+    uint32_t sha256; /* checksum as written (the planner checks it is hex), 0 when absent */
     uint8_t regex;
     struct wfmpi_wf_range metadata;
     struct wfmpi_wf_pos pos; /* of the pfn value (the lfn's when no pfns) */
+    struct wfmpi_wf_pos lfn_pos; /* of the lfn value */
+    struct wfmpi_wf_pos sha256_pos; /* of the sha256 value (when given) */
 };
 
 enum wfmpi_wf_tc_type {
@@ -144,7 +147,8 @@ struct wfmpi_wf_tc_site {
     uint32_t container; /* container name, 0 when none */
     struct wfmpi_wf_range profiles;
     struct wfmpi_wf_range metadata;
-    struct wfmpi_wf_pos pos;
+    struct wfmpi_wf_pos pos; /* of the site entry's mapping */
+    struct wfmpi_wf_pos pfn_pos; /* of the pfn value */
 };
 
 struct wfmpi_wf_transformation {
@@ -156,6 +160,7 @@ struct wfmpi_wf_transformation {
     struct wfmpi_wf_range hooks;
     struct wfmpi_wf_range requires; /* into view.strs: "ns::name:version" strings */
     struct wfmpi_wf_pos pos;
+    struct wfmpi_wf_pos sha256_pos; /* of the sha256 value (when given) */
 };
 
 struct wfmpi_wf_container {
@@ -169,6 +174,8 @@ struct wfmpi_wf_container {
     struct wfmpi_wf_range profiles;
     struct wfmpi_wf_range metadata;
     struct wfmpi_wf_pos pos;
+    struct wfmpi_wf_pos image_pos; /* of the image value */
+    struct wfmpi_wf_pos sha256_pos; /* of the sha256 value (when given) */
 };
 
 struct wfmpi_wf_file_server {

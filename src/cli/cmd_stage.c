@@ -53,9 +53,9 @@ static int stage_in_items(char **t, int n, struct wfmpi_stage_item *items,
 {
     for (int i = 0; i < n; i++, t += 3) {
         const char *why = NULL;
-        if (wfmpi_stage_scheme_of(t[0], NULL) == WFMPI_STAGE_UNSUPPORTED)
+        if (wfmpi_url_scheme_of(t[0], NULL) == WFMPI_URL_UNSUPPORTED)
             why = "is not a file://, http(s)://, sftp://, scp:// or s3:// URL or an absolute path";
-        else if (!wfmpi_stage_path_ok(t[1]))
+        else if (!wfmpi_path_rel_ok(t[1]))
             why = "has a DEST that is not a relative path without '..'";
         else if (!wfmpi_stage_parse_sha256(t[2], sums[i]))
             why = "has a checksum that is neither '-' nor 64 hex digits";
@@ -189,7 +189,7 @@ static int stage_out_files(char **p, int n, struct wfmpi_stage_out_file *files, 
 {
     for (int i = 0; i < n; i++, p += 2) {
         unsigned mode = wfmpi_stage_out_mode_of(p[1]);
-        if (!mode || !wfmpi_stage_path_ok(p[0])) {
+        if (!mode || !wfmpi_path_rel_ok(p[0])) {
             fprintf(stderr,
                     "wfmpi stage-out: '%s %s': expected a relative LFN without '..' and copy, "
                     "copy+register or register\n",
@@ -299,7 +299,7 @@ int cli_cleanup(int argc, char **argv)
     }
     int first = optind, n = argc - optind;
     for (int i = first; i < first + n; i++) {
-        if (!wfmpi_stage_path_ok(argv[i])) {
+        if (!wfmpi_path_rel_ok(argv[i])) {
             fprintf(stderr,
                     "wfmpi cleanup: '%s' is not a relative path without '..'; nothing removed\n",
                     argv[i]);

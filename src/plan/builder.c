@@ -155,6 +155,7 @@ static void fill_task(const struct plan_task_ids *s, struct wfmpi_plan_task *t)
     t->checkpoint_time_s = s->checkpoint_time_s > 0 ? s->checkpoint_time_s : 0;
     t->retries = s->retries;
     t->priority = s->priority;
+    t->pos = s->pos;
 }
 
 int64_t plan_builder_add_task_ids(struct wfmpi_plan_builder *b, const struct plan_task_ids *s,
@@ -244,6 +245,10 @@ int64_t wfmpi_plan_builder_add_task(struct wfmpi_plan_builder *b,
     s.container = intern_opt(p, spec->container, &oom);
     s.site = intern_opt(p, spec->site, &oom);
     s.kind = spec->kind;
+    if (spec->pos_file) {
+        s.pos = (struct wfmpi_plan_pos){intern_opt(p, spec->pos_file, &oom), spec->pos_line,
+                                        spec->pos_col};
+    }
     if (oom || intern_lists(b, spec))
         return wfmpi_error_set(err, -ENOMEM, "task %s: %s", spec->id, wfmpi_strerror(-ENOMEM));
     s.args = b->scratch;

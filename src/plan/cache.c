@@ -30,8 +30,9 @@
 #include "plan_int.h"
 
 #define CACHE_MAGIC "WFMPIPLC"
-/* Bump when the layout or the key changes. */
-#define CACHE_FORMAT 1
+/* Bump when the layout or the key changes. 2: tasks carry their job's
+ * position (struct wfmpi_plan_pos). */
+#define CACHE_FORMAT 2
 #define CACHE_BYTE_ORDER 0x01020304u
 /* The key is options and file names: anything larger is not ours. */
 #define CACHE_KEY_MAX ((size_t)16 << 20)
@@ -654,7 +655,7 @@ static bool task_ok(const struct wfmpi_plan *p, const struct wfmpi_plan_task *t,
 {
     const uint32_t ids[] = {t->transformation, t->exe,      t->stdin_path, t->stdout_path,
                             t->stderr_path,    t->category, t->successmsg, t->failuremsg,
-                            t->container,      t->site};
+                            t->container,      t->site,     t->pos.file};
     for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
         if (ids[i] > ns)
             return false;

@@ -44,19 +44,6 @@ int wfmpi_plan_integrity_exit(const struct wfmpi_plan_task *t, int exit_code)
     return t->kind == WFMPI_PLAN_STAGE_IN && exit_code == WFMPI_PLAN_INTEGRITY_EXIT;
 }
 
-bool plan_url_remote(const char *pfn)
-{
-    const char *colon = strstr(pfn, "://");
-    if (!colon || colon == pfn || strncmp(pfn, "file://", 7) == 0)
-        return false;
-    for (const char *c = pfn; c < colon; c++) {
-        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
-              *c == '+' || *c == '-' || *c == '.'))
-            return false;
-    }
-    return true;
-}
-
 static bool is_exe_file(const char *path)
 {
     struct stat st;
@@ -176,6 +163,13 @@ int plan_need_exe(struct plan_wfc *w, const struct plan_tr *t)
 
 /* ------------------------------------------------------------ containers */
 
+/* Image URLs the container runtime pulls itself. */
+static bool pulled(const char *u)
+{
+    return strncmp(u, "docker://", 9) == 0 || strncmp(u, "library://", 10) == 0 ||
+           strncmp(u, "oras://", 7) == 0 || strncmp(u, "shub://", 7) == 0;
+}
+
 /* Where a container's image comes from and what the runtime is given:
  * bypassed images and local files as they are; docker://, library://,
  * oras:// and shub:// pulled once into the work dir; other URLs staged. */
@@ -187,6 +181,13 @@ static int container_image(struct plan_wfc *w, const struct wfmpi_wf_container *
     if (strcmp(type, "shifter") == 0) { /* the site's shifterimg has it */
         *image = c->image;
         return 0;
+    }
+    /* What is not pulled and not handed over as it is, is staged (or used
+     * where it is): stage-in must be able to fetch it. */
+    if (!c->bypass && !pulled(img)) {
+        int rc = plan_check_fetch(P, c->image, c->image_pos, "container", c->name);
+        if (rc)
+            return rc;
     }
     if (!strstr(img, "://") && strcmp(type, "docker") == 0)
         url = intern2(P, "docker://", img);
@@ -202,8 +203,7 @@ static int container_image(struct plan_wfc *w, const struct wfmpi_wf_container *
     char name[PATH_MAX + 8]; /* room for ".sif" */
     snprintf(name, PATH_MAX, "%s", plan_s(P, c->name));
     plan_file_safe(name);
-    bool pull = strncmp(u, "docker://", 9) == 0 || strncmp(u, "library://", 10) == 0 ||
-                strncmp(u, "oras://", 7) == 0 || strncmp(u, "shub://", 7) == 0;
+    bool pull = pulled(u);
     struct plan_fetch f = {.name = c->name,
                            .dest = intern2(P, FETCH_DIR_IMAGES, strcat(name, ".sif")),
                            .url = url,
@@ -445,9 +445,7 @@ static bool in_place(const struct planner *P, const char *pfn, const char *lfn)
 {
     if (plan_url_remote(pfn))
         return false;
-    if (lfn[0] == '/')
-        return true; /* an absolute lfn is where it is */
-    char buf[2 * PATH_MAX];
+    char buf[2 * PATH_MAX]; /* lfns are relative (plan_check_lfn) */
     struct stat a, b;
     snprintf(buf, sizeof(buf), "%s/%s", P->work_dir, lfn);
     return lstat(buf, &b) == 0 && S_ISREG(b.st_mode) && stat(plan_url_path(pfn), &a) == 0 &&

@@ -35,6 +35,18 @@ const char *wfmpi_plan_str(const struct wfmpi_plan *plan, uint32_t id)
     return s ? s : "";
 }
 
+const char *wfmpi_plan_task_where(const struct wfmpi_plan *plan, uint32_t task, char *buf,
+                                  size_t size)
+{
+    if (!size)
+        return buf;
+    buf[0] = '\0';
+    const struct wfmpi_plan_pos *at = task < plan->n_tasks ? &plan->tasks[task].pos : NULL;
+    if (at && at->file)
+        snprintf(buf, size, "%s:%u:%u", wfmpi_plan_str(plan, at->file), at->line, at->col);
+    return buf;
+}
+
 void wfmpi_plan_stats(const struct wfmpi_plan *plan, struct wfmpi_plan_stats *out)
 {
     *out = plan->stats;

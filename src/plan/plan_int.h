@@ -109,6 +109,7 @@ struct plan_task_ids {
     int32_t retries, priority;
     uint32_t category, successmsg, failuremsg, container, site;
     uint8_t kind;
+    struct wfmpi_plan_pos pos;
 };
 
 /* wfmpi_plan_builder_add_task with ids: the same checks, errors and result. */
@@ -210,6 +211,7 @@ struct plan_tr {
 struct plan_input {
     uint32_t site; /* execution site this resolution was made for */
     uint32_t pfn, sha256;
+    struct wfmpi_wf_pos from; /* the replica's pfn, or the first use's position */
 };
 
 /* Inputs the parent's sub-workflow job hands to an inlined workflow. */
@@ -296,6 +298,30 @@ int plan_pos_error(struct planner *P, struct wfmpi_wf_pos pos, int code, const c
 const char *plan_s(const struct planner *P, uint32_t id);
 
 /* profiles.c */
+
+/* What a numeric profile holds (docs/planning.md, "Resources"). */
+enum plan_kind {
+    PK_CORES, /* integer 1..PLAN_NUM_MAX */
+    PK_COUNT, /* integer 0..PLAN_NUM_MAX */
+    PK_MB, /* MB 0..PLAN_NUM_MAX, fractions allowed, MB/M/GB/G may follow */
+    PK_SEC, /* seconds 0..PLAN_NUM_MAX, fractions allowed */
+    PK_MIN, /* minutes 0..PLAN_NUM_MAX, fractions allowed; stored as seconds */
+    PK_SIGNED, /* integer -PLAN_NUM_MAX..PLAN_NUM_MAX (priorities) */
+    PK_STR, /* not a number */
+};
+
+/* Every numeric profile is within 10^9 of its unit: far beyond any real
+ * request, and within what the plan's fields hold with room to spare. */
+#define PLAN_NUM_MAX 1000000000LL
+
+/* Parse the profile value s as a kind (enum plan_kind other than PK_STR):
+ * blanks around it are fine, then decimal text (strtoll/strtod, errno and
+ * end checked), for PK_MB optionally followed by a unit. 0 with *out in the
+ * plan's unit (MB, seconds), or WFMPI_E_INPUT with why[size] saying what is
+ * wrong as words to follow the quoted value ("is out of range
+ * (0..1000000000 MB)", "is not an integer", "is not a number"). */
+int plan_parse_number(const char *s, uint8_t kind, double *out, char *why, size_t size);
+
 int plan_keys_init(struct planner *P);
 /* Apply one level of profiles (a range of view.profiles_all) to res/env. */
 int plan_apply_profiles(struct planner *P, const struct wfmpi_wf_view *v, struct wfmpi_wf_range r,
@@ -308,17 +334,37 @@ int plan_categories(struct planner *P, const struct wfmpi_wf_view *v);
 int plan_wfc_index(struct plan_wfc *w);
 /* Resolve job j's transformation; *out is an index into w->tr. */
 int plan_resolve_tr(struct plan_wfc *w, const struct wfmpi_wf_job *job, uint32_t *out);
-/* Resolve a workflow input for a job running at `site`. */
+/* Resolve a workflow input for a job running at `site`; *from is where the
+ * pfn was written (a replica's pfn value), else pos. */
 int plan_resolve_input(struct plan_wfc *w, uint32_t lfn, uint32_t site, struct wfmpi_wf_pos pos,
-                       uint32_t *pfn, uint32_t *sha256);
+                       uint32_t *pfn, uint32_t *sha256, struct wfmpi_wf_pos *from);
 /* Path of a sub-workflow file: replica catalog, else beside the workflow.
  * Writes into buf; WFMPI_E_INPUT at pos when neither exists. */
 int plan_locate_subwf(struct plan_wfc *w, uint32_t file, struct wfmpi_wf_pos pos, char *buf,
                       size_t size);
-/* "file://" URLs become paths; anything else is returned unchanged. */
+/* Local file:// URLs (file:///PATH, file://localhost/PATH) become paths;
+ * anything else is returned unchanged. */
 const char *plan_url_path(const char *pfn);
+
+/* check.c: what the data tasks would refuse, refused at plan time with the
+ * stage module's verdicts (util.h). */
 /* True for URLs that need a transfer: a scheme other than file://. */
 bool plan_url_remote(const char *pfn);
+/* A plain path, or a URL stage-in fetches (wfmpi_url_scheme_of). */
+bool plan_url_fetchable(const char *pfn);
+/* A plain path or a local file:// URL. */
+bool plan_url_local(const char *pfn);
+/* WFMPI_E_INPUT at pos unless lfn names a file under the work dir
+ * (wfmpi_path_rel_ok, no NUL): "<what> 'lfn' is an absolute path ...". */
+int plan_check_lfn(struct planner *P, uint32_t lfn, const char *what, struct wfmpi_wf_pos pos);
+/* WFMPI_E_INPUT at pos unless stage-in can fetch pfn (plan_url_fetchable):
+ * "<what> '<name>': 'gopher://...' is not a URL the data tasks can fetch". */
+int plan_check_fetch(struct planner *P, uint32_t pfn, struct wfmpi_wf_pos pos, const char *what,
+                     uint32_t name);
+/* Every entry of w's catalogs: replica lfns (but regular expressions) are
+ * file names, every checksum (replicas, transformations, containers) is
+ * 64 hex digits. */
+int plan_check_catalogs(struct plan_wfc *w);
 /* A pfn as a task in the work dir can use it: URLs as they are, file://
  * URLs as paths, relative paths made absolute against the workflow file's
  * directory. 0 when out of memory. */

@@ -181,6 +181,34 @@ static int set_producer(struct wf_run *r, uint32_t j, uint32_t lfn, struct wfmpi
     return plan_map_put(&r->w.producer, lfn, j) ? oom(P) : 0;
 }
 
+/* Pass 0: every file a job names is a file under the work dir, as the data
+ * tasks and the job itself will take it (forPlanning uses are for
+ * pegasus-plan, and nothing here touches them). */
+static int check_lfns(struct wf_run *r)
+{
+    static const char *const what[3] = {"stdin file", "stdout file", "stderr file"};
+    const struct wfmpi_wf_view *v = r->w.v;
+    for (uint32_t j = 0; j < v->n_jobs; j++) {
+        const struct wfmpi_wf_job *job = &v->jobs[j];
+        for (uint32_t i = 0; i < job->uses.count; i++) {
+            const struct wfmpi_wf_use *u = &v->uses[job->uses.first + i];
+            int rc = u->flags & WFMPI_WF_USE_FOR_PLANNING
+                         ? 0
+                         : plan_check_lfn(r->w.P, u->lfn, "lfn", u->pos);
+            if (rc)
+                return rc;
+        }
+        const uint32_t io[3] = {job->stdin_lfn, job->stdout_lfn, job->stderr_lfn};
+        for (int k = 0; k < 3; k++) {
+            struct wfmpi_wf_pos at = job->stdio_pos[k].line ? job->stdio_pos[k] : job->pos;
+            int rc = io[k] ? plan_check_lfn(r->w.P, io[k], what[k], at) : 0;
+            if (rc)
+                return rc;
+        }
+    }
+    return 0;
+}
+
 /* Pass 1: the producing job of every lfn (outputs, inouts, stdout, stderr). */
 static int find_producers(struct wf_run *r)
 {
@@ -224,14 +252,18 @@ static bool job_uses(const struct wfmpi_wf_view *v, const struct wfmpi_wf_job *j
 }
 
 /* Resolve one consumed lfn: produced in this workflow -> no pfn (it will be
- * in the work dir), else a workflow input. */
+ * in the work dir), else a workflow input, which a stage-in task must be
+ * able to fetch unless the job reads it where it is (bypass). */
 static int file_entry(struct wf_run *r, uint32_t j, uint32_t lfn, uint8_t link, uint8_t flags,
                       uint32_t site, struct wfmpi_wf_pos pos)
 {
     uint32_t pfn = 0, sha = 0;
     if (link == WFMPI_WF_LINK_INPUT &&
         plan_map_get(&r->w.producer, lfn, UINT32_MAX) == UINT32_MAX) {
-        int rc = plan_resolve_input(&r->w, lfn, site, pos, &pfn, &sha);
+        struct wfmpi_wf_pos from = pos;
+        int rc = plan_resolve_input(&r->w, lfn, site, pos, &pfn, &sha, &from);
+        if (!rc && !(flags & WFMPI_WF_USE_BYPASS))
+            rc = plan_check_fetch(r->w.P, pfn, from, "input", lfn);
         if (rc)
             return rc;
     }
@@ -317,6 +349,8 @@ static uint32_t task_id(struct planner *P, const char *prefix, uint32_t id)
 static int add_task(struct wf_run *r, uint32_t j, struct plan_task_ids *s, size_t first_env)
 {
     struct planner *P = r->w.P;
+    const struct wfmpi_wf_pos at = r->w.v->jobs[j].pos;
+    s->pos = (struct wfmpi_plan_pos){at.file, at.line, at.col};
     s->args = P->words;
     s->n_args = (uint32_t)first_env;
     s->env = P->words + first_env;
@@ -669,7 +703,8 @@ static int load(struct planner *P, struct wf_run *r, const char *path,
     r->jt = calloc(r->w.v->n_jobs ? r->w.v->n_jobs : 1, sizeof(*r->jt));
     if (!r->w.dir || !r->jt)
         return oom(P);
-    return plan_wfc_index(&r->w);
+    int rc = plan_wfc_index(&r->w);
+    return rc ? rc : plan_check_catalogs(&r->w);
 }
 
 /* The main workflow's builder is created once its name is known. */
@@ -746,6 +781,8 @@ static int plan_workflow(struct planner *P, const char *path, const char *prefix
         rc = reserve(P, r.w.v);
     if (!rc)
         rc = plan_categories(P, r.w.v);
+    if (!rc)
+        rc = check_lfns(&r);
     if (!rc)
         rc = find_producers(&r);
     if (!rc)

@@ -8,21 +8,15 @@
  * whatever the order they are written in. Keys are compared as interned ids,
  * so applying a level costs no string comparison. */
 #include <ctype.h>
+#include <errno.h>
 #include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "plan_int.h"
-
-enum kind {
-    K_COUNT, /* non-negative integer */
-    K_MB, /* non-negative number of MB, optional MB/GB suffix */
-    K_SEC, /* non-negative seconds */
-    K_MIN, /* non-negative minutes, stored as seconds */
-    K_SIGNED, /* integer, may be negative (priorities) */
-    K_STR,
-};
 
 struct key_def {
     const char *ns, *key;
@@ -30,30 +24,27 @@ struct key_def {
 };
 
 static const struct key_def key_defs[] = {
-    {"pegasus", "cores", PQ_CORES, 3, K_COUNT},
-    {"pegasus", "gpus", PQ_GPUS, 3, K_COUNT},
-    {"pegasus", "memory", PQ_MEMORY, 3, K_MB},
-    {"pegasus", "runtime", PQ_RUNTIME, 3, K_SEC},
-    {"pegasus", "job.runtime", PQ_RUNTIME, 3, K_SEC}, /* deprecated spelling */
-    {"pegasus", "maxwalltime", PQ_MAXWALL, 3, K_MIN},
-    {"pegasus", "checkpoint.time", PQ_CKPT, 3, K_MIN},
-    {"pegasus", "exitcode.successmsg", PQ_SUCCESS, 3, K_STR},
-    {"pegasus", "exitcode.failuremsg", PQ_FAILURE, 3, K_STR},
-    {"pegasus", "pmc_request_cpus", PQ_CORES, 2, K_COUNT},
-    {"pegasus", "pmc_request_memory", PQ_MEMORY, 2, K_MB},
-    {"pegasus", "pmc_priority", PQ_PRIORITY, 2, K_SIGNED},
-    {"condor", "request_cpus", PQ_CORES, 1, K_COUNT},
-    {"condor", "request_gpus", PQ_GPUS, 1, K_COUNT},
-    {"condor", "request_memory", PQ_MEMORY, 1, K_MB},
-    {"dagman", "retry", PQ_RETRY, 3, K_COUNT},
-    {"dagman", "priority", PQ_PRIORITY, 1, K_SIGNED},
-    {"dagman", "category", PQ_CATEGORY, 3, K_STR},
+    {"pegasus", "cores", PQ_CORES, 3, PK_CORES},
+    {"pegasus", "gpus", PQ_GPUS, 3, PK_COUNT},
+    {"pegasus", "memory", PQ_MEMORY, 3, PK_MB},
+    {"pegasus", "runtime", PQ_RUNTIME, 3, PK_SEC},
+    {"pegasus", "job.runtime", PQ_RUNTIME, 3, PK_SEC}, /* deprecated spelling */
+    {"pegasus", "maxwalltime", PQ_MAXWALL, 3, PK_MIN},
+    {"pegasus", "checkpoint.time", PQ_CKPT, 3, PK_MIN},
+    {"pegasus", "exitcode.successmsg", PQ_SUCCESS, 3, PK_STR},
+    {"pegasus", "exitcode.failuremsg", PQ_FAILURE, 3, PK_STR},
+    {"pegasus", "pmc_request_cpus", PQ_CORES, 2, PK_CORES},
+    {"pegasus", "pmc_request_memory", PQ_MEMORY, 2, PK_MB},
+    {"pegasus", "pmc_priority", PQ_PRIORITY, 2, PK_SIGNED},
+    {"condor", "request_cpus", PQ_CORES, 1, PK_CORES},
+    {"condor", "request_gpus", PQ_GPUS, 1, PK_COUNT},
+    {"condor", "request_memory", PQ_MEMORY, 1, PK_MB},
+    {"dagman", "retry", PQ_RETRY, 3, PK_COUNT},
+    {"dagman", "priority", PQ_PRIORITY, 1, PK_SIGNED},
+    {"dagman", "category", PQ_CATEGORY, 3, PK_STR},
 };
 
 #define N_KEY_DEFS (sizeof(key_defs) / sizeof(key_defs[0]))
-
-/* Counts beyond this are typos, not requests (and must fit uint32). */
-#define PLAN_MAX_COUNT 1e9
 
 int plan_keys_init(struct planner *P)
 {
@@ -93,56 +84,168 @@ int plan_env_set(struct plan_env *e, uint32_t key, uint32_t val)
     return 0;
 }
 
-/* Parse a number of the given kind; false when it is not one. */
-static bool parse_value(const char *s, uint8_t kind, double *out)
+/* ------------------------------------------------------------ numbers
+ *
+ * Every numeric profile goes through plan_parse_number: decimal text only
+ * (no hex, inf or nan, which strtod would take), converted by strtoll or
+ * strtod with their errno and end pointer checked, then held to the range
+ * of its kind. The ranges are far beyond any real request and well inside
+ * what the plan's fields hold (uint32 counts, int32 retries and priorities,
+ * seconds that are multiplied by 1000 into a uint64), so nothing later
+ * overflows. */
+
+struct num_kind {
+    long long min, max; /* in the unit as written */
+    bool integer; /* 2.5 is refused, 2.0 and 2e3 are not */
+    bool mb; /* MB/M/GB/G may follow */
+    const char *unit; /* in messages */
+    double scale; /* as written -> the plan's unit */
+};
+
+static const struct num_kind num_kinds[PK_STR] = {
+    [PK_CORES] = {1, PLAN_NUM_MAX, true, false, "", 1},
+    [PK_COUNT] = {0, PLAN_NUM_MAX, true, false, "", 1},
+    [PK_MB] = {0, PLAN_NUM_MAX, false, true, " MB", 1},
+    [PK_SEC] = {0, PLAN_NUM_MAX, false, false, " s", 1},
+    [PK_MIN] = {0, PLAN_NUM_MAX, false, false, " min", 60},
+    [PK_SIGNED] = {-PLAN_NUM_MAX, PLAN_NUM_MAX, true, false, "", 1},
+};
+
+/* Length of the decimal number at s: [+-] digits [. digits] [e [+-] digits],
+ * with digits on at least one side of the point; 0 when there is none.
+ * *plain is set when it is digits only (after the sign). */
+static size_t decimal_len(const char *s, bool *plain)
 {
-    char *end;
-    while (isspace((unsigned char)*s))
-        s++;
-    if (!*s)
-        return false;
-    double d = strtod(s, &end);
-    if (end == s || !isfinite(d))
-        return false;
-    while (isspace((unsigned char)*end))
-        end++;
-    if (kind == K_MB && (!strcasecmp(end, "MB") || !strcasecmp(end, "M"))) {
-        end += strlen(end);
-    } else if (kind == K_MB && (!strcasecmp(end, "GB") || !strcasecmp(end, "G"))) {
-        d *= 1024;
-        end += strlen(end);
+    size_t i = (s[0] == '+' || s[0] == '-'), digits = 0;
+    for (; isdigit((unsigned char)s[i]); i++)
+        digits++;
+    *plain = digits > 0;
+    if (s[i] == '.') {
+        *plain = false;
+        for (i++; isdigit((unsigned char)s[i]); i++)
+            digits++;
     }
-    if (*end)
-        return false;
-    if ((kind == K_COUNT || kind == K_SIGNED) && d != floor(d))
-        return false;
-    if (kind == K_MIN)
-        d *= 60;
-    *out = d;
-    return true;
+    if (!digits)
+        return 0;
+    if (s[i] == 'e' || s[i] == 'E') {
+        size_t j = i + 1 + (s[i + 1] == '+' || s[i + 1] == '-');
+        if (!isdigit((unsigned char)s[j]))
+            return i; /* "2e" stops before the e: junk follows */
+        *plain = false;
+        for (i = j; isdigit((unsigned char)s[i]); i++)
+            ;
+    }
+    return i;
 }
 
+/* After the number: nothing but blanks, or for MB a unit. *mul gets the
+ * unit's factor. */
+static bool suffix_ok(const char *s, const struct num_kind *k, double *mul)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    size_t n = strlen(s);
+    while (n && isspace((unsigned char)s[n - 1]))
+        n--;
+    *mul = 1;
+    if (n == 0)
+        return true;
+    if (!k->mb)
+        return false;
+    if ((n == 2 && !strncasecmp(s, "MB", 2)) || (n == 1 && (*s == 'M' || *s == 'm')))
+        return true;
+    *mul = 1024;
+    return (n == 2 && !strncasecmp(s, "GB", 2)) || (n == 1 && (*s == 'G' || *s == 'g'));
+}
+
+static int num_fail(char *why, size_t size, const char *fmt, ...) WFMPI_PRINTF(3, 4);
+static int num_fail(char *why, size_t size, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, size, fmt, ap);
+    va_end(ap);
+    return WFMPI_E_INPUT;
+}
+
+static int out_of_range(const struct num_kind *k, char *why, size_t size)
+{
+    return num_fail(why, size, "is out of range (%lld..%lld%s)", k->min, k->max, k->unit);
+}
+
+/* The value of digits-only text, by strtoll. */
+static int parse_integer(const char *s, size_t len, const struct num_kind *k, double *out,
+                         char *why, size_t size)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (end != s + len)
+        return num_fail(why, size, "is not a number");
+    if (errno == ERANGE || v < k->min || v > k->max)
+        return out_of_range(k, why, size);
+    *out = (double)v;
+    return 0;
+}
+
+int plan_parse_number(const char *s, uint8_t kind, double *out, char *why, size_t size)
+{
+    if (kind >= PK_STR)
+        return num_fail(why, size, "is not a number");
+    const struct num_kind *k = &num_kinds[kind];
+    while (isspace((unsigned char)*s))
+        s++;
+    bool plain;
+    size_t len = decimal_len(s, &plain);
+    double mul, d = 0;
+    if (!len || !suffix_ok(s + len, k, &mul))
+        return num_fail(why, size, "%s",
+                        k->mb        ? "is not a number of MB (a unit MB or GB may follow)"
+                        : k->integer ? "is not an integer"
+                                     : "is not a number");
+    if (plain && mul == 1) {
+        int rc = parse_integer(s, len, k, &d, why, size);
+        if (!rc)
+            *out = d * k->scale;
+        return rc;
+    }
+    char *end;
+    errno = 0;
+    d = strtod(s, &end);
+    if (end != s + len)
+        return num_fail(why, size, "is not a number");
+    /* ERANGE is also underflow (1e-400), whose tiny result is fine. */
+    if (errno == ERANGE && fabs(d) > 1)
+        return out_of_range(k, why, size);
+    d *= mul;
+    if (k->integer && d != floor(d))
+        return num_fail(why, size, "is not an integer");
+    if (d < (double)k->min || d > (double)k->max)
+        return out_of_range(k, why, size);
+    *out = d * k->scale + 0.0; /* + 0.0: "-0" is 0 */
+    return 0;
+}
+
+/* A numeric value is checked before the rank decides whether it counts, so
+ * a bad value is an error wherever it is written at its level. */
 static int set_value(struct planner *P, const struct plan_keyspec *k,
                      const struct wfmpi_wf_profile *pr, struct plan_res *lvl, uint8_t *rank)
 {
+    double d = 0;
+    if (k->kind != PK_STR) {
+        char why[128] = "holds a NUL byte"; /* "5\0junk" would read as 5 */
+        const char *s = plan_s(P, pr->value);
+        if (strlen(s) != wfmpi_strtab_len(P->st, pr->value) ||
+            plan_parse_number(s, k->kind, &d, why, sizeof(why)))
+            return plan_pos_error(P, pr->pos, WFMPI_E_INPUT, "profile %s.%s: '%s' %s",
+                                  plan_s(P, pr->ns), plan_s(P, pr->key), s, why);
+    }
     if (k->rank < rank[k->qty])
         return 0; /* a stronger key at this level already decided */
-    if (k->kind == K_STR) {
+    if (k->kind == PK_STR)
         lvl->str[k->qty] = pr->value;
-    } else {
-        const char *s = plan_s(P, pr->value);
-        double d;
-        if (!parse_value(s, k->kind, &d))
-            return plan_pos_error(P, pr->pos, WFMPI_E_INPUT, "profile %s.%s: '%s' is not a number",
-                                  plan_s(P, pr->ns), plan_s(P, pr->key), s);
-        if (d < 0 && k->kind != K_SIGNED)
-            return plan_pos_error(P, pr->pos, WFMPI_E_INPUT, "profile %s.%s: negative value '%s'",
-                                  plan_s(P, pr->ns), plan_s(P, pr->key), s);
-        if (fabs(d) > PLAN_MAX_COUNT && (k->kind == K_COUNT || k->kind == K_SIGNED))
-            return plan_pos_error(P, pr->pos, WFMPI_E_INPUT, "profile %s.%s: '%s' is out of range",
-                                  plan_s(P, pr->ns), plan_s(P, pr->key), s);
+    else
         lvl->num[k->qty] = d;
-    }
     lvl->set[k->qty] = 1;
     rank[k->qty] = k->rank;
     return 0;
@@ -204,11 +307,12 @@ int plan_categories(struct planner *P, const struct wfmpi_wf_view *v)
         if (pr->ns != P->ns_dagman || kl <= sl || strcmp(key + kl - sl, suffix) != 0)
             continue;
         double d;
+        char why[128] = "holds a NUL byte";
         const char *val = plan_s(P, pr->value);
-        if (!parse_value(val, K_COUNT, &d) || d < 0 || d > PLAN_MAX_COUNT)
-            return plan_pos_error(P, pr->pos, WFMPI_E_INPUT,
-                                  "profile dagman.%s: '%s' is not a non-negative integer", key,
-                                  val);
+        if (strlen(val) != wfmpi_strtab_len(P->st, pr->value) ||
+            plan_parse_number(val, PK_COUNT, &d, why, sizeof(why)))
+            return plan_pos_error(P, pr->pos, WFMPI_E_INPUT, "profile dagman.%s: '%s' %s", key, val,
+                                  why);
         char name[256];
         snprintf(name, sizeof(name), "%.*s", (int)(kl - sl), key);
         if (wfmpi_plan_builder_add_category(P->b, name, (uint32_t)d))

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -14,8 +15,9 @@
 
 const char *plan_url_path(const char *pfn)
 {
-    if (strncmp(pfn, "file://", 7) == 0)
-        return pfn + 7;
+    const char *path;
+    if (strncasecmp(pfn, "file://", 7) == 0 && wfmpi_url_scheme_of(pfn, &path) == WFMPI_URL_FILE)
+        return path;
     return pfn;
 }
 
@@ -160,11 +162,20 @@ static int stageable_exe(struct plan_wfc *w, uint32_t tc, const struct wfmpi_wf_
                          struct plan_tr *t)
 {
     struct planner *P = w->P;
+    const struct wfmpi_wf_transformation *tr = &w->v->transformations[tc];
+    int rc = plan_check_fetch(P, s->pfn, s->pfn_pos, "transformation", tr->name);
+    if (rc)
+        return rc;
     char buf[PATH_MAX];
-    snprintf(buf, sizeof(buf), ".wfmpi/bin/%s", plan_s(P, w->v->transformations[tc].name));
+    snprintf(buf, sizeof(buf), ".wfmpi/bin/%s", plan_s(P, tr->name));
     plan_file_safe(buf + 11);
+    if (!wfmpi_path_rel_ok(buf))
+        return plan_pos_error(P, tr->pos, WFMPI_E_INPUT,
+                              "stageable transformation '%s': its name cannot be a file name "
+                              "in the work dir (%s)",
+                              plan_s(P, tr->name), buf);
     t->stage_url = plan_abs_pfn(w, s->pfn);
-    t->stage_sha = w->v->transformations[tc].sha256;
+    t->stage_sha = tr->sha256;
     t->exe = wfmpi_strtab_intern_cstr(P->st, buf);
     return t->exe && t->stage_url ? 0 : -ENOMEM;
 }
@@ -187,6 +198,12 @@ static int resolve_exe(struct plan_wfc *w, const struct wfmpi_wf_job *job, uint3
         bool inside = P->s_incontainer && s->name == P->s_incontainer;
         if (s->type == WFMPI_WF_TC_STAGEABLE && !inside)
             return stageable_exe(w, tc, s, t);
+        if (!plan_url_local(plan_s(P, s->pfn)))
+            return plan_pos_error(P, s->pfn_pos, WFMPI_E_INPUT,
+                                  "transformation '%s': installed pfn '%s' is not a path (an "
+                                  "installed executable is run where it is; type: stageable "
+                                  "fetches one)",
+                                  name, plan_s(P, s->pfn));
         const char *exe = plan_url_path(plan_s(P, s->pfn));
         if (!inside && t->cont == UINT32_MAX && !is_file(exe))
             wfmpi_warn("transformation '%s': pfn '%s' for site '%s' does not exist on this "
@@ -307,6 +324,7 @@ static int resolve_uncached(struct plan_wfc *w, uint32_t lfn, uint32_t site,
 {
     struct planner *P = w->P;
     in->site = site;
+    in->from = pos;
     for (size_t i = 0; i < w->n_provided; i++) {
         if (w->provided[i].lfn == lfn) {
             in->pfn = w->provided[i].pfn;
@@ -318,6 +336,7 @@ static int resolve_uncached(struct plan_wfc *w, uint32_t lfn, uint32_t site,
     if (r != UINT32_MAX) {
         in->pfn = w->v->replicas[r].pfn;
         in->sha256 = w->v->replicas[r].sha256;
+        in->from = w->v->replicas[r].pos;
         return 0;
     }
     const char *dir = P->opt && P->opt->input_dir ? P->opt->input_dir : w->dir;
@@ -333,7 +352,7 @@ static int resolve_uncached(struct plan_wfc *w, uint32_t lfn, uint32_t site,
 }
 
 int plan_resolve_input(struct plan_wfc *w, uint32_t lfn, uint32_t site, struct wfmpi_wf_pos pos,
-                       uint32_t *pfn, uint32_t *sha256)
+                       uint32_t *pfn, uint32_t *sha256, struct wfmpi_wf_pos *from)
 {
     uint32_t k = plan_map_get(&w->input_by_lfn, lfn, UINT32_MAX);
     struct plan_input in;
@@ -354,6 +373,7 @@ int plan_resolve_input(struct plan_wfc *w, uint32_t lfn, uint32_t site, struct w
     }
     *pfn = in.pfn;
     *sha256 = in.sha256;
+    *from = in.from;
     return 0;
 }
 

@@ -275,24 +275,26 @@ void sched_release(struct wfmpi_sched *s, uint32_t task)
 
 /* Name the resource that no node has enough of, against the largest node. */
 int sched_explain_misfit(const struct wfmpi_sched *s, const struct sched_class *c,
-                         const char *task_id, struct wfmpi_error *err)
+                         const char *task_id, const char *where, struct wfmpi_error *err)
 {
     const struct sched_seg *all = &s->seg[1];
+    const char *sep = *where ? ": " : "";
     if (c->gpus > all->gpus)
         return wfmpi_error_set(err, WFMPI_E_INPUT,
-                               "task '%s' asks for %u GPUs but the largest node has %u", task_id,
-                               c->gpus, all->gpus);
+                               "%s%stask '%s' asks for %u GPUs but the largest node has %u", where,
+                               sep, task_id, c->gpus, all->gpus);
     if (c->cores > all->cores)
         return wfmpi_error_set(err, WFMPI_E_INPUT,
-                               "task '%s' asks for %u cores but the largest node has %u", task_id,
-                               c->cores, all->cores);
+                               "%s%stask '%s' asks for %u cores but the largest node has %u", where,
+                               sep, task_id, c->cores, all->cores);
     if (c->memory_mb > all->mem)
-        return wfmpi_error_set(err, WFMPI_E_INPUT,
-                               "task '%s' asks for %llu MB of memory but the largest node has %llu",
-                               task_id, (unsigned long long)c->memory_mb,
-                               (unsigned long long)all->mem);
+        return wfmpi_error_set(
+            err, WFMPI_E_INPUT,
+            "%s%stask '%s' asks for %llu MB of memory but the largest node has %llu", where, sep,
+            task_id, (unsigned long long)c->memory_mb, (unsigned long long)all->mem);
     return wfmpi_error_set(err, WFMPI_E_INPUT,
-                           "task '%s' asks for %u cores, %u GPUs and %llu MB together, "
+                           "%s%stask '%s' asks for %u cores, %u GPUs and %llu MB together, "
                            "which no single node has",
-                           task_id, c->cores, c->gpus, (unsigned long long)c->memory_mb);
+                           where, sep, task_id, c->cores, c->gpus,
+                           (unsigned long long)c->memory_mb);
 }

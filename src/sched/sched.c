@@ -81,15 +81,20 @@ static void init_tasks(struct wfmpi_sched *s)
 }
 
 /* Every class must fit some node of the empty pool, or nothing would ever run
- * it: that is an input error, reported before anything starts. */
+ * it: that is an input error, reported before anything starts, at the
+ * position of the (first such) task's job when the plan knows it, as every
+ * other input error is. */
 static int check_fit(const struct wfmpi_sched *s, const struct wfmpi_plan *plan,
                      struct wfmpi_error *err)
 {
     for (uint32_t c = 0; c < s->n_classes; c++) {
         const struct sched_class *cl = &s->classes[c];
-        if (sched_find_node(s, cl) == SCHED_NONE)
-            return sched_explain_misfit(
-                s, cl, wfmpi_plan_str(plan, s->view->tasks[cl->first_task].id), err);
+        if (sched_find_node(s, cl) != SCHED_NONE)
+            continue;
+        char where[WFMPI_ERROR_TEXT_MAX];
+        wfmpi_plan_task_where(plan, cl->first_task, where, sizeof(where));
+        return sched_explain_misfit(s, cl, wfmpi_plan_str(plan, s->view->tasks[cl->first_task].id),
+                                    where, err);
     }
     return 0;
 }

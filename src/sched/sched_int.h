@@ -204,8 +204,9 @@ uint64_t sched_pick_gpus(uint64_t free_mask, uint32_t k, uint32_t n_gpus);
  * free that suffices, so larger free groups stay whole), else as above. */
 uint64_t sched_pick_gpus_near(uint64_t free_mask, uint32_t k, uint32_t n_gpus,
                               const uint32_t *group);
-/* Explain why class c fits no node at all (create-time validation). */
+/* Explain why class c fits no node at all (create-time validation), as
+ * "WHERE: task 'ID' asks for ..." (no prefix when where is ""). */
 int sched_explain_misfit(const struct wfmpi_sched *s, const struct sched_class *c,
-                         const char *task_id, struct wfmpi_error *err);
+                         const char *task_id, const char *where, struct wfmpi_error *err);
 
 #endif /* WFMPI_SCHED_INT_H */

@@ -27,7 +27,7 @@
 
 struct xfer {
     struct wfmpi_stage_item *it;
-    enum wfmpi_stage_scheme scheme;
+    enum wfmpi_url_scheme scheme;
     char url[STAGE_URL_MAX]; /* what curl fetches (s3:// mapped to https) */
     char part[PATH_MAX];
     CURL *h;
@@ -250,7 +250,7 @@ static int hash_prefix(struct xfer *x)
 static int open_part(struct xfer *x)
 {
     struct stat st;
-    x->offset = x->scheme != WFMPI_STAGE_SCP && lstat(x->part, &st) == 0 && S_ISREG(st.st_mode)
+    x->offset = x->scheme != WFMPI_URL_SCP && lstat(x->part, &st) == 0 && S_ISREG(st.st_mode)
                     ? (curl_off_t)st.st_size
                     : 0;
     x->fd = open(x->part, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
@@ -360,11 +360,11 @@ static void setup_trust(struct xfer *x)
         curl_easy_setopt(x->h, CURLOPT_CAINFO, ca);
     const char *home = getenv("HOME");
     char kh[PATH_MAX];
-    if ((x->scheme == WFMPI_STAGE_SFTP || x->scheme == WFMPI_STAGE_SCP) && home &&
+    if ((x->scheme == WFMPI_URL_SFTP || x->scheme == WFMPI_URL_SCP) && home &&
         (size_t)snprintf(kh, sizeof(kh), "%s/.ssh/known_hosts", home) < sizeof(kh) &&
         access(kh, R_OK) == 0)
         curl_easy_setopt(x->h, CURLOPT_SSH_KNOWNHOSTS, kh);
-    if (x->scheme == WFMPI_STAGE_SFTP || x->scheme == WFMPI_STAGE_SCP)
+    if (x->scheme == WFMPI_URL_SFTP || x->scheme == WFMPI_URL_SCP)
         setup_ssh_key(x, home);
 }
 
@@ -376,7 +376,7 @@ static bool setup_easy(struct xfer *x, const struct wfmpi_stage_in_options *o)
         return false;
     }
     snprintf(x->url, sizeof(x->url), "%s", it->url);
-    if (x->scheme == WFMPI_STAGE_S3 && !setup_s3(x))
+    if (x->scheme == WFMPI_URL_S3 && !setup_s3(x))
         return false;
     int rc = open_part(x);
     if (rc) {
@@ -395,7 +395,7 @@ static bool setup_easy(struct xfer *x, const struct wfmpi_stage_in_options *o)
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, x->errbuf);
     curl_easy_setopt(h, CURLOPT_FAILONERROR, 1L);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    if (x->scheme == WFMPI_STAGE_HTTP || x->scheme == WFMPI_STAGE_HTTPS) {
+    if (x->scheme == WFMPI_URL_HTTP || x->scheme == WFMPI_URL_HTTPS) {
         /* Not for s3: a signature is for one host. */
         curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
         curl_easy_setopt(h, CURLOPT_MAXREDIRS, 10L);
@@ -556,7 +556,7 @@ static void finished(struct stage_in *s, struct xfer *x, CURLcode cc)
 {
     long code = 0;
     curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &code);
-    bool http = x->scheme != WFMPI_STAGE_SFTP && x->scheme != WFMPI_STAGE_SCP;
+    bool http = x->scheme != WFMPI_URL_SFTP && x->scheme != WFMPI_URL_SCP;
     bool past_end =
         x->offset > 0 && http && code == 416 && (cc == CURLE_OK || cc == CURLE_HTTP_RETURNED_ERROR);
     bool refused = x->offset > 0 && cc == CURLE_RANGE_ERROR;
@@ -662,17 +662,15 @@ static size_t triage(struct wfmpi_stage_item *items, size_t n,
     for (size_t i = 0; i < n; i++) {
         struct wfmpi_stage_item *it = &items[i];
         const char *src = NULL;
-        enum wfmpi_stage_scheme scheme = wfmpi_stage_scheme_of(it->url, &src);
+        enum wfmpi_url_scheme scheme = wfmpi_url_scheme_of(it->url, &src);
         memset(&it->status, 0, sizeof(*it) - offsetof(struct wfmpi_stage_item, status));
         int rc = stage_make_parent(it->dest);
         if (rc)
             set_msg(it, WFMPI_STAGE_FAILED, "%s: %s", it->dest, wfmpi_strerror(rc));
-        else if (scheme == WFMPI_STAGE_UNSUPPORTED)
-            set_msg(it, WFMPI_STAGE_FAILED,
-                    "%s: unsupported URL (file://, http(s)://, sftp://, "
-                    "scp:// or s3://)",
-                    it->url);
-        else if (scheme == WFMPI_STAGE_FILE)
+        else if (scheme == WFMPI_URL_UNSUPPORTED)
+            set_msg(it, WFMPI_STAGE_FAILED, "%s: unsupported URL (%s)", it->url,
+                    wfmpi_url_schemes());
+        else if (scheme == WFMPI_URL_FILE)
             stage_local(it, src, o);
         else if (!already_there(it, o)) {
             struct xfer *x = &xs[nx++];

@@ -1,5 +1,6 @@
-/* What the data tasks are given: URLs, paths under the work dir, checksums;
- * and where an s3:// URL goes, with which credentials. */
+/* What the data tasks are given: checksum arguments (URLs and paths are
+ * judged in util, src/util/url.c, shared with the planner); and where an
+ * s3:// URL goes, with which credentials. */
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -28,65 +29,13 @@ static bool has_prefix(const char *s, const char *prefix)
     return strncasecmp(s, prefix, strlen(prefix)) == 0;
 }
 
-enum wfmpi_stage_scheme wfmpi_stage_scheme_of(const char *url, const char **path)
-{
-    static const struct {
-        const char *prefix;
-        enum wfmpi_stage_scheme scheme;
-    } remote[] = {
-        {"http://", WFMPI_STAGE_HTTP}, {"https://", WFMPI_STAGE_HTTPS},
-        {"sftp://", WFMPI_STAGE_SFTP}, {"scp://", WFMPI_STAGE_SCP},
-        {"s3://", WFMPI_STAGE_S3},
-    };
-    const char *local = NULL;
-    if (url[0] == '/')
-        local = url;
-    else if (has_prefix(url, "file:///"))
-        local = url + 7;
-    else if (has_prefix(url, "file://localhost/"))
-        local = url + 16;
-    if (local) {
-        if (path)
-            *path = local;
-        return WFMPI_STAGE_FILE;
-    }
-    for (size_t i = 0; i < sizeof(remote) / sizeof(remote[0]); i++) {
-        size_t k = strlen(remote[i].prefix);
-        if (has_prefix(url, remote[i].prefix) && url[k] && url[k] != '/')
-            return remote[i].scheme;
-    }
-    return WFMPI_STAGE_UNSUPPORTED;
-}
-
-/* Relative, no "..", and naming a file: not "", ".", "x/." or "x/". */
-bool wfmpi_stage_path_ok(const char *path)
-{
-    size_t n = path ? strlen(path) : 0;
-    if (n == 0 || n >= PATH_MAX || path[0] == '/' || path[n - 1] == '/')
-        return false;
-    for (const char *p = path; *p;) {
-        size_t len = strcspn(p, "/");
-        if (len == 2 && p[0] == '.' && p[1] == '.')
-            return false;
-        if (len == 1 && p[0] == '.' && !p[1])
-            return false;
-        p += len + (p[len] == '/');
-    }
-    return true;
-}
-
 bool wfmpi_stage_parse_sha256(const char *s, char out[WFMPI_SHA256_HEX_LEN])
 {
     if (strcmp(s, "-") == 0) {
         out[0] = '\0';
         return true;
     }
-    if (strlen(s) != WFMPI_SHA256_HEX_LEN - 1 ||
-        strspn(s, "0123456789abcdefABCDEF") != WFMPI_SHA256_HEX_LEN - 1)
-        return false;
-    for (size_t i = 0; i < WFMPI_SHA256_HEX_LEN; i++)
-        out[i] = (char)(s[i] >= 'A' && s[i] <= 'F' ? s[i] - 'A' + 'a' : s[i]);
-    return true;
+    return wfmpi_sha256_hex_parse(s, out);
 }
 
 /* ------------------------------------------------------------ s3 */

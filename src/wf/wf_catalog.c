@@ -65,12 +65,12 @@ int wf_conv_replica(struct wf_ctx *c, const struct wf_node *n)
         return wf_missing(c, map, "pfns", "a replica");
     struct wfmpi_wf_replica rep = {0};
     bool regex = false;
-    rep.pos = wf_pos(c, v[R_LFN]);
+    rep.pos = rep.lfn_pos = wf_pos(c, v[R_LFN]);
     int rc = wf_get_str(c, "lfn", v[R_LFN], &rep.lfn);
     if (rc == 0 && v[R_REGEX])
         rc = wf_get_bool(c, "regex", v[R_REGEX], &regex);
     if (rc == 0 && v[R_CHECKSUM])
-        rc = wf_conv_checksum(c, v[R_CHECKSUM], &rep.sha256);
+        rc = wf_conv_checksum(c, v[R_CHECKSUM], &rep.sha256, &rep.sha256_pos);
     if (rc == 0 && v[R_METADATA])
         rc = wf_conv_metadata(c, v[R_METADATA], &rep.metadata);
     if (rc < 0)
@@ -149,6 +149,7 @@ static int conv_tc_site(struct wf_ctx *c, const struct wf_node *n)
         return wf_missing(c, map, "pfn", "a transformation site");
     struct wfmpi_wf_tc_site s = {0};
     s.pos = wf_pos(c, map);
+    s.pfn_pos = wf_pos(c, v[S_PFN]);
     size_t type = 0;
     bool bypass = false;
     int rc = tc_site_strings(c, v, &s);
@@ -228,7 +229,7 @@ int wf_conv_transformation(struct wf_ctx *c, const struct wf_node *n)
     if (rc == 0 && v[T_REQUIRES])
         rc = wf_conv_str_list(c, "requires", v[T_REQUIRES], &t.requires);
     if (rc == 0 && v[T_CHECKSUM])
-        rc = wf_conv_checksum(c, v[T_CHECKSUM], &t.sha256);
+        rc = wf_conv_checksum(c, v[T_CHECKSUM], &t.sha256, &t.sha256_pos);
     if (rc < 0)
         return rc;
     if (WFMPI_PUSH(c->wf->transformations, c->wf->view.n_transformations,
@@ -266,6 +267,7 @@ int wf_conv_container(struct wf_ctx *c, const struct wf_node *n)
             return wf_missing(c, map, container_keys[k], "a container");
     struct wfmpi_wf_container ct = {0};
     ct.pos = wf_pos(c, map);
+    ct.image_pos = wf_pos(c, v[C_IMAGE]);
     size_t type;
     bool bypass = false;
     int rc = wf_get_str(c, "name", v[C_NAME], &ct.name);
@@ -283,7 +285,7 @@ int wf_conv_container(struct wf_ctx *c, const struct wf_node *n)
     if (rc == 0 && v[C_BYPASS])
         rc = wf_get_bool(c, "bypass", v[C_BYPASS], &bypass);
     if (rc == 0 && v[C_CHECKSUM])
-        rc = wf_conv_checksum(c, v[C_CHECKSUM], &ct.sha256);
+        rc = wf_conv_checksum(c, v[C_CHECKSUM], &ct.sha256, &ct.sha256_pos);
     if (rc == 0 && v[C_PROFILES])
         rc = wf_conv_profiles(c, v[C_PROFILES], &ct.profiles);
     if (rc == 0 && v[C_METADATA])

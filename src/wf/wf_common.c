@@ -364,7 +364,8 @@ int wf_conv_str_list(struct wf_ctx *c, const char *what, const struct wf_node *n
     return 0;
 }
 
-int wf_conv_checksum(struct wf_ctx *c, const struct wf_node *n, uint32_t *sha256)
+int wf_conv_checksum(struct wf_ctx *c, const struct wf_node *n, uint32_t *sha256,
+                     struct wfmpi_wf_pos *pos)
 {
     const struct wf_node *map = wf_get_map(c, "checksum", n);
     if (!map)
@@ -379,6 +380,7 @@ int wf_conv_checksum(struct wf_ctx *c, const struct wf_node *n, uint32_t *sha256
         int rc = wf_get_str(c, "sha256", k->next, sha256);
         if (rc < 0)
             return rc;
+        *pos = wf_pos(c, k->next);
     }
     return 0;
 }

@@ -212,7 +212,9 @@ int wf_conv_metadata(struct wf_ctx *c, const struct wf_node *n, struct wfmpi_wf_
 int wf_conv_hooks(struct wf_ctx *c, const struct wf_node *n, struct wfmpi_wf_range *out);
 int wf_conv_str_list(struct wf_ctx *c, const char *what, const struct wf_node *n,
                      struct wfmpi_wf_range *out);
-int wf_conv_checksum(struct wf_ctx *c, const struct wf_node *n, uint32_t *sha256);
+/* The sha256 of a `checksum` mapping, and where its value is. */
+int wf_conv_checksum(struct wf_ctx *c, const struct wf_node *n, uint32_t *sha256,
+                     struct wfmpi_wf_pos *pos);
 int wf_check_version(struct wf_ctx *c, const struct wf_node *n, uint32_t *out);
 
 /* Items of the streamed sequences. */

@@ -256,6 +256,10 @@ static int job_strings(struct wf_ctx *c, const struct wf_node **v, struct wfmpi_
             return rc;
         memcpy((char *)j + fields[i].off, &id, sizeof(id));
     }
+    for (int k = 0; k < 3; k++) {
+        if (v[J_STDIN + k])
+            j->stdio_pos[k] = wf_pos(c, v[J_STDIN + k]);
+    }
     return 0;
 }
 

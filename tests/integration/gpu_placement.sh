@@ -41,7 +41,8 @@ export CUDA_VISIBLE_DEVICES=2,3
 wfmpi_mpi -C "$d" 4 wf.yml
 unset CUDA_VISIBLE_DEVICES
 expect_rc 2 "4 GPUs with 2 given"
-grep -q "asks for 4 GPUs but the largest node has 2" "$TMP/err" || fail "message: $(cat "$TMP/err")"
+grep -Eq "wf.yml:[0-9]+:[0-9]+: task '[^']+' asks for 4 GPUs but the largest node has 2" "$TMP/err" ||
+  fail "message (with the job's file:line:col): $(cat "$TMP/err")"
 python3 "$TOPO/gen_gpu_wf.py" "$d/wf.yml" "$TOPO/gputask.sh" g0c1:0:1:1 g5c1:5:1:1
 wfmpi_mpi -C "$d" 4 wf.yml
 expect_rc 2 "5 GPUs on A100x4"

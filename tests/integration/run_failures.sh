@@ -103,9 +103,40 @@ YML
 } >"$d/wf.yml"
 in_dir "$d" 4 wf.yml
 expect_rc 2 "oversized request"
-grep -q "huge" "$TMP/err" || fail "the message should name the task: $(cat "$TMP/err")"
+# Decided after node discovery, but said like every input error: at the
+# job's file:line:col (line 10 of wf.yml, the job's mapping at column 5).
+grep -qF "wf.yml:10:5: task 'huge' asks for 100000 cores but the largest node has" "$TMP/err" ||
+  fail "the message should name the job's file:line:col and the task: $(cat "$TMP/err")"
 [ ! -e "$d/ledger.txt" ] || fail "nothing may run when the plan cannot be placed"
-pass "oversized request is exit 2 before anything runs"
+# A sub-workflow's job is named in its own file.
+cp "$d/wf.yml" "$d/inner.yml"
+{ header outer; cat <<YML
+  - {id: sub, type: pegasusWorkflow, file: inner.yml, arguments: []}
+YML
+} >"$d/outer.yml"
+in_dir "$d" 4 outer.yml
+expect_rc 2 "oversized request in a sub-workflow"
+grep -qF "inner.yml:10:5: task 'sub/huge' asks for 100000 cores" "$TMP/err" ||
+  fail "sub-workflow: $(cat "$TMP/err")"
+[ ! -e "$d/ledger.txt" ] || fail "nothing may run when the plan cannot be placed"
+# From a plan the plan cache holds: a run that fits writes it; the rerun on
+# nodes too small for the job loads it (planning again would fail, as its
+# input has gone) and names the job's position that the cache kept.
+d=$TMP/bigcached; mkdir -p "$d"
+{ header bigcached; cat <<YML
+  - {id: wide, name: task, arguments: [], uses: [{lfn: in.dat, type: input}], profiles: {pegasus: {cores: 2}}}
+YML
+} >"$d/wf.yml"
+echo data >"$d/in.dat"
+in_dir "$d" 2 wf.yml --cores-per-node 4
+expect_rc 0 "2-core job on 4-core nodes"
+[ -n "$(find "$d" -name plan.cache)" ] || fail "no plan cache written"
+rm "$d/in.dat"
+in_dir "$d" 2 wf.yml --cores-per-node 1
+expect_rc 2 "2-core job on 1-core nodes, plan from the cache"
+grep -qF "wf.yml:10:5: task 'wide' asks for 2 cores but the largest node has 1" "$TMP/err" ||
+  fail "cached plan: $(cat "$TMP/err")"
+pass "oversized request is exit 2 before anything runs, at the job's file:line:col"
 
 # -- bad YAML under mpiexec: exit 2 with file:line:col, nothing runs
 d=$TMP/bad; mkdir -p "$d"

@@ -16,6 +16,8 @@
 
 #include "wfmpi/plan.h"
 
+#include "../../src/plan/plan_int.h" /* plan_parse_number */
+
 /* ------------------------------------------------------------ builder */
 
 static int64_t add(struct wfmpi_plan_builder *b, const char *id, double runtime)
@@ -470,11 +472,136 @@ static void test_yaml_bad_profiles(void **state)
     plan_fails("nan.yml",
                HDR TC "jobs:\n- type: job\n  name: tool\n  id: j1\n  arguments: []\n"
                       "  profiles:\n    pegasus: {cores: 'lots'}\n",
-               "nan.yml:23:22: profile pegasus.cores: 'lots' is not a number");
+               "nan.yml:23:22: profile pegasus.cores: 'lots' is not an integer");
     plan_fails("neg.yml",
                HDR TC "jobs:\n- type: job\n  name: tool\n  id: j1\n  arguments: []\n"
                       "  profiles:\n    pegasus: {cores: '-4'}\n",
-               "negative value '-4'");
+               "'-4' is out of range (1..1000000000)");
+    /* "5\0x" is not 5 (refused by the loader or here, at the value). */
+    struct wfmpi_error err = {0};
+    struct wfmpi_plan *p =
+        plan_text("nulnum.yml",
+                  HDR TC "jobs:\n- type: job\n  name: tool\n  id: j1\n  arguments: []\n"
+                         "  profiles:\n    pegasus: {cores: \"5\\0x\"}\n",
+                  NULL, &err);
+    assert_null(p);
+    assert_int_equal(err.code, WFMPI_E_INPUT);
+    if (!strstr(err.text, "nulnum.yml:23:22: "))
+        fail_msg("NUL in a number: %s", err.text);
+    /* A weaker key of the same quantity is checked too, before or after
+     * the stronger one. */
+    plan_fails("weak.yml",
+               HDR TC "jobs:\n- type: job\n  name: tool\n  id: j1\n  arguments: []\n"
+                      "  profiles:\n    pegasus: {cores: '2'}\n    condor: {request_cpus: x}\n",
+               "profile condor.request_cpus: 'x' is not an integer");
+    /* Transformation, transformation-site and site catalog levels. */
+    plan_fails("tcprof.yml",
+               HDR "transformationCatalog:\n  transformations:\n  - name: tool\n"
+                   "    profiles:\n      pegasus: {memory: 2 TB}\n"
+                   "    sites:\n    - {name: local, pfn: /bin/true}\n"
+                   "jobs:\n- {type: job, name: tool, id: j1, arguments: []}\n",
+               "profile pegasus.memory: '2 TB' is not a number of MB");
+    plan_fails("tcsite.yml",
+               HDR "transformationCatalog:\n  transformations:\n  - name: tool\n"
+                   "    sites:\n    - name: local\n      pfn: /bin/true\n"
+                   "      profiles: {dagman: {retry: '4294967297'}}\n"
+                   "jobs:\n- {type: job, name: tool, id: j1, arguments: []}\n",
+               "profile dagman.retry: '4294967297' is out of range (0..1000000000)");
+    plan_fails("site.yml",
+               HDR TC "siteCatalog:\n  sites:\n  - name: local\n"
+                      "    profiles: {pegasus: {runtime: 1e400}}\n"
+                      "jobs:\n- {type: job, name: tool, id: j1, arguments: []}\n",
+               "profile pegasus.runtime: '1e400' is out of range (0..1000000000 s)");
+}
+
+/* The numeric helper behind every profile: decimal text, strtoll/strtod
+ * checked, each kind's range, MB units. */
+static void number_is(const char *s, uint8_t kind, double want)
+{
+    char why[128] = "";
+    double d = -12345;
+    if (plan_parse_number(s, kind, &d, why, sizeof(why)))
+        fail_msg("'%s' (kind %u) refused: %s", s, kind, why);
+    if (d != want)
+        fail_msg("'%s' (kind %u) is %.17g, want %.17g", s, kind, d, want);
+}
+
+static void number_bad(const char *s, uint8_t kind, const char *want_why)
+{
+    char why[128] = "";
+    double d = -12345;
+    if (plan_parse_number(s, kind, &d, why, sizeof(why)) != WFMPI_E_INPUT)
+        fail_msg("'%s' (kind %u) accepted as %g", s, kind, d);
+    if (strcmp(why, want_why) != 0)
+        fail_msg("'%s' (kind %u): '%s', want '%s'", s, kind, why, want_why);
+    assert_true(d == -12345); /* untouched */
+}
+
+static void test_parse_number(void **state)
+{
+    (void)state;
+    const char *cnt = "is out of range (0..1000000000)";
+    const char *mb = "is out of range (0..1000000000 MB)";
+    /* Boundaries of a count: max, max + 1, far beyond (strtoll ERANGE). */
+    number_is("1000000000", PK_COUNT, 1e9);
+    number_bad("1000000001", PK_COUNT, cnt);
+    number_bad("99999999999999999999999", PK_COUNT, cnt);
+    number_bad("-9223372036854775809", PK_COUNT, cnt);
+    number_is("0", PK_COUNT, 0);
+    number_bad("-1", PK_COUNT, cnt);
+    number_is("-0", PK_COUNT, 0);
+    /* Cores: 0 means nothing. */
+    number_is("1", PK_CORES, 1);
+    number_bad("0", PK_CORES, "is out of range (1..1000000000)");
+    /* Fractions: refused for integers unless integral. */
+    number_bad("1.5", PK_COUNT, "is not an integer");
+    number_bad("0.0000001", PK_CORES, "is not an integer");
+    number_is("2.0", PK_COUNT, 2);
+    number_is("2e3", PK_COUNT, 2000);
+    number_bad("1e10", PK_COUNT, cnt);
+    /* Junk, empty, blanks, forms strtod takes but a profile should not. */
+    const char *junk[] = {"",     "   ", "12abc", "1 2", "abc", "0x10", "nan", "inf",
+                          "-inf", "1e",  ".",     "+",   "--1", "1..2", "1e+", "1,5"};
+    for (size_t i = 0; i < sizeof(junk) / sizeof(junk[0]); i++) {
+        number_bad(junk[i], PK_COUNT, "is not an integer");
+        number_bad(junk[i], PK_SEC, "is not a number");
+    }
+    number_is(" 7 ", PK_COUNT, 7);
+    number_is("+7", PK_COUNT, 7);
+    /* Signed: priorities. */
+    number_is("-1000000000", PK_SIGNED, -1e9);
+    number_bad("-1000000001", PK_SIGNED, "is out of range (-1000000000..1000000000)");
+    number_is("1000000000", PK_SIGNED, 1e9);
+    /* MB: fractions, units, overflow. */
+    number_is("1000000000", PK_MB, 1e9);
+    number_bad("1000000001", PK_MB, mb);
+    number_bad("99999999999999999999999", PK_MB, mb);
+    number_bad("1e400", PK_MB, mb);
+    number_bad("-1", PK_MB, mb);
+    number_is("1.5", PK_MB, 1.5);
+    number_is("2 GB", PK_MB, 2048);
+    number_is("2gb", PK_MB, 2048);
+    number_is("0.5 G", PK_MB, 512);
+    number_is("512 MB", PK_MB, 512);
+    number_is("512m", PK_MB, 512);
+    number_is("976562.5 GB", PK_MB, 1e9);
+    number_bad("976563 GB", PK_MB, mb);
+    const char *no_mb = "is not a number of MB (a unit MB or GB may follow)";
+    number_bad("2 TB", PK_MB, no_mb);
+    number_bad("GB", PK_MB, no_mb);
+    number_bad("2 GB x", PK_MB, no_mb);
+    number_bad("", PK_MB, no_mb);
+    /* Seconds and minutes (stored as seconds); underflow is just small. */
+    number_is("1000000000", PK_SEC, 1e9);
+    number_bad("1000000000.5", PK_SEC, "is out of range (0..1000000000 s)");
+    number_is("0.25", PK_SEC, 0.25);
+    number_is("1e-400", PK_SEC, 0);
+    number_is("1000000000", PK_MIN, 6e10);
+    number_bad("1000000001", PK_MIN, "is out of range (0..1000000000 min)");
+    number_bad("-10", PK_MIN, "is out of range (0..1000000000 min)");
+    number_is("1.5", PK_MIN, 90);
+    /* Not a numeric kind. */
+    number_bad("1", PK_STR, "is not a number");
 }
 
 /* The workflow text is read back from the file only when asked for (the
@@ -556,7 +683,8 @@ static void test_yaml_inputs(void **state)
     (void)state;
     const char *y = HDR TC "replicaCatalog:\n  replicas:\n"
                            "  - lfn: r1\n    pfns:\n    - {site: far, pfn: /far/r1}\n"
-                           "    - {site: local, pfn: /local/r1}\n    checksum: {sha256: abc}\n"
+                           "    - {site: local, pfn: /local/r1}\n    checksum: {sha256: "
+                           "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855}\n"
                            "jobs:\n- {type: job, name: tool, id: a, arguments: [],\n"
                            "   uses: [{lfn: r1, type: input}, {lfn: ondisk, type: input}]}\n";
     struct wfmpi_error err = {0};
@@ -576,7 +704,8 @@ static void test_yaml_inputs(void **state)
     assert_int_equal(t->files.count, 2);
     const struct wfmpi_plan_file *f = &v->files[t->files.first];
     assert_string_equal(wfmpi_plan_str(p, f->pfn), "/local/r1"); /* local before far */
-    assert_string_equal(wfmpi_plan_str(p, f->sha256), "abc");
+    assert_string_equal(wfmpi_plan_str(p, f->sha256),
+                        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
     char want[400];
     snprintf(want, sizeof(want), "%s/ondisk", dir);
     assert_string_equal(wfmpi_plan_str(p, f[1].pfn), want);
@@ -728,6 +857,65 @@ static void test_data_stage_in(void **state)
     wfmpi_plan_destroy(p);
 }
 
+/* What the data tasks would refuse is refused when planning (check.c);
+ * what they take is taken. */
+static void test_data_checks(void **state)
+{
+    (void)state;
+    const char *sha = "E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855";
+    char y[4096];
+    /* A bypassed input may have any URL (the job reads it); a regular
+     * expression replica's lfn is a pattern, not a path; a checksum may
+     * be upper-case; file://localhost/PATH is PATH; FILE:/// is file:///. */
+    snprintf(y, sizeof(y),
+             HDR TC "replicaCatalog:\n  replicas:\n"
+                    "  - {lfn: byp, pfns: [{site: local, pfn: 'gopher://h/byp'}]}\n"
+                    "  - {lfn: '../.*', regex: true, pfns: [{site: local, pfn: /x}]}\n"
+                    "  - {lfn: lh, pfns: [{site: local, pfn: 'file://localhost/etc/hostname'}],\n"
+                    "     checksum: {sha256: %s}}\n"
+                    "  - {lfn: up, pfns: [{site: local, pfn: 'FILE:///etc/hostname'}]}\n"
+                    "jobs:\n- {type: job, name: tool, id: a, arguments: [byp],\n"
+                    "   uses: [{lfn: byp, type: input, bypass: true}, {lfn: lh, type: input},\n"
+                    "          {lfn: up, type: input}, {lfn: ./sub/ok.dat, type: output}]}\n",
+             sha);
+    struct wfmpi_plan_options opt = {
+        .no_default_catalogs = 1, .work_dir = tmpdir, .no_stage_out = 1};
+    struct wfmpi_plan *p = plan_ok("checks.yml", y, &opt);
+    const char *av = argv_of(p, task_or_null(p, "stage_in_a"));
+    if (!strstr(av, " file://localhost/etc/hostname lh E3B0C442"))
+        fail_msg("stage-in: %s", av);
+    assert_non_null(strstr(av, " FILE:///etc/hostname up -"));
+    assert_string_equal(argv_of(p, task_or_null(p, "a")), "/bin/echo gopher://h/byp");
+    wfmpi_plan_destroy(p);
+
+    /* The same input, not bypassed: refused at the replica's pfn. */
+    plan_fails("checks2.yml",
+               HDR TC "replicaCatalog:\n  replicas:\n"
+                      "  - {lfn: byp, pfns: [{site: local, pfn: 'gopher://h/byp'}]}\n"
+                      "jobs:\n- {type: job, name: tool, id: a, arguments: [],\n"
+                      "   uses: [{lfn: byp, type: input}]}\n",
+               "checks2.yml:19:42: input 'byp': 'gopher://h/byp' is not a URL the data tasks "
+               "can fetch");
+    /* A sub-workflow's jobs are checked like the main one's. */
+    write_file("inner-bad.yml",
+               HDR TC "jobs:\n- {type: job, name: tool, id: i, arguments: [], stdout: /abs.out}\n");
+    plan_fails("outer.yml",
+               HDR
+               "jobs:\n- {type: pegasusWorkflow, file: inner-bad.yml, id: sub, arguments: []}\n",
+               "inner-bad.yml:18:57: stdout file '/abs.out' is an absolute path");
+    /* A NUL in an lfn (a "\0" escape) is refused at the lfn, by the loader
+     * or here. */
+    struct wfmpi_error err = {0};
+    p = plan_text("nul.yml",
+                  HDR TC "jobs:\n- {type: job, name: tool, id: a, arguments: [],\n"
+                         "   uses: [{lfn: \"a\\0b\", type: output}]}\n",
+                  NULL, &err);
+    assert_null(p);
+    assert_int_equal(err.code, WFMPI_E_INPUT);
+    if (!strstr(err.text, "nul.yml:19:17: "))
+        fail_msg("NUL lfn: %s", err.text);
+}
+
 static void test_data_stage_out_cleanup(void **state)
 {
     (void)state;
@@ -860,8 +1048,10 @@ int main(void)
         cmocka_unit_test(test_builder_large_chain),
         cmocka_unit_test(test_yaml_resources_env_argv),
         cmocka_unit_test(test_yaml_bad_profiles),
+        cmocka_unit_test(test_parse_number),
         cmocka_unit_test(test_yaml_file_edges),
         cmocka_unit_test(test_data_stage_in),
+        cmocka_unit_test(test_data_checks),
         cmocka_unit_test(test_data_stage_out_cleanup),
         cmocka_unit_test(test_data_containers),
         cmocka_unit_test(test_yaml_text),

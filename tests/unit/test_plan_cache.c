@@ -100,7 +100,10 @@ static void add_full_task(struct wfmpi_plan_builder *b)
                                      .failuremsg = "BAD",
                                      .container = "img",
                                      .site = "local",
-                                     .kind = WFMPI_PLAN_COMPUTE};
+                                     .kind = WFMPI_PLAN_COMPUTE,
+                                     .pos_file = "wf.yml",
+                                     .pos_line = 3,
+                                     .pos_col = 5};
     add(b, &s);
 }
 
@@ -213,6 +216,9 @@ static void test_round_trip(void **state)
     assert_string_equal(wfmpi_plan_str(q, v->tasks[0].id), "full");
     assert_string_equal(wfmpi_plan_str(q, v->strs[v->tasks[0].argv.first + 4]), "ünïcode arg");
     assert_string_equal(wfmpi_plan_str(q, v->name), "built in code");
+    char where[64];
+    assert_string_equal(wfmpi_plan_task_where(q, 0, where, sizeof(where)), "wf.yml:3:5");
+    assert_string_equal(wfmpi_plan_task_where(q, 1, where, sizeof(where)), "");
     /* The text comes from the workflow file, as for a plan from the YAML. */
     size_t len;
     assert_string_equal(wfmpi_plan_text(q, &len), wf_text);
@@ -412,6 +418,23 @@ static void test_yaml_plan(void **state)
     if (!q)
         fail_msg("load: %s", err.text);
     assert_same_plan(p, q);
+    /* Each task keeps where its job is written, a sub-workflow's in its
+     * own file, through the cache too. */
+    char where[700], want[700];
+    const struct wfmpi_plan_view *v = wfmpi_plan_view(q);
+    int seen = 0;
+    for (uint32_t i = 0; i < v->n_tasks; i++) {
+        const char *id = wfmpi_plan_str(q, v->tasks[i].id);
+        if (strcmp(id, "pre") == 0)
+            snprintf(want, sizeof(want), "%s:5:3", wf_path);
+        else if (strcmp(id, "sub/y") == 0)
+            snprintf(want, sizeof(want), "%s:5:3", inner);
+        else
+            continue;
+        assert_string_equal(wfmpi_plan_task_where(q, i, where, sizeof(where)), want);
+        seen++;
+    }
+    assert_int_equal(seen, 2);
     wfmpi_plan_destroy(q);
     /* A sub-workflow or a catalog edited, a default catalog appearing. */
     put("inner.yml", "pegasus: '5.0'\nname: inner\njobs:\n- {type: job, name: sh, id: x}\n");

@@ -660,6 +660,28 @@ static void test_too_big_rejected(void **state)
     struct wfmpi_sched *s = wfmpi_sched_create(plan, &cfg, &err);
     assert_non_null(s);
     wfmpi_sched_destroy(s);
+    /* A task that knows where its job is written says so first. */
+    struct pb b2 = pb_new();
+    pb_simple(&b2, "small");
+    struct wfmpi_plan_task_spec spec = {.id = "big",
+                                        .exe = "/bin/true",
+                                        .cores = 2,
+                                        .gpus = 9,
+                                        .pos_file = "wf.yml",
+                                        .pos_line = 12,
+                                        .pos_col = 3};
+    assert_true(wfmpi_plan_builder_add_task(b2.b, &spec, &err) >= 0);
+    struct wfmpi_plan *plan2 = pb_finish(&b2);
+    char where[64];
+    assert_string_equal(wfmpi_plan_task_where(plan2, 1, where, sizeof(where)), "wf.yml:12:3");
+    assert_string_equal(wfmpi_plan_task_where(plan2, 0, where, sizeof(where)), "");
+    assert_string_equal(wfmpi_plan_task_where(plan2, 7, where, sizeof(where)), "");
+    nodes[0].gpus = 4;
+    assert_null(wfmpi_sched_create(plan2, &cfg, &err));
+    assert_int_equal(err.code, WFMPI_E_INPUT);
+    assert_string_equal(err.text,
+                        "wf.yml:12:3: task 'big' asks for 9 GPUs but the largest node has 4");
+    wfmpi_plan_destroy(plan2);
     /* Bad pools. */
     cfg.n_nodes = 0;
     assert_null(wfmpi_sched_create(plan, &cfg, &err));

@@ -61,25 +61,25 @@ static void test_scheme_of(void **state)
 {
     (void)state;
     const char *path = NULL;
-    assert_int_equal(wfmpi_stage_scheme_of("http://h/x", NULL), WFMPI_STAGE_HTTP);
-    assert_int_equal(wfmpi_stage_scheme_of("HTTPS://h/x", NULL), WFMPI_STAGE_HTTPS);
-    assert_int_equal(wfmpi_stage_scheme_of("sftp://u@h/x", NULL), WFMPI_STAGE_SFTP);
-    assert_int_equal(wfmpi_stage_scheme_of("scp://h/x", NULL), WFMPI_STAGE_SCP);
-    assert_int_equal(wfmpi_stage_scheme_of("s3://bucket/key", NULL), WFMPI_STAGE_S3);
-    assert_int_equal(wfmpi_stage_scheme_of("file:///data/in.txt", &path), WFMPI_STAGE_FILE);
+    assert_int_equal(wfmpi_url_scheme_of("http://h/x", NULL), WFMPI_URL_HTTP);
+    assert_int_equal(wfmpi_url_scheme_of("HTTPS://h/x", NULL), WFMPI_URL_HTTPS);
+    assert_int_equal(wfmpi_url_scheme_of("sftp://u@h/x", NULL), WFMPI_URL_SFTP);
+    assert_int_equal(wfmpi_url_scheme_of("scp://h/x", NULL), WFMPI_URL_SCP);
+    assert_int_equal(wfmpi_url_scheme_of("s3://bucket/key", NULL), WFMPI_URL_S3);
+    assert_int_equal(wfmpi_url_scheme_of("file:///data/in.txt", &path), WFMPI_URL_FILE);
     assert_string_equal(path, "/data/in.txt");
-    assert_int_equal(wfmpi_stage_scheme_of("file://localhost/data/a", &path), WFMPI_STAGE_FILE);
+    assert_int_equal(wfmpi_url_scheme_of("file://localhost/data/a", &path), WFMPI_URL_FILE);
     assert_string_equal(path, "/data/a");
-    assert_int_equal(wfmpi_stage_scheme_of("/abs/path", &path), WFMPI_STAGE_FILE);
+    assert_int_equal(wfmpi_url_scheme_of("/abs/path", &path), WFMPI_URL_FILE);
     assert_string_equal(path, "/abs/path");
     /* Another host's file, relative paths, other protocols, no host. */
-    assert_int_equal(wfmpi_stage_scheme_of("file://otherhost/x", NULL), WFMPI_STAGE_UNSUPPORTED);
-    assert_int_equal(wfmpi_stage_scheme_of("relative/x", NULL), WFMPI_STAGE_UNSUPPORTED);
-    assert_int_equal(wfmpi_stage_scheme_of("ftp://h/x", NULL), WFMPI_STAGE_UNSUPPORTED);
-    assert_int_equal(wfmpi_stage_scheme_of("gsiftp://h/x", NULL), WFMPI_STAGE_UNSUPPORTED);
-    assert_int_equal(wfmpi_stage_scheme_of("http://", NULL), WFMPI_STAGE_UNSUPPORTED);
-    assert_int_equal(wfmpi_stage_scheme_of("http:///x", NULL), WFMPI_STAGE_UNSUPPORTED);
-    assert_int_equal(wfmpi_stage_scheme_of("", NULL), WFMPI_STAGE_UNSUPPORTED);
+    assert_int_equal(wfmpi_url_scheme_of("file://otherhost/x", NULL), WFMPI_URL_UNSUPPORTED);
+    assert_int_equal(wfmpi_url_scheme_of("relative/x", NULL), WFMPI_URL_UNSUPPORTED);
+    assert_int_equal(wfmpi_url_scheme_of("ftp://h/x", NULL), WFMPI_URL_UNSUPPORTED);
+    assert_int_equal(wfmpi_url_scheme_of("gsiftp://h/x", NULL), WFMPI_URL_UNSUPPORTED);
+    assert_int_equal(wfmpi_url_scheme_of("http://", NULL), WFMPI_URL_UNSUPPORTED);
+    assert_int_equal(wfmpi_url_scheme_of("http:///x", NULL), WFMPI_URL_UNSUPPORTED);
+    assert_int_equal(wfmpi_url_scheme_of("", NULL), WFMPI_URL_UNSUPPORTED);
 }
 
 static void test_path_ok(void **state)
@@ -88,18 +88,18 @@ static void test_path_ok(void **state)
     const char *good[] = {"a", "a/b/c", "./a", "a/./b", "...", "a..b", ".hidden", "a/.b"};
     const char *bad[] = {"", "/a", "/", "..", "../a", "a/..", "a/../b", "a/", ".", "a/."};
     for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
-        if (!wfmpi_stage_path_ok(good[i]))
+        if (!wfmpi_path_rel_ok(good[i]))
             fail_msg("'%s' refused", good[i]);
     }
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        if (wfmpi_stage_path_ok(bad[i]))
+        if (wfmpi_path_rel_ok(bad[i]))
             fail_msg("'%s' accepted", bad[i]);
     }
-    assert_false(wfmpi_stage_path_ok(NULL));
+    assert_false(wfmpi_path_rel_ok(NULL));
     char long_path[5000];
     memset(long_path, 'x', sizeof(long_path) - 1);
     long_path[sizeof(long_path) - 1] = '\0';
-    assert_false(wfmpi_stage_path_ok(long_path));
+    assert_false(wfmpi_path_rel_ok(long_path));
 }
 
 static void test_parse_sha256(void **state)
