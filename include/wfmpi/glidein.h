@@ -16,9 +16,14 @@
 #include "wfmpi/mpi.h"
 #include "wfmpi/util.h"
 
-/* Request body limits: a submission carries a workflow and its catalogs. */
-#define WFMPI_GLIDEIN_MAX_SUBMIT ((size_t)64 << 20)
-#define WFMPI_GLIDEIN_MAX_REQUEST ((size_t)1 << 20)
+/* Request body limits per route (docs/glidein-protocol.md): a submission
+ * carries a workflow and its catalogs (--max-submit, this by default);
+ * results and sync carry up to a pilot's whole backlog; registration one
+ * record per node; every other request a few fields. */
+#define WFMPI_GLIDEIN_MAX_SUBMIT ((size_t)16 << 20)
+#define WFMPI_GLIDEIN_MAX_RESULTS ((size_t)8 << 20)
+#define WFMPI_GLIDEIN_MAX_REGISTER ((size_t)1 << 20)
+#define WFMPI_GLIDEIN_MAX_SMALL ((size_t)16 << 10)
 #define WFMPI_GLIDEIN_USER_MAX 64
 
 /* ------------------------------------------------------------ service */
@@ -36,6 +41,15 @@ struct wfmpi_glidein_server_opts {
     const char *const *admins; /* users who may list and drain/shut down any
                                   pilot (others: only their own); may be NULL */
     size_t n_admins;
+    /* Resource bounds; 0 = the default in parentheses. */
+    size_t max_submit; /* bytes of one submission (WFMPI_GLIDEIN_MAX_SUBMIT) */
+    size_t quota_bytes; /* submitted bytes one user may hold (256 MiB) */
+    uint32_t quota_workflows; /* workflows one user may hold, not removed (100) */
+    uint32_t quota_pilots; /* live pilots of one user (1000) */
+    uint32_t max_connections; /* open connections in all (1000) */
+    uint32_t per_ip_connections; /* open connections from one address (64) */
+    uint32_t threads; /* request threads (4) */
+    double idle_timeout_s; /* an idle connection is closed after this (30) */
 };
 
 struct wfmpi_glidein_server;

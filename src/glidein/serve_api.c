@@ -142,6 +142,8 @@ int gl_workflow_open(struct gl_server *s, const char *dir, struct wfmpi_error *e
         snprintf(w->owner, sizeof(w->owner), "%s", owner);
         snprintf(w->dir, sizeof(w->dir), "%s", dir);
         w->removed = json_is_true(json_object_get(meta, "removed"));
+        json_int_t bytes = json_integer_value(json_object_get(meta, "bytes"));
+        w->bytes = bytes > 0 ? (size_t)bytes : 0;
         rc = plan_workflow(w, meta, err);
     }
     if (rc == 0)
@@ -152,7 +154,7 @@ int gl_workflow_open(struct gl_server *s, const char *dir, struct wfmpi_error *e
     if (rc < 0)
         gl_workflow_free(w);
     else
-        pthread_cond_broadcast(&s->work);
+        gl_wake(s);
     return rc;
 }
 
@@ -203,8 +205,10 @@ static int store_submission(struct gl_server *s, const char *user, json_t *req, 
     }
     if (rc < 0)
         return wfmpi_error_set(err, rc, "%s: %s", dir, wfmpi_strerror(rc));
-    json_t *meta =
-        json_pack("{s:s,s:s,s:s,s:b}", "id", id, "owner", user, "workflow", wfname, "removed", 0);
+    size_t bytes = 0;
+    json_object_foreach(files, name, text) bytes += json_string_length(text);
+    json_t *meta = json_pack("{s:s,s:s,s:s,s:b,s:I}", "id", id, "owner", user, "workflow", wfname,
+                             "removed", 0, "bytes", (json_int_t)bytes);
     const char *keys[] = {"rc", "tc", "sc"};
     for (int i = 0; i < 3; i++) {
         const char *v = json_string_value(json_object_get(req, keys[i]));
@@ -231,6 +235,29 @@ static void discard_dir(const char *dir)
     }
 }
 
+/* Per-user quotas: workflows held (not removed) and the bytes of their
+ * submissions. */
+static bool over_quota(const struct gl_server *s, const char *user, size_t len,
+                       struct wfmpi_error *err)
+{
+    uint32_t n = 0;
+    size_t bytes = len;
+    for (size_t i = 0; i < s->n_wfs; i++)
+        if (!s->wfs[i]->removed && strcmp(s->wfs[i]->owner, user) == 0) {
+            n++;
+            bytes += s->wfs[i]->bytes;
+        }
+    if (n >= s->o.quota_workflows)
+        return wfmpi_error_set(err, WFMPI_E_LIMIT,
+                               "quota: %u workflows held (at most %u); remove finished ones", n,
+                               s->o.quota_workflows) < 0;
+    if (bytes > s->o.quota_bytes)
+        return wfmpi_error_set(err, WFMPI_E_LIMIT,
+                               "quota: %zu bytes of submissions would be held (at most %zu)", bytes,
+                               s->o.quota_bytes) < 0;
+    return false;
+}
+
 static void do_submit(struct gl_server *s, const char *user, const char *body, size_t len,
                       struct gl_reply *r)
 {
@@ -242,6 +269,10 @@ static void do_submit(struct gl_server *s, const char *user, const char *body, s
     }
     char dir[PATH_MAX] = ""; /* set once the submission has a directory */
     struct wfmpi_error err = {0};
+    if (over_quota(s, user, len, &err)) {
+        json_decref(req);
+        REPLY_ERROR(r, MHD_HTTP_TOO_MANY_REQUESTS, err.text);
+    }
     int rc = store_submission(s, user, req, dir, sizeof(dir), &err);
     json_decref(req);
     if (rc == 0)
@@ -464,11 +495,18 @@ static void do_claim(struct gl_server *s, struct gl_pilot *p, uint32_t slot, jso
     if (wait > s->o.long_poll_s)
         wait = s->o.long_poll_s;
     json_t *tasks = json_array();
-    double until = wfmpi_wall() + (wait > 0 ? wait : 0);
+    double until = r->park_until > 0 ? r->park_until : wfmpi_wall() + (wait > 0 ? wait : 0);
     /* A drained or shut-down pilot gets no more work, only its commands. */
     while (!p->drain && !p->shutdown && claim_some(s, p, slot, &b, (uint32_t)max, tasks) == 0 &&
-           wfmpi_wall() < until && !p->gone)
+           wfmpi_wall() < until && !p->gone && !s->stopping) {
+        if (r->may_park) { /* the HTTP layer suspends the connection */
+            json_decref(tasks);
+            r->parked = true;
+            r->park_until = until;
+            return;
+        }
         wait_for_work(s, until);
+    }
     p->last_seen = wfmpi_mono();
     json_t *ans = json_pack("{s:o,s:f}", "tasks", tasks, "lease_s", s->o.lease_s);
     if (p->drain || p->shutdown || p->restored)
@@ -559,7 +597,7 @@ static void do_results(struct gl_server *s, struct gl_pilot *p, uint32_t slot, j
     for (size_t k = 0; k < s->n_wfs; k++)
         if (strcmp(s->wfs[k]->owner, p->owner) == 0)
             wfmpi_ckpt_commit(s->wfs[k]->ckpt, false);
-    pthread_cond_broadcast(&s->work);
+    gl_wake(s);
     size_t n = json_array_size(list);
     gl_reply_json(r, n && stale == n ? MHD_HTTP_CONFLICT : MHD_HTTP_OK,
                   json_pack("{s:o}", "acks", acks));
@@ -623,7 +661,7 @@ static void do_command(struct gl_server *s, const char *user, const char *pid, j
         else
             p->shutdown = true;
         wfmpi_warn("pilot %s (%s): %s requested by %s", p->id, p->owner, cmd, user);
-        pthread_cond_broadcast(&s->work); /* end its long poll */
+        gl_wake(s); /* end its long poll */
         gl_reply_json(
             r, MHD_HTTP_OK,
             json_pack("{s:s,s:s,s:s}", "pilot", p->id, "command", cmd, "state", pilot_state(p)));

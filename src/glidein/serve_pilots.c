@@ -242,6 +242,14 @@ void gl_expire_leases(struct gl_server *s)
 
 void gl_do_register(struct gl_server *s, const char *user, json_t *req, struct gl_reply *r)
 {
+    uint32_t live = 0;
+    for (size_t i = 0; i < s->n_pilots; i++)
+        live += !s->pilots[i]->gone && strcmp(s->pilots[i]->owner, user) == 0;
+    if (live >= s->o.quota_pilots) {
+        char text[128];
+        snprintf(text, sizeof(text), "quota: %u live pilots (at most %u)", live, s->o.quota_pilots);
+        REPLY_ERROR(r, MHD_HTTP_TOO_MANY_REQUESTS, text);
+    }
     struct gl_pilot *p = calloc(1, sizeof(*p));
     if (!p || gl_random_id(p->id) < 0 || WFMPI_PUSH(s->pilots, s->n_pilots, s->cap_pilots, p) < 0) {
         free(p);
@@ -339,7 +347,7 @@ void gl_do_sync(struct gl_server *s, struct gl_pilot *p, uint32_t slot, json_t *
     if (released) {
         wfmpi_warn("pilot %s (%s): %u leased attempt(s) it never received back to READY", p->id,
                    p->owner, released);
-        pthread_cond_broadcast(&s->work);
+        gl_wake(s);
     }
     gl_reply_json(r, MHD_HTTP_OK,
                   json_pack("{s:i,s:o}", "released", (json_int_t)released, "cancel", cancel));
