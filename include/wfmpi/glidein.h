@@ -35,7 +35,9 @@ struct wfmpi_glidein_server_opts {
     bool insecure_http; /* plain HTTP: only with a loopback bind */
     const char *tokens_file; /* "user sha256hex(token)" per line */
     const char *state_dir; /* <state_dir>/<wfid>/ per workflow */
-    double lease_s; /* a pilot silent this long loses its attempts (60) */
+    double lease_s; /* a pilot silent this long kills its tasks (60) ... */
+    double lease_grace_s; /* ... and this much later loses them (lease/4, 1..10) */
+    uint32_t crash_limit; /* a task whose pilot died this often fails (3) */
     double long_poll_s; /* longest a claim waits for work (5) */
     int32_t default_retries; /* for tasks without dagman.retry (1) */
     const char *const *admins; /* users who may list and drain/shut down any
@@ -114,6 +116,9 @@ struct wfmpi_glidein_pilot_opts {
     struct wfmpi_glidein_client_opts client;
     double lifetime_s; /* leave after this long; 0 = no limit */
     double idle_timeout_s; /* leave when no work came for this long (300) */
+    double register_timeout_s; /* give up (exit 4) when registration keeps
+                                  failing this long (60); TLS errors and 401
+                                  end it at once */
     double walltime_end; /* epoch seconds the allocation ends; 0 = unknown */
     double drain_before_s; /* stop claiming this long before walltime_end */
     double drain_grace_s; /* SIGTERM -> SIGKILL for tasks on drain */
@@ -129,7 +134,8 @@ struct wfmpi_glidein_pilot_opts {
 /* Rank 0 of `wfmpi glidein`: register, claim, feed the MPI ranks, report
  * results, deregister. Every other rank runs wfmpi_mpi_worker(). Returns the
  * exit code for every rank (0 clean end: idle, lifetime; 3 stopped by a
- * signal or walltime) or a negative error. */
+ * signal or walltime) or a negative error (WFMPI_E_PROTO with the cause in
+ * err when the service cannot be reached or refuses the pilot). */
 int wfmpi_glidein_pilot(struct wfmpi_mpi *m, const struct wfmpi_glidein_pilot_opts *o,
                         struct wfmpi_error *err);
 

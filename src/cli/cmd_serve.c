@@ -21,7 +21,11 @@ static void serve_usage(FILE *out)
                  "  --insecure-http    plain HTTP; refused unless --bind is loopback\n"
                  "  --tokens FILE      users: 'user sha256hex(token)' per line\n"
                  "  --state-dir DIR    one directory per workflow; reopened on start\n"
-                 "  --lease S          a pilot silent this long loses its tasks (60)\n"
+                 "  --lease S          a pilot silent this long kills its tasks (60)\n"
+                 "  --lease-grace S    ... and this much later they are handed out again\n"
+                 "                     (lease/4, at least 1, at most 10)\n"
+                 "  --crash-limit N    a task whose pilot died N times while running it\n"
+                 "                     fails instead of going back to the queue (3)\n"
                  "  --long-poll S      longest a claim waits for work (5)\n"
                  "  --retries N        retries for tasks without dagman.retry (1)\n"
                  "  --admin USER       USER may list and drain/shut down every pilot\n"
@@ -125,6 +129,8 @@ static int serve_opts(int argc, char **argv, struct wfmpi_glidein_server_opts *o
                                           {"per-ip-connections", required_argument, NULL, 1005},
                                           {"threads", required_argument, NULL, 1006},
                                           {"idle-timeout", required_argument, NULL, 1007},
+                                          {"lease-grace", required_argument, NULL, 1008},
+                                          {"crash-limit", required_argument, NULL, 1009},
                                           {"help", no_argument, NULL, 'h'},
                                           {NULL, 0, NULL, 0}};
     int c;
@@ -202,6 +208,17 @@ static int serve_opts(int argc, char **argv, struct wfmpi_glidein_server_opts *o
             if (!cli_parse_seconds(optarg, &o->idle_timeout_s) || o->idle_timeout_s < 1)
                 return cli_bad_value("serve", "idle-timeout", optarg);
             break;
+        case 1008:
+            if (!cli_parse_seconds(optarg, &o->lease_grace_s) || o->lease_grace_s <= 0)
+                return cli_bad_value("serve", "lease-grace", optarg);
+            break;
+        case 1009: {
+            uint64_t v;
+            if (!cli_parse_uint(optarg, 255, &v) || v == 0)
+                return cli_bad_value("serve", "crash-limit", optarg);
+            o->crash_limit = (uint32_t)v;
+            break;
+        }
         case 'h':
             serve_usage(stdout);
             return WFMPI_EXIT_OK;

@@ -36,6 +36,7 @@ struct gl_workflow {
     bool new_failure;
     uint32_t *lease_pilot; /* per task: pilot slot + 1 holding the live attempt */
     uint32_t *done_attempt; /* per task: attempt whose result was accepted */
+    uint8_t *crashes; /* per task: pilot deaths (lease expiries) while it ran */
     uint32_t n_leased; /* tasks with lease_pilot != 0 */
     size_t bytes; /* submitted text held (quota) */
 };
@@ -115,8 +116,13 @@ void gl_record_end(struct gl_workflow *w, uint32_t task, uint32_t attempt, int32
 /* Every attempt the pilot holds goes back to READY (no retry used); the
  * pilot is gone. why goes into the journal and the log. */
 void gl_release_pilot(struct gl_server *s, struct gl_pilot *p, uint32_t slot, const char *why);
-/* Release every pilot silent for longer than the lease. */
+/* Release every pilot silent for longer than the lease plus its grace. */
 void gl_expire_leases(struct gl_server *s);
+#define GL_LEASE_EXPIRED "lease expired"
+/* <dir>/crashes.json: the tasks' crash counts (rewritten crash-safely when
+ * one changes, read on reopen). */
+void gl_crashes_save(const struct gl_workflow *w);
+void gl_crashes_load(struct gl_workflow *w);
 /* Before the workflows are reopened: the pilots live at the last stop. */
 int gl_pilots_load(struct gl_server *s, struct wfmpi_error *err);
 /* After a workflow's scheduler was restored: re-lease its cut-off attempts

@@ -511,6 +511,12 @@ struct gl_server *gl_server_open(const struct wfmpi_glidein_server_opts *o, stru
     s->o = *o;
     if (s->o.lease_s <= 0)
         s->o.lease_s = 60;
+    if (s->o.lease_grace_s <= 0)
+        s->o.lease_grace_s = s->o.lease_s / 4 < 1    ? 1
+                             : s->o.lease_s / 4 > 10 ? 10
+                                                     : s->o.lease_s / 4;
+    if (!s->o.crash_limit)
+        s->o.crash_limit = 3;
     if (s->o.long_poll_s <= 0)
         s->o.long_poll_s = 5;
     if (!s->o.max_submit)
