@@ -581,8 +581,6 @@ static void watch_lease(struct pilot *p)
     p->lease_lost = true;
     uint32_t n = wfmpi_mpi_pool_running(p->pool);
     size_t b = json_array_size(p->backlog);
-    if (n == 0 && b == 0)
-        return;
     double grace = p->grace_s > 0 ? p->grace_s / 2 : 0;
     if (grace > p->o->drain_grace_s)
         grace = p->o->drain_grace_s;
