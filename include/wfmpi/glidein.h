@@ -16,9 +16,14 @@
 #include "wfmpi/mpi.h"
 #include "wfmpi/util.h"
 
-/* Request body limits: a submission carries a workflow and its catalogs. */
-#define WFMPI_GLIDEIN_MAX_SUBMIT ((size_t)64 << 20)
-#define WFMPI_GLIDEIN_MAX_REQUEST ((size_t)1 << 20)
+/* Request body limits per route (docs/glidein-protocol.md): a submission
+ * carries a workflow and its catalogs (--max-submit, this by default);
+ * results and sync carry up to a pilot's whole backlog; registration one
+ * record per node; every other request a few fields. */
+#define WFMPI_GLIDEIN_MAX_SUBMIT ((size_t)16 << 20)
+#define WFMPI_GLIDEIN_MAX_RESULTS ((size_t)8 << 20)
+#define WFMPI_GLIDEIN_MAX_REGISTER ((size_t)1 << 20)
+#define WFMPI_GLIDEIN_MAX_SMALL ((size_t)16 << 10)
 #define WFMPI_GLIDEIN_USER_MAX 64
 
 /* ------------------------------------------------------------ service */
@@ -30,12 +35,23 @@ struct wfmpi_glidein_server_opts {
     bool insecure_http; /* plain HTTP: only with a loopback bind */
     const char *tokens_file; /* "user sha256hex(token)" per line */
     const char *state_dir; /* <state_dir>/<wfid>/ per workflow */
-    double lease_s; /* a pilot silent this long loses its attempts (60) */
+    double lease_s; /* a pilot silent this long kills its tasks (60) ... */
+    double lease_grace_s; /* ... and this much later loses them (lease/4, 1..10) */
+    uint32_t crash_limit; /* a task whose pilot died this often fails (3) */
     double long_poll_s; /* longest a claim waits for work (5) */
     int32_t default_retries; /* for tasks without dagman.retry (1) */
     const char *const *admins; /* users who may list and drain/shut down any
                                   pilot (others: only their own); may be NULL */
     size_t n_admins;
+    /* Resource bounds; 0 = the default in parentheses. */
+    size_t max_submit; /* bytes of one submission (WFMPI_GLIDEIN_MAX_SUBMIT) */
+    size_t quota_bytes; /* submitted bytes one user may hold (256 MiB) */
+    uint32_t quota_workflows; /* workflows one user may hold, not removed (100) */
+    uint32_t quota_pilots; /* live pilots of one user (1000) */
+    uint32_t max_connections; /* open connections in all (1000) */
+    uint32_t per_ip_connections; /* open connections from one address (64) */
+    uint32_t threads; /* request threads (4) */
+    double idle_timeout_s; /* an idle connection is closed after this (30) */
 };
 
 struct wfmpi_glidein_server;
@@ -101,6 +117,9 @@ struct wfmpi_glidein_pilot_opts {
     struct wfmpi_glidein_client_opts client;
     double lifetime_s; /* leave after this long; 0 = no limit */
     double idle_timeout_s; /* leave when no work came for this long (300) */
+    double register_timeout_s; /* give up (exit 4) when registration keeps
+                                  failing this long (60); TLS errors and 401
+                                  end it at once */
     double walltime_end; /* epoch seconds the allocation ends; 0 = unknown */
     double drain_before_s; /* stop claiming this long before walltime_end */
     double drain_grace_s; /* SIGTERM -> SIGKILL for tasks on drain */
@@ -116,7 +135,8 @@ struct wfmpi_glidein_pilot_opts {
 /* Rank 0 of `wfmpi glidein`: register, claim, feed the MPI ranks, report
  * results, deregister. Every other rank runs wfmpi_mpi_worker(). Returns the
  * exit code for every rank (0 clean end: idle, lifetime; 3 stopped by a
- * signal or walltime) or a negative error. */
+ * signal or walltime) or a negative error (WFMPI_E_PROTO with the cause in
+ * err when the service cannot be reached or refuses the pilot). */
 int wfmpi_glidein_pilot(struct wfmpi_mpi *m, const struct wfmpi_glidein_pilot_opts *o,
                         struct wfmpi_error *err);
 

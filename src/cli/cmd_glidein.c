@@ -24,6 +24,8 @@ static void glidein_usage(FILE *out)
             "  --insecure-http     allow http:// (loopback test services)\n"
             "  --lifetime S        leave after S seconds (default: no limit)\n"
             "  --idle-timeout S    leave when no work came for S seconds (300)\n"
+            "  --register-timeout S  exit 4 when registering keeps failing S seconds (60);\n"
+            "                      a TLS error or a refused token ends it at once\n"
             "  --walltime-end T    epoch seconds the allocation ends (default SLURM_JOB_END_TIME)\n"
             "  --drain-before S    stop taking work S seconds before the end (120)\n"
             "  --drain-grace S     SIGTERM -> SIGKILL for tasks on drain (30)\n"
@@ -34,8 +36,8 @@ static void glidein_usage(FILE *out)
             "  --exec null         report success without running anything (benchmarks)\n"
             "  --log-level LEVEL   error, warn (default), info, debug\n"
             "Exit: 0 ended cleanly (idle, lifetime, drain or shutdown asked by the service),\n"
-            "3 stopped by a signal or the walltime, 2 usage or refused token, 4 environment\n"
-            "error.\n\n"
+            "3 stopped by a signal or the walltime, 2 usage, 4 the service unreachable or\n"
+            "refusing this pilot (TLS, token), or another environment error.\n\n"
             "       wfmpi glidein list|drain|shutdown [PILOT] --server URL --token-file F\n"
             "List your live pilots (an admin of the service: every pilot), or tell one to\n"
             "drain (take no more work, let running tasks end, leave) or shut down\n"
@@ -105,6 +107,7 @@ static int glidein_parse(int argc, char **argv, struct wfmpi_glidein_pilot_opts 
                                           {"insecure-http", no_argument, NULL, 'I'},
                                           {"lifetime", required_argument, NULL, 'l'},
                                           {"idle-timeout", required_argument, NULL, 'i'},
+                                          {"register-timeout", required_argument, NULL, 'R'},
                                           {"walltime-end", required_argument, NULL, 'w'},
                                           {"drain-before", required_argument, NULL, 'd'},
                                           {"drain-grace", required_argument, NULL, 'g'},
@@ -140,6 +143,10 @@ static int glidein_parse(int argc, char **argv, struct wfmpi_glidein_pilot_opts 
         case 'i':
             if (!cli_parse_seconds(optarg, &o->idle_timeout_s))
                 return cli_bad_value("glidein", "idle-timeout", optarg);
+            break;
+        case 'R':
+            if (!cli_parse_seconds(optarg, &o->register_timeout_s))
+                return cli_bad_value("glidein", "register-timeout", optarg);
             break;
         case 'w':
             if (!cli_parse_time(optarg, &o->walltime_end))

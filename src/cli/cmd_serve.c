@@ -21,11 +21,23 @@ static void serve_usage(FILE *out)
                  "  --insecure-http    plain HTTP; refused unless --bind is loopback\n"
                  "  --tokens FILE      users: 'user sha256hex(token)' per line\n"
                  "  --state-dir DIR    one directory per workflow; reopened on start\n"
-                 "  --lease S          a pilot silent this long loses its tasks (60)\n"
+                 "  --lease S          a pilot silent this long kills its tasks (60)\n"
+                 "  --lease-grace S    ... and this much later they are handed out again\n"
+                 "                     (lease/4, at least 1, at most 10)\n"
+                 "  --crash-limit N    a task whose pilot died N times while running it\n"
+                 "                     fails instead of going back to the queue (3)\n"
                  "  --long-poll S      longest a claim waits for work (5)\n"
                  "  --retries N        retries for tasks without dagman.retry (1)\n"
                  "  --admin USER       USER may list and drain/shut down every pilot\n"
                  "                     (repeatable; others control only their own)\n"
+                 "  --max-submit MB    largest submission (16)\n"
+                 "  --quota-mb MB      submissions one user may hold, in MB (256)\n"
+                 "  --quota-workflows N  workflows one user may hold, not removed (100)\n"
+                 "  --quota-pilots N   live pilots of one user (1000)\n"
+                 "  --max-connections N  open connections in all (1000)\n"
+                 "  --per-ip-connections N  open connections from one address (64)\n"
+                 "  --threads N        request threads (4)\n"
+                 "  --idle-timeout S   close a connection idle this long (30)\n"
                  "  --add-user NAME    add NAME to --tokens with a new token, print it, exit\n"
                  "  --log-level LEVEL  error, warn (default), info, debug\n");
 }
@@ -55,6 +67,44 @@ static int add_user(const char *tokens, const char *user)
 
 #define MAX_ADMINS 16
 
+/* The numeric resource bounds (options 1000-1006): positive integers. */
+static int serve_bound(int c, const char *arg, struct wfmpi_glidein_server_opts *o)
+{
+    static const char *names[] = {"max-submit",   "quota-mb",        "quota-workflows",
+                                  "quota-pilots", "max-connections", "per-ip-connections",
+                                  "threads"};
+    static const uint64_t max[] = {1024, 1u << 20, 1u << 20, 1u << 20, 1u << 20, 1u << 20, 256};
+    uint64_t v;
+    int i = c - 1000;
+    if (!cli_parse_uint(arg, max[i], &v) || v == 0) {
+        cli_bad_value("serve", names[i], arg);
+        return -1;
+    }
+    switch (i) {
+    case 0:
+        o->max_submit = (size_t)v << 20;
+        break;
+    case 1:
+        o->quota_bytes = (size_t)v << 20;
+        break;
+    case 2:
+        o->quota_workflows = (uint32_t)v;
+        break;
+    case 3:
+        o->quota_pilots = (uint32_t)v;
+        break;
+    case 4:
+        o->max_connections = (uint32_t)v;
+        break;
+    case 5:
+        o->per_ip_connections = (uint32_t)v;
+        break;
+    default:
+        o->threads = (uint32_t)v;
+    }
+    return 0;
+}
+
 static int serve_opts(int argc, char **argv, struct wfmpi_glidein_server_opts *o, const char **add)
 {
     static const char *admins[MAX_ADMINS];
@@ -71,6 +121,16 @@ static int serve_opts(int argc, char **argv, struct wfmpi_glidein_server_opts *o
                                           {"add-user", required_argument, NULL, 'a'},
                                           {"admin", required_argument, NULL, 'A'},
                                           {"log-level", required_argument, NULL, 'v'},
+                                          {"max-submit", required_argument, NULL, 1000},
+                                          {"quota-mb", required_argument, NULL, 1001},
+                                          {"quota-workflows", required_argument, NULL, 1002},
+                                          {"quota-pilots", required_argument, NULL, 1003},
+                                          {"max-connections", required_argument, NULL, 1004},
+                                          {"per-ip-connections", required_argument, NULL, 1005},
+                                          {"threads", required_argument, NULL, 1006},
+                                          {"idle-timeout", required_argument, NULL, 1007},
+                                          {"lease-grace", required_argument, NULL, 1008},
+                                          {"crash-limit", required_argument, NULL, 1009},
                                           {"help", no_argument, NULL, 'h'},
                                           {NULL, 0, NULL, 0}};
     int c;
@@ -134,6 +194,31 @@ static int serve_opts(int argc, char **argv, struct wfmpi_glidein_server_opts *o
                 return cli_bad_value("serve", "log-level", optarg);
             wfmpi_log_set_level(lvl);
             break;
+        case 1000:
+        case 1001:
+        case 1002:
+        case 1003:
+        case 1004:
+        case 1005:
+        case 1006:
+            if (serve_bound(c, optarg, o) < 0)
+                return WFMPI_EXIT_USAGE;
+            break;
+        case 1007:
+            if (!cli_parse_seconds(optarg, &o->idle_timeout_s) || o->idle_timeout_s < 1)
+                return cli_bad_value("serve", "idle-timeout", optarg);
+            break;
+        case 1008:
+            if (!cli_parse_seconds(optarg, &o->lease_grace_s) || o->lease_grace_s <= 0)
+                return cli_bad_value("serve", "lease-grace", optarg);
+            break;
+        case 1009: {
+            uint64_t v;
+            if (!cli_parse_uint(optarg, 255, &v) || v == 0)
+                return cli_bad_value("serve", "crash-limit", optarg);
+            o->crash_limit = (uint32_t)v;
+            break;
+        }
         case 'h':
             serve_usage(stdout);
             return WFMPI_EXIT_OK;

@@ -56,6 +56,7 @@ int gl_http_init(struct gl_http *h, const struct wfmpi_glidein_client_opts *o,
     if (o->cacert)
         curl_easy_setopt(c, CURLOPT_CAINFO, o->cacert);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, h->errbuf);
     return 0;
 }
 
@@ -84,11 +85,32 @@ int gl_http_request(struct gl_http *h, const char *method, const char *path, con
         curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
     double total = timeout_s > 0 ? timeout_s : h->o.total_timeout_s > 0 ? h->o.total_timeout_s : 60;
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)(1000 * total));
+    h->errbuf[0] = '\0';
     CURLcode cc = curl_easy_perform(c);
+    h->last_curl = (int)cc;
     if (cc != CURLE_OK)
-        return wfmpi_error_set(err, -EIO, "%s %s: %s", method, path, curl_easy_strerror(cc));
+        return wfmpi_error_set(err, -EIO, "%s %s: %s", method, path,
+                               h->errbuf[0] ? h->errbuf : curl_easy_strerror(cc));
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
     return 0;
+}
+
+bool gl_http_permanent(const struct gl_http *h)
+{
+    switch ((CURLcode)h->last_curl) {
+    case CURLE_UNSUPPORTED_PROTOCOL:
+    case CURLE_URL_MALFORMAT:
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+        return true;
+    default:
+        return false;
+    }
 }
 
 /* The server's "error" text from a JSON answer, or the body itself. */

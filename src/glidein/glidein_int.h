@@ -36,7 +36,9 @@ struct gl_workflow {
     bool new_failure;
     uint32_t *lease_pilot; /* per task: pilot slot + 1 holding the live attempt */
     uint32_t *done_attempt; /* per task: attempt whose result was accepted */
+    uint8_t *crashes; /* per task: pilot deaths (lease expiries) while it ran */
     uint32_t n_leased; /* tasks with lease_pilot != 0 */
+    size_t bytes; /* submitted text held (quota) */
 };
 
 struct gl_pilot {
@@ -54,10 +56,16 @@ struct gl_pilot {
     char *last_answer;
 };
 
+struct gl_conn;
+
 struct gl_server {
     struct wfmpi_glidein_server_opts o;
     pthread_mutex_t lock;
-    pthread_cond_t work; /* signalled when tasks may have become READY */
+    pthread_cond_t work; /* signalled (gl_wake) when tasks may have become READY */
+    uint64_t wake_gen; /* bumped by every gl_wake */
+    struct gl_conn *parked; /* suspended long-poll claims (serve.c) */
+    pthread_t resumer;
+    bool resumer_started, stopping;
     struct gl_user *users;
     size_t n_users;
     struct gl_workflow **wfs;
@@ -74,6 +82,13 @@ struct gl_server {
 struct gl_reply {
     unsigned status;
     char *body;
+    /* A claim that would wait for work: with may_park set by the caller
+     * (the HTTP layer), the handler does not block a thread but sets parked
+     * and park_until (wall clock); the caller suspends the connection and
+     * routes the same request again, park_until kept, when work may have
+     * come or the time is up. Without may_park it waits on s->work. */
+    bool may_park, parked;
+    double park_until;
 };
 
 /* serve.c: the service's state (tokens, pilots, workflows reopened) without
@@ -101,8 +116,13 @@ void gl_record_end(struct gl_workflow *w, uint32_t task, uint32_t attempt, int32
 /* Every attempt the pilot holds goes back to READY (no retry used); the
  * pilot is gone. why goes into the journal and the log. */
 void gl_release_pilot(struct gl_server *s, struct gl_pilot *p, uint32_t slot, const char *why);
-/* Release every pilot silent for longer than the lease. */
+/* Release every pilot silent for longer than the lease plus its grace. */
 void gl_expire_leases(struct gl_server *s);
+#define GL_LEASE_EXPIRED "lease expired"
+/* <dir>/crashes.json: the tasks' crash counts (rewritten crash-safely when
+ * one changes, read on reopen). */
+void gl_crashes_save(const struct gl_workflow *w);
+void gl_crashes_load(struct gl_workflow *w);
 /* Before the workflows are reopened: the pilots live at the last stop. */
 int gl_pilots_load(struct gl_server *s, struct wfmpi_error *err);
 /* After a workflow's scheduler was restored: re-lease its cut-off attempts
@@ -112,6 +132,9 @@ void gl_do_register(struct gl_server *s, const char *user, json_t *req, struct g
 void gl_do_sync(struct gl_server *s, struct gl_pilot *p, uint32_t slot, json_t *req,
                 struct gl_reply *r);
 void gl_reply_json(struct gl_reply *r, unsigned status, json_t *j); /* steals j */
+/* Tasks may have become READY or a pilot's commands changed: wake waiting
+ * claims (parked ones too). With s->lock held. */
+void gl_wake(struct gl_server *s);
 void gl_reply_error(struct gl_reply *r, unsigned status, const char *msg);
 /* 16 random hex digits from RAND_bytes. */
 int gl_random_id(char out[GL_ID_LEN]);

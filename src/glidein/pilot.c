@@ -27,6 +27,7 @@ struct slot {
     uint32_t task, attempt;
     bool used;
     bool cancelled; /* the service asked: its result is "cancelled" */
+    bool lease_kill; /* killed because the lease lapsed */
 };
 
 struct pilot {
@@ -46,6 +47,16 @@ struct pilot {
     bool claim_pending;
     int failures;
     double next_try, next_claim, next_heartbeat, last_work, started;
+    /* The lease (docs/glidein-protocol.md, "Leases"): lease_s from the
+     * registration, renewed = when the last request the service answered
+     * as this pilot's was sent (its clock starts later, on receipt). At
+     * renewed + lease_s, still unrenewed, the pilot kills what it runs: the
+     * service hands those tasks out again only after lease_s + grace_s. */
+    double lease_s, grace_s, renewed;
+    bool lease_lost;
+    /* Fail fast: registration failing since reg_since (0 = not failing). */
+    double reg_since;
+    char last_err[1024];
     const char *leaving; /* reason, once we stop claiming */
     bool drained;
     bool need_sync; /* the service restarted: tell it what we hold */
@@ -53,15 +64,33 @@ struct pilot {
 
 static void backoff(struct pilot *p, const struct wfmpi_error *err)
 {
-    double d = gl_backoff_s(p->failures, (double)rand() / ((double)RAND_MAX + 1));
+    double d = gl_backoff_s(p->failures, (double)rand() / ((double)RAND_MAX + 1), p->heartbeat_s);
     p->failures++;
     p->next_try = wfmpi_mono() + d;
+    snprintf(p->last_err, sizeof(p->last_err), "%s", err->text);
     wfmpi_warn("glidein: %s; retrying in %.1f s", err->text, d);
 }
 
-/* One request; *status 0 on a transport error (already backed off). */
+/* Statuses the service gives only after it found this pilot (so its lease
+ * was renewed): anything but 404 (unknown pilot), 401, 413, 429 and 5xx. */
+static bool renews(long st)
+{
+    return st >= 200 && st < 500 && st != 404 && st != 401 && st != 413 && st != 429;
+}
+
+/* One request; 0 on a transport error (backed off). After a failure the
+ * rest of the loop step sends nothing (one back-off per step, not one per
+ * request), and no request may block past the lease. */
 static long call(struct pilot *p, const char *path, json_t *body, double timeout)
 {
+    double now = wfmpi_mono();
+    if (now < p->next_try)
+        return 0;
+    if (p->id[0] && p->lease_s > 0) {
+        double left = p->renewed + p->lease_s - now;
+        double t = timeout > 0 ? timeout : p->h.o.total_timeout_s > 0 ? p->h.o.total_timeout_s : 60;
+        timeout = left < t ? (left > 0.5 ? left : 0.5) : t;
+    }
     char *text = json_dumps(body, JSON_COMPACT);
     struct wfmpi_error err = {0};
     long status = 0;
@@ -77,6 +106,10 @@ static long call(struct pilot *p, const char *path, json_t *body, double timeout
     if (p->failures > 0)
         p->next_heartbeat = 0; /* back after an outage: hear commands (sync) now */
     p->failures = 0;
+    if (p->id[0] && renews(status) && now > p->renewed) {
+        p->renewed = now;
+        p->lease_lost = false;
+    }
     return status;
 }
 
@@ -99,28 +132,58 @@ static json_t *node_list(struct pilot *p)
     return a;
 }
 
-static int do_register(struct pilot *p)
+/* Registration failed without an answer: 0 to retry, or < 0 (err set) when
+ * no retry can help (TLS, URL) or it kept failing for --register-timeout. */
+static int register_failed(struct pilot *p, struct wfmpi_error *err)
+{
+    double now = wfmpi_mono();
+    if (p->reg_since == 0)
+        p->reg_since = now;
+    if (gl_http_permanent(&p->h))
+        return wfmpi_error_set(err, WFMPI_E_PROTO, "glidein: cannot register with %s: %s",
+                               p->o->client.url, p->last_err);
+    double patience = p->o->register_timeout_s > 0 ? p->o->register_timeout_s : 60;
+    if (now - p->reg_since > patience)
+        return wfmpi_error_set(err, WFMPI_E_PROTO,
+                               "glidein: could not register with %s for %.0f s: %s",
+                               p->o->client.url, now - p->reg_since, p->last_err);
+    return 0;
+}
+
+/* 1 registered, 0 not yet (retry), < 0 give up (err set: exit 4). */
+static int do_register(struct pilot *p, struct wfmpi_error *err)
 {
     const char *job = getenv("SLURM_JOB_ID");
     json_t *b =
         json_pack("{s:s,s:s,s:f,s:o}", "site", p->o->site ? p->o->site : "", "slurm_job",
                   job ? job : "", "walltime_end", p->o->walltime_end, "nodes", node_list(p));
+    double sent = wfmpi_mono();
+    if (sent < p->next_try)
+        return 0;
     long st = call(p, "/v1/pilots", b, 0);
     json_decref(b);
     if (st == 0)
-        return 0;
+        return register_failed(p, err);
     json_t *j = json_loadb(p->ans.data, p->ans.len, 0, NULL);
     const char *id = json_string_value(json_object_get(j, "pilot"));
     if (st != 201 || !id) {
         char text[256];
-        wfmpi_error_log("glidein: registration refused (%ld): %s", st,
-                        gl_answer_error(&p->ans, text, sizeof(text)));
         json_decref(j);
-        return st == 401 || st == 403 ? WFMPI_E_INPUT : WFMPI_E_PROTO;
+        return wfmpi_error_set(err, WFMPI_E_PROTO,
+                               "glidein: %s refused to register this pilot (HTTP %ld%s): %s",
+                               p->o->client.url, st, st == 401 ? ", wrong or revoked token" : "",
+                               gl_answer_error(&p->ans, text, sizeof(text)));
     }
+    p->reg_since = 0;
     snprintf(p->id, sizeof(p->id), "%s", id);
     double hb = json_number_value(json_object_get(j, "heartbeat_s"));
     p->heartbeat_s = hb > 0.2 ? hb : 1;
+    double lease = json_number_value(json_object_get(j, "lease_s"));
+    double grace = json_number_value(json_object_get(j, "lease_grace_s"));
+    p->lease_s = lease > 0 ? lease : 0;
+    p->grace_s = grace > 0 ? grace : 0;
+    p->renewed = sent;
+    p->lease_lost = false;
     json_decref(j);
     wfmpi_info("glidein: registered as pilot %s", p->id);
     return 1;
@@ -422,13 +485,13 @@ static void collect(struct pilot *p, const struct wfmpi_exec_result *r, uint32_t
     for (uint32_t i = 0; i < n; i++) {
         uint32_t slot = (uint32_t)(r[i].tag >> 32);
         struct slot *s = &p->slots[slot];
-        const char *detail = s->cancelled && r[i].reason == WFMPI_EXEC_INTERRUPTED
-                                 ? "cancelled by the service"
-                                 : r[i].detail;
+        const char *detail = !s->cancelled || r[i].reason != WFMPI_EXEC_INTERRUPTED ? r[i].detail
+                             : s->lease_kill ? "killed: the pilot lost its lease"
+                                             : "cancelled by the service";
         json_array_append_new(p->unacked,
                               gl_result_json(s->wf, s->task, s->attempt, &r[i], detail));
         s->used = false;
-        s->cancelled = false;
+        s->cancelled = s->lease_kill = false;
         p->free_slots[p->n_free++] = slot;
     }
     if (n)
@@ -448,7 +511,12 @@ static void send_results(struct pilot *p)
     long st = pilot_post(p, "results", b, 0);
     if (st == 404)
         return;
-    if (st != 200 && st != 409) {
+    if (st == 400) {
+        /* Malformed (a bug here): resending would be refused for ever. */
+        char text[256];
+        wfmpi_error_log("glidein: %zu result(s) refused as malformed, dropped: %s", k,
+                        gl_answer_error(&p->ans, text, sizeof(text)));
+    } else if (st != 200 && st != 409) {
         if (st)
             wfmpi_warn("glidein: results refused with HTTP %ld; keeping them", st);
         return;
@@ -499,6 +567,33 @@ static void watch(struct pilot *p)
                    wfmpi_mpi_pool_running(p->pool));
 }
 
+/* The lease lapsed unrenewed (the service unreachable, or this process
+ * frozen): kill everything this pilot runs and drop what it has not
+ * started, before the service may hand those tasks to another pilot
+ * (lease_s + grace_s after it last heard of us; the kill takes at most
+ * grace_s / 2). Their results (interrupted) are reported when the service
+ * answers again: stale by then, or accepted if it kept the lease (it
+ * restarted and restored us). */
+static void watch_lease(struct pilot *p)
+{
+    if (!p->id[0] || p->lease_s <= 0 || p->lease_lost || wfmpi_mono() < p->renewed + p->lease_s)
+        return;
+    p->lease_lost = true;
+    uint32_t n = wfmpi_mpi_pool_running(p->pool);
+    size_t b = json_array_size(p->backlog);
+    double grace = p->grace_s > 0 ? p->grace_s / 2 : 0;
+    if (grace > p->o->drain_grace_s)
+        grace = p->o->drain_grace_s;
+    wfmpi_warn("glidein: lease lost (no answer for %.1f s): killing %u task(s), dropping %zu",
+               wfmpi_mono() - p->renewed, n, b);
+    give_back_backlog(p, "not started: the pilot lost its lease");
+    for (uint32_t i = 0; i < MAX_SLOTS; i++)
+        if (p->slots[i].used && !p->slots[i].cancelled) {
+            p->slots[i].cancelled = p->slots[i].lease_kill = true;
+            wfmpi_mpi_pool_cancel(p->pool, i, grace);
+        }
+}
+
 /* Leaving reasons that interrupt running tasks (the others let them end). */
 static bool hard_leave(const char *why)
 {
@@ -507,6 +602,7 @@ static bool hard_leave(const char *why)
 
 static int step(struct pilot *p, struct wfmpi_exec_result *res, struct wfmpi_error *err)
 {
+    watch_lease(p);
     watch(p);
     if (p->leaving && json_array_size(p->backlog) > 0 &&
         (hard_leave(p->leaving) || !strcmp(p->leaving, "drain")))
@@ -524,8 +620,8 @@ static int step(struct pilot *p, struct wfmpi_exec_result *res, struct wfmpi_err
         return rc;
     collect(p, res, (uint32_t)rc);
     if (wfmpi_mono() >= p->next_try) {
-        if (!p->id[0] && do_register(p) < 0)
-            return wfmpi_error_set(err, WFMPI_E_INPUT, "the service refused this pilot");
+        if (!p->id[0] && (rc = do_register(p, err)) < 0)
+            return rc;
         send_results(p);
         heartbeat(p);
         sync_leases(p);

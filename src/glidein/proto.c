@@ -14,12 +14,16 @@ json_t *gl_result_json(const char *wf, uint32_t task, uint32_t attempt,
                      detail ? detail : r->detail);
 }
 
-double gl_backoff_s(int failures, double u)
+double gl_backoff_s(int failures, double u, double cap)
 {
     /* Exponential, capped, with jitter: pilots that lost the service at the
-     * same moment do not come back in step. */
+     * same moment do not come back in step. The cap is the pilot's
+     * heartbeat period (a quarter of its lease), so however long an outage
+     * lasts it tries again several times before its lease lapses. */
     double d = 0.2 * (double)(1u << (failures < 8 ? (failures < 0 ? 0 : failures) : 8));
     if (d > 30)
         d = 30;
+    if (cap > 0 && d > cap)
+        d = cap;
     return d * (0.5 + (u < 0 ? 0 : u >= 1 ? 0.999999 : u));
 }

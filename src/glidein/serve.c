@@ -6,6 +6,7 @@
  * and never logged. */
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <math.h>
 #include <dirent.h>
 #include <microhttpd.h>
 #include <openssl/crypto.h>
@@ -14,11 +15,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "glidein_int.h"
 
 #define TOKENS_MAX ((size_t)1 << 20)
+/* Per connection: request line, headers and libmicrohttpd's read buffer,
+ * so also the most it reads before the token is checked. */
+#define CONN_MEMORY (32u << 10)
+/* TLS 1.2 and 1.3 only (GnuTLS priority string). */
+#define TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
 
 int gl_random_id(char out[GL_ID_LEN])
 {
@@ -153,9 +160,18 @@ static const char *authenticate(const struct gl_server *s, const char *header)
 
 /* -------------------------------------------------------------- HTTP */
 
-struct conn {
+/* One request in flight. Created on the first call of the access handler,
+ * when the request line and headers are in (libmicrohttpd has read at most
+ * its connection memory limit, 32 KiB, of the connection): the token is
+ * checked then, before any body byte is accepted, and the body is bounded by
+ * its route's limit. */
+struct gl_conn {
     struct wfmpi_buf body;
-    bool too_big;
+    char user[WFMPI_GLIDEIN_USER_MAX];
+    bool refused; /* answered before its body: never read it */
+    double park_until; /* a parked claim's end (wall clock); 0 = none */
+    struct MHD_Connection *c;
+    struct gl_conn *next_parked;
 };
 
 void gl_reply_json(struct gl_reply *r, unsigned status, json_t *j)
@@ -168,6 +184,12 @@ void gl_reply_json(struct gl_reply *r, unsigned status, json_t *j)
 void gl_reply_error(struct gl_reply *r, unsigned status, const char *msg)
 {
     gl_reply_json(r, status, json_pack("{s:s}", "error", msg));
+}
+
+void gl_wake(struct gl_server *s)
+{
+    s->wake_gen++;
+    pthread_cond_broadcast(&s->work);
 }
 
 /* Queue r's answer; the response takes r->body over (a claim answer can be
@@ -187,30 +209,107 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, struct gl_reply *r)
     return ret;
 }
 
-static size_t limit_for(const char *method, const char *url)
+static enum MHD_Result answer_error(struct MHD_Connection *c, unsigned status, const char *msg)
 {
-    return strcmp(method, "POST") == 0 && strcmp(url, "/v1/workflows") == 0
-               ? WFMPI_GLIDEIN_MAX_SUBMIT
-               : WFMPI_GLIDEIN_MAX_REQUEST;
+    struct gl_reply r = {0};
+    gl_reply_error(&r, status, msg);
+    enum MHD_Result ret = send_reply(c, &r);
+    free(r.body);
+    return ret;
 }
 
-static enum MHD_Result first_call(struct MHD_Connection *c, const char *method, const char *url,
-                                  void **con_cls)
+/* The body limit of a route (docs/glidein-protocol.md): 0 = no body. */
+static size_t limit_for(const struct gl_server *s, const char *method, const char *url)
 {
-    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
-    if (cl && strtoull(cl, NULL, 10) > limit_for(method, url)) {
-        struct gl_reply r = {0};
-        gl_reply_error(&r, MHD_HTTP_CONTENT_TOO_LARGE, "request body too large");
-        enum MHD_Result ret = send_reply(c, &r);
-        free(r.body);
-        return ret;
-    }
-    struct conn *k = calloc(1, sizeof(*k));
+    if (strcmp(method, "POST") != 0)
+        return 0;
+    if (strcmp(url, "/v1/workflows") == 0)
+        return s->o.max_submit;
+    if (strcmp(url, "/v1/pilots") == 0)
+        return WFMPI_GLIDEIN_MAX_REGISTER;
+    size_t n = strlen(url);
+    if ((n > 8 && strcmp(url + n - 8, "/results") == 0) ||
+        (n > 5 && strcmp(url + n - 5, "/sync") == 0))
+        return WFMPI_GLIDEIN_MAX_RESULTS;
+    return WFMPI_GLIDEIN_MAX_SMALL;
+}
+
+static void peer_text(struct MHD_Connection *c, char *out, size_t size)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+    snprintf(out, size, "?");
+    if (sa && sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out,
+                  (socklen_t)size);
+    else if (sa && sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out,
+                  (socklen_t)size);
+}
+
+/* Headers are in, no body byte taken yet: authenticate, check the declared
+ * length, and either refuse now (the body is never read: libmicrohttpd
+ * closes the connection after an answer queued this early) or accept. */
+static enum MHD_Result first_call(struct gl_server *s, struct MHD_Connection *c, const char *method,
+                                  const char *url, void **con_cls)
+{
+    struct gl_conn *k = calloc(1, sizeof(*k));
     if (!k)
         return MHD_NO;
-    wfmpi_buf_init(&k->body, limit_for(method, url));
+    k->c = c;
     *con_cls = k;
+    bool health = strcmp(url, "/v1/health") == 0;
+    size_t limit = health ? 0 : limit_for(s, method, url);
+    wfmpi_buf_init(&k->body, limit);
+    if (health)
+        return MHD_YES;
+    const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+    const char *user = authenticate(s, auth);
+    if (!user) {
+        char peer[INET6_ADDRSTRLEN + 1];
+        peer_text(c, peer, sizeof(peer));
+        wfmpi_warn("refused %s %.200s from %s: %s bearer token", method, url, peer,
+                   auth ? "wrong" : "no");
+        k->refused = true;
+        return answer_error(c, MHD_HTTP_UNAUTHORIZED, "missing or wrong bearer token");
+    }
+    snprintf(k->user, sizeof(k->user), "%s", user);
+    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+    if (cl && strtoull(cl, NULL, 10) > limit) {
+        k->refused = true;
+        return answer_error(c, MHD_HTTP_CONTENT_TOO_LARGE, "request body too large");
+    }
     return MHD_YES;
+}
+
+/* Route the complete request under the service lock. A claim that would
+ * wait is parked: its connection is suspended (no thread is held) until the
+ * resumer thread resumes it, and then routed again. */
+static enum MHD_Result dispatch(struct gl_server *s, struct MHD_Connection *c, struct gl_conn *k,
+                                const char *method, const char *url)
+{
+    struct gl_reply r = {.may_park = true, .park_until = k->park_until};
+    if (strcmp(url, "/v1/health") == 0) {
+        gl_reply_json(&r, MHD_HTTP_OK, json_pack("{s:s}", "status", "ok"));
+    } else {
+        pthread_mutex_lock(&s->lock);
+        r.may_park = !s->stopping;
+        gl_route(s, k->user, method, url, k->body.data ? k->body.data : "", k->body.len, &r);
+        if (r.parked) {
+            k->park_until = r.park_until;
+            k->next_parked = s->parked;
+            s->parked = k;
+            MHD_suspend_connection(c);
+            pthread_cond_broadcast(&s->work); /* the resumer: a new deadline */
+        }
+        pthread_mutex_unlock(&s->lock);
+        if (r.parked)
+            return MHD_YES;
+    }
+    enum MHD_Result ret = send_reply(c, &r);
+    free(r.body);
+    return ret;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
@@ -219,34 +318,23 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 {
     (void)version;
     struct gl_server *s = cls;
-    struct conn *k = *con_cls;
+    struct gl_conn *k = *con_cls;
     if (!k)
-        return first_call(c, method, url, con_cls);
+        return first_call(s, c, method, url, con_cls);
+    if (k->refused)
+        return MHD_NO;
     if (*upload_size) {
-        if (!k->too_big && wfmpi_buf_append(&k->body, upload, *upload_size) < 0)
-            k->too_big = true;
+        if (wfmpi_buf_append(&k->body, upload, *upload_size) < 0) {
+            /* Chunked past the route's limit: drop the connection rather
+             * than read (and discard) whatever else the client sends. */
+            wfmpi_warn("%s %.200s by %s: body over %zu bytes, connection closed", method, url,
+                       k->user, k->body.max);
+            return MHD_NO;
+        }
         *upload_size = 0;
         return MHD_YES;
     }
-    struct gl_reply r = {0};
-    if (strcmp(url, "/v1/health") == 0) {
-        gl_reply_json(&r, MHD_HTTP_OK, json_pack("{s:s}", "status", "ok"));
-    } else if (k->too_big) {
-        gl_reply_error(&r, MHD_HTTP_CONTENT_TOO_LARGE, "request body too large");
-    } else {
-        const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
-        const char *user = authenticate(s, auth);
-        if (!user) {
-            gl_reply_error(&r, MHD_HTTP_UNAUTHORIZED, "missing or wrong bearer token");
-        } else {
-            pthread_mutex_lock(&s->lock);
-            gl_route(s, user, method, url, k->body.data ? k->body.data : "", k->body.len, &r);
-            pthread_mutex_unlock(&s->lock);
-        }
-    }
-    enum MHD_Result ret = send_reply(c, &r);
-    free(r.body);
-    return ret;
+    return dispatch(s, c, k, method, url);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
@@ -255,12 +343,63 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     (void)cls;
     (void)c;
     (void)toe;
-    struct conn *k = *con_cls;
+    struct gl_conn *k = *con_cls;
     if (k) {
         wfmpi_buf_fini(&k->body);
         free(k);
     }
     *con_cls = NULL;
+}
+
+/* The resumer thread: resumes every parked claim when work may have come
+ * (s->wake_gen moved) or the earliest parked deadline passed; each is routed
+ * again and parks again if it still has time and nothing fits. Connections
+ * are resumed outside the service lock (libmicrohttpd takes its own). */
+static void *resumer(void *arg)
+{
+    struct gl_server *s = arg;
+    pthread_mutex_lock(&s->lock);
+    uint64_t seen = s->wake_gen;
+    for (;;) {
+        double now = wfmpi_wall(), first = now + 1;
+        for (struct gl_conn *k = s->parked; k; k = k->next_parked)
+            if (k->park_until < first)
+                first = k->park_until;
+        if (!s->stopping && s->wake_gen == seen && first > now) {
+            struct timespec ts = {.tv_sec = (time_t)first};
+            ts.tv_nsec = (long)((first - (double)ts.tv_sec) * 1e9);
+            pthread_cond_timedwait(&s->work, &s->lock, &ts);
+            if (!s->stopping && s->wake_gen == seen && wfmpi_wall() < first)
+                continue;
+        }
+        /* Work may have come: every parked claim tries again. Only time
+         * passed: those whose wait is over answer. */
+        bool all = s->stopping || s->wake_gen != seen;
+        seen = s->wake_gen;
+        now = wfmpi_wall();
+        struct gl_conn *list = NULL, **pp = &s->parked;
+        while (*pp) {
+            struct gl_conn *k = *pp;
+            if (all || k->park_until <= now) {
+                *pp = k->next_parked;
+                k->next_parked = list;
+                list = k;
+            } else {
+                pp = &k->next_parked;
+            }
+        }
+        if (!s->parked && !list && s->stopping)
+            break;
+        pthread_mutex_unlock(&s->lock);
+        while (list) {
+            struct gl_conn *k = list;
+            list = k->next_parked; /* k may be routed (and freed) once resumed */
+            MHD_resume_connection(k->c);
+        }
+        pthread_mutex_lock(&s->lock);
+    }
+    pthread_mutex_unlock(&s->lock);
+    return NULL;
 }
 
 /* ------------------------------------------------------------ daemon */
@@ -313,8 +452,12 @@ static int start_daemon(struct gl_server *s, struct wfmpi_error *err)
 {
     const char *bind = s->o.bind ? s->o.bind : "127.0.0.1";
     struct sockaddr_storage ss = {0};
-    unsigned flags =
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG;
+    /* A few threads over epoll, not one per connection: idle or slow
+     * connections cost a socket, not a thread (a long-poll claim is
+     * suspended while it waits). Connections are bounded in all and per
+     * address, and closed when idle. */
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+                     MHD_USE_ERROR_LOG;
     struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
     struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
     if (inet_pton(AF_INET, bind, &a4->sin_addr) == 1) {
@@ -338,14 +481,21 @@ static int start_daemon(struct gl_server *s, struct wfmpi_error *err)
     }
     s->daemon = MHD_start_daemon(
         flags, s->o.port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_LIMIT, 512u,
-        MHD_OPTION_CONNECTION_TIMEOUT, 120u, s->cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END,
-        s->cert, MHD_OPTION_HTTPS_MEM_KEY, s->key, MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_THREAD_POOL_SIZE,
+        (unsigned)s->o.threads, MHD_OPTION_CONNECTION_LIMIT, (unsigned)s->o.max_connections,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)s->o.per_ip_connections,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)ceil(s->o.idle_timeout_s),
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY,
+        s->cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, s->cert, MHD_OPTION_HTTPS_MEM_KEY,
+        s->key, MHD_OPTION_HTTPS_PRIORITIES, TLS_PRIORITIES, MHD_OPTION_END);
     if (!s->daemon)
         return wfmpi_error_set(err, WFMPI_E_INPUT, "cannot listen on %s port %u%s", bind,
                                (unsigned)s->o.port, s->cert ? " (check --cert/--key)" : "");
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
     s->port = info ? info->port : s->o.port;
+    if (pthread_create(&s->resumer, NULL, resumer, s) != 0)
+        return wfmpi_error_set(err, WFMPI_E_INTERNAL, "cannot start the resumer thread");
+    s->resumer_started = true;
     return 0;
 }
 
@@ -361,8 +511,30 @@ struct gl_server *gl_server_open(const struct wfmpi_glidein_server_opts *o, stru
     s->o = *o;
     if (s->o.lease_s <= 0)
         s->o.lease_s = 60;
+    if (s->o.lease_grace_s <= 0)
+        s->o.lease_grace_s = s->o.lease_s / 4 < 1    ? 1
+                             : s->o.lease_s / 4 > 10 ? 10
+                                                     : s->o.lease_s / 4;
+    if (!s->o.crash_limit)
+        s->o.crash_limit = 3;
     if (s->o.long_poll_s <= 0)
         s->o.long_poll_s = 5;
+    if (!s->o.max_submit)
+        s->o.max_submit = WFMPI_GLIDEIN_MAX_SUBMIT;
+    if (!s->o.quota_bytes)
+        s->o.quota_bytes = (size_t)256 << 20;
+    if (!s->o.quota_workflows)
+        s->o.quota_workflows = 100;
+    if (!s->o.quota_pilots)
+        s->o.quota_pilots = 1000;
+    if (!s->o.max_connections)
+        s->o.max_connections = 1000;
+    if (!s->o.per_ip_connections)
+        s->o.per_ip_connections = 64;
+    if (!s->o.threads)
+        s->o.threads = 4;
+    if (s->o.idle_timeout_s <= 0)
+        s->o.idle_timeout_s = 30;
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->work, NULL);
     int rc = wfmpi_mkdir_p(o->state_dir);
@@ -415,6 +587,15 @@ void wfmpi_glidein_server_destroy(struct wfmpi_glidein_server *srv)
     struct gl_server *s = (struct gl_server *)srv;
     if (!s)
         return;
+    /* Parked claims are resumed (and answered) before the daemon stops:
+     * libmicrohttpd must not be stopped with suspended connections. */
+    if (s->resumer_started) {
+        pthread_mutex_lock(&s->lock);
+        s->stopping = true;
+        gl_wake(s);
+        pthread_mutex_unlock(&s->lock);
+        pthread_join(s->resumer, NULL);
+    }
     if (s->daemon)
         MHD_stop_daemon(s->daemon);
     for (size_t i = 0; i < s->n_wfs; i++)

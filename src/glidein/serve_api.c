@@ -53,6 +53,7 @@ void gl_workflow_free(struct gl_workflow *w)
     wfmpi_plan_destroy(w->plan);
     free(w->lease_pilot);
     free(w->done_attempt);
+    free(w->crashes);
     free(w);
 }
 
@@ -88,8 +89,10 @@ static int open_state(struct gl_server *s, struct gl_workflow *w, struct wfmpi_e
     size_t n = w->v->n_tasks ? w->v->n_tasks : 1;
     w->lease_pilot = calloc(n, sizeof(uint32_t));
     w->done_attempt = calloc(n, sizeof(uint32_t));
-    if (!w->lease_pilot || !w->done_attempt)
+    w->crashes = calloc(n, 1);
+    if (!w->lease_pilot || !w->done_attempt || !w->crashes)
         return wfmpi_error_set(err, -ENOMEM, "out of memory");
+    gl_crashes_load(w);
     /* A result sent again after the restart is a duplicate, not stale. */
     const struct wfmpi_ckpt_task *ct = wfmpi_ckpt_tasks(w->ckpt);
     for (uint32_t t = 0; t < w->v->n_tasks; t++)
@@ -99,6 +102,43 @@ static int open_state(struct gl_server *s, struct gl_workflow *w, struct wfmpi_e
     if (w->removed)
         wfmpi_sched_drain(w->s);
     return wfmpi_ckpt_commit(w->ckpt, true);
+}
+
+void gl_crashes_save(const struct gl_workflow *w)
+{
+    json_t *j = json_object();
+    char key[16];
+    for (uint32_t t = 0; t < w->v->n_tasks; t++)
+        if (w->crashes[t]) {
+            snprintf(key, sizeof(key), "%u", t);
+            json_object_set_new(j, key, json_integer(w->crashes[t]));
+        }
+    char *text = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    char path[PATH_MAX + 16];
+    snprintf(path, sizeof(path), "%s/crashes.json", w->dir);
+    int rc = text ? wfmpi_write_file_atomic(path, text, strlen(text)) : -ENOMEM;
+    free(text);
+    if (rc < 0)
+        wfmpi_error_log("%s: %s (crash counts restart from 0)", path, wfmpi_strerror(rc));
+}
+
+void gl_crashes_load(struct gl_workflow *w)
+{
+    char path[PATH_MAX + 16];
+    snprintf(path, sizeof(path), "%s/crashes.json", w->dir);
+    json_t *j = json_load_file(path, 0, NULL);
+    const char *key;
+    json_t *v;
+    json_object_foreach(j, key, v)
+    {
+        char *end;
+        unsigned long t = strtoul(key, &end, 10);
+        json_int_t n = json_integer_value(v);
+        if (*end == '\0' && t < w->v->n_tasks && n > 0)
+            w->crashes[t] = (uint8_t)(n < UINT8_MAX ? n : UINT8_MAX);
+    }
+    json_decref(j);
 }
 
 static int plan_workflow(struct gl_workflow *w, json_t *meta, struct wfmpi_error *err)
@@ -142,6 +182,8 @@ int gl_workflow_open(struct gl_server *s, const char *dir, struct wfmpi_error *e
         snprintf(w->owner, sizeof(w->owner), "%s", owner);
         snprintf(w->dir, sizeof(w->dir), "%s", dir);
         w->removed = json_is_true(json_object_get(meta, "removed"));
+        json_int_t bytes = json_integer_value(json_object_get(meta, "bytes"));
+        w->bytes = bytes > 0 ? (size_t)bytes : 0;
         rc = plan_workflow(w, meta, err);
     }
     if (rc == 0)
@@ -152,7 +194,7 @@ int gl_workflow_open(struct gl_server *s, const char *dir, struct wfmpi_error *e
     if (rc < 0)
         gl_workflow_free(w);
     else
-        pthread_cond_broadcast(&s->work);
+        gl_wake(s);
     return rc;
 }
 
@@ -203,8 +245,10 @@ static int store_submission(struct gl_server *s, const char *user, json_t *req, 
     }
     if (rc < 0)
         return wfmpi_error_set(err, rc, "%s: %s", dir, wfmpi_strerror(rc));
-    json_t *meta =
-        json_pack("{s:s,s:s,s:s,s:b}", "id", id, "owner", user, "workflow", wfname, "removed", 0);
+    size_t bytes = 0;
+    json_object_foreach(files, name, text) bytes += json_string_length(text);
+    json_t *meta = json_pack("{s:s,s:s,s:s,s:b,s:I}", "id", id, "owner", user, "workflow", wfname,
+                             "removed", 0, "bytes", (json_int_t)bytes);
     const char *keys[] = {"rc", "tc", "sc"};
     for (int i = 0; i < 3; i++) {
         const char *v = json_string_value(json_object_get(req, keys[i]));
@@ -231,6 +275,29 @@ static void discard_dir(const char *dir)
     }
 }
 
+/* Per-user quotas: workflows held (not removed) and the bytes of their
+ * submissions. */
+static bool over_quota(const struct gl_server *s, const char *user, size_t len,
+                       struct wfmpi_error *err)
+{
+    uint32_t n = 0;
+    size_t bytes = len;
+    for (size_t i = 0; i < s->n_wfs; i++)
+        if (!s->wfs[i]->removed && strcmp(s->wfs[i]->owner, user) == 0) {
+            n++;
+            bytes += s->wfs[i]->bytes;
+        }
+    if (n >= s->o.quota_workflows)
+        return wfmpi_error_set(err, WFMPI_E_LIMIT,
+                               "quota: %u workflows held (at most %u); remove finished ones", n,
+                               s->o.quota_workflows) < 0;
+    if (bytes > s->o.quota_bytes)
+        return wfmpi_error_set(err, WFMPI_E_LIMIT,
+                               "quota: %zu bytes of submissions would be held (at most %zu)", bytes,
+                               s->o.quota_bytes) < 0;
+    return false;
+}
+
 static void do_submit(struct gl_server *s, const char *user, const char *body, size_t len,
                       struct gl_reply *r)
 {
@@ -242,6 +309,10 @@ static void do_submit(struct gl_server *s, const char *user, const char *body, s
     }
     char dir[PATH_MAX] = ""; /* set once the submission has a directory */
     struct wfmpi_error err = {0};
+    if (over_quota(s, user, len, &err)) {
+        json_decref(req);
+        REPLY_ERROR(r, MHD_HTTP_TOO_MANY_REQUESTS, err.text);
+    }
     int rc = store_submission(s, user, req, dir, sizeof(dir), &err);
     json_decref(req);
     if (rc == 0)
@@ -319,6 +390,38 @@ void gl_housekeeping(struct gl_server *s)
         wfmpi_ckpt_maybe_snapshot(w->ckpt);
     }
 }
+
+/* ------------------------------------------------------- validation */
+
+/* Field checks for pilot requests (issue #18, point 6): a field that is
+ * present has its type and range, or the whole request is 400 and nothing
+ * changes. An absent optional field is fine. */
+static bool int_in(json_t *o, const char *k, json_int_t lo, json_int_t hi, bool need)
+{
+    json_t *v = json_object_get(o, k);
+    if (!v)
+        return !need;
+    return json_is_integer(v) && json_integer_value(v) >= lo && json_integer_value(v) <= hi;
+}
+
+static bool num_in(json_t *o, const char *k, double lo, double hi)
+{
+    json_t *v = json_object_get(o, k);
+    if (!v)
+        return true;
+    double d = json_number_value(v);
+    return json_is_number(v) && isfinite(d) && d >= lo && d <= hi;
+}
+
+static bool str_max(json_t *o, const char *k, size_t max, bool need)
+{
+    json_t *v = json_object_get(o, k);
+    if (!v)
+        return !need;
+    return json_is_string(v) && json_string_length(v) <= max;
+}
+
+#define GL_TIME_MAX 1e11 /* seconds: epoch times and durations (year 5138) */
 
 static json_t *str_list(const struct gl_workflow *w, struct wfmpi_plan_range rg)
 {
@@ -444,8 +547,15 @@ static void do_claim(struct gl_server *s, struct gl_pilot *p, uint32_t slot, jso
                      struct gl_reply *r)
 {
     const char *rid = json_string_value(json_object_get(req, "request_id"));
-    if (!rid || strlen(rid) >= GL_REQ_ID_MAX)
+    if (!rid || !rid[0] || strlen(rid) >= GL_REQ_ID_MAX)
         REPLY_ERROR(r, MHD_HTTP_BAD_REQUEST, "claim needs a request_id");
+    if (!int_in(req, "max", 0, INT32_MAX, false) || !int_in(req, "cores", 0, INT32_MAX, false) ||
+        !int_in(req, "gpus", 0, INT32_MAX, false) ||
+        !int_in(req, "memory_mb", 0, (json_int_t)1 << 50, false) ||
+        !num_in(req, "time_left", 0, GL_TIME_MAX) || !num_in(req, "wait", 0, GL_TIME_MAX))
+        REPLY_ERROR(r, MHD_HTTP_BAD_REQUEST,
+                    "claim: max, cores, gpus, memory_mb are non-negative integers, time_left "
+                    "and wait non-negative seconds");
     if (p->last_answer && strcmp(rid, p->last_req) == 0) {
         r->status = MHD_HTTP_OK;
         r->body = strdup(p->last_answer);
@@ -464,11 +574,18 @@ static void do_claim(struct gl_server *s, struct gl_pilot *p, uint32_t slot, jso
     if (wait > s->o.long_poll_s)
         wait = s->o.long_poll_s;
     json_t *tasks = json_array();
-    double until = wfmpi_wall() + (wait > 0 ? wait : 0);
+    double until = r->park_until > 0 ? r->park_until : wfmpi_wall() + (wait > 0 ? wait : 0);
     /* A drained or shut-down pilot gets no more work, only its commands. */
     while (!p->drain && !p->shutdown && claim_some(s, p, slot, &b, (uint32_t)max, tasks) == 0 &&
-           wfmpi_wall() < until && !p->gone)
+           wfmpi_wall() < until && !p->gone && !s->stopping) {
+        if (r->may_park) { /* the HTTP layer suspends the connection */
+            json_decref(tasks);
+            r->parked = true;
+            r->park_until = until;
+            return;
+        }
         wait_for_work(s, until);
+    }
     p->last_seen = wfmpi_mono();
     json_t *ans = json_pack("{s:o,s:f}", "tasks", tasks, "lease_s", s->o.lease_s);
     if (p->drain || p->shutdown || p->restored)
@@ -497,17 +614,44 @@ static enum wfmpi_sched_outcome outcome_of(enum wfmpi_exec_reason r)
     return r == WFMPI_EXEC_INTERRUPTED ? WFMPI_SCHED_INTERRUPTED : WFMPI_SCHED_FAILED;
 }
 
-/* One result: "ok" (counted), "duplicate" (this attempt's result was already
- * counted), "stale" (the attempt is not this pilot's any more), "bad". */
-static const char *apply_result(struct gl_server *s, struct gl_pilot *p, uint32_t slot, json_t *j)
+#define GL_DETAIL_MAX 4096
+
+/* NULL when result j is well formed for pilot p, else what is wrong. */
+static const char *check_result(struct gl_server *s, const struct gl_pilot *p, json_t *j)
 {
+    if (!json_is_object(j))
+        return "a result is not an object";
     const char *wid = json_string_value(json_object_get(j, "wf"));
     struct gl_workflow *w = wid ? find_wf(s, wid, p->owner) : NULL;
+    if (!w)
+        return "unknown workflow";
+    if (!int_in(j, "task", 0, (json_int_t)w->v->n_tasks - 1, true))
+        return "task: not a task of that workflow";
+    if (!int_in(j, "attempt", 1, UINT32_MAX, true))
+        return "attempt: an integer >= 1";
+    if (reason_of(json_string_value(json_object_get(j, "reason"))) == WFMPI_EXEC_NREASONS)
+        return "reason: not a known reason";
+    if (!int_in(j, "exit_code", INT32_MIN, INT32_MAX, false) || !int_in(j, "signal", 0, 128, false))
+        return "exit_code/signal: out of range";
+    static const char *times[] = {"start", "end", "utime", "stime"};
+    for (int i = 0; i < 4; i++)
+        if (!num_in(j, times[i], 0, GL_TIME_MAX))
+            return "start/end/utime/stime: a number of seconds in [0, 1e11]";
+    if (!int_in(j, "maxrss_kb", 0, (json_int_t)1 << 50, false))
+        return "maxrss_kb: a non-negative integer";
+    if (!str_max(j, "detail", GL_DETAIL_MAX, false))
+        return "detail: a string of at most 4096 bytes";
+    return NULL;
+}
+
+/* One (checked) result: "ok" (counted), "duplicate" (this attempt's result
+ * was already counted), "stale" (the attempt is not this pilot's any more). */
+static const char *apply_result(struct gl_server *s, struct gl_pilot *p, uint32_t slot, json_t *j)
+{
+    struct gl_workflow *w = find_wf(s, json_string_value(json_object_get(j, "wf")), p->owner);
     json_int_t task = json_integer_value(json_object_get(j, "task"));
     json_int_t attempt = json_integer_value(json_object_get(j, "attempt"));
     enum wfmpi_exec_reason reason = reason_of(json_string_value(json_object_get(j, "reason")));
-    if (!w || task < 0 || task >= w->v->n_tasks || attempt <= 0 || reason == WFMPI_EXEC_NREASONS)
-        return "bad";
     uint32_t t = (uint32_t)task, a = (uint32_t)attempt;
     if (w->done_attempt[t] == a)
         return "duplicate";
@@ -543,12 +687,22 @@ static void do_results(struct gl_server *s, struct gl_pilot *p, uint32_t slot, j
     json_t *list = json_object_get(req, "results");
     if (!json_is_array(list))
         REPLY_ERROR(r, MHD_HTTP_BAD_REQUEST, "expected {\"results\": [...]}");
-    json_t *acks = json_array();
     size_t i, stale = 0;
     json_t *j;
     json_array_foreach(list, i, j)
     {
-        const char *st = json_is_object(j) ? apply_result(s, p, slot, j) : "bad";
+        const char *bad = check_result(s, p, j);
+        if (bad) {
+            char text[160];
+            snprintf(text, sizeof(text), "result %zu: %s (no result of this request counted)", i,
+                     bad);
+            REPLY_ERROR(r, MHD_HTTP_BAD_REQUEST, text);
+        }
+    }
+    json_t *acks = json_array();
+    json_array_foreach(list, i, j)
+    {
+        const char *st = apply_result(s, p, slot, j);
         stale += strcmp(st, "stale") == 0;
         json_array_append_new(acks,
                               json_pack("{s:O?,s:O?,s:O?,s:s}", "wf", json_object_get(j, "wf"),
@@ -559,7 +713,7 @@ static void do_results(struct gl_server *s, struct gl_pilot *p, uint32_t slot, j
     for (size_t k = 0; k < s->n_wfs; k++)
         if (strcmp(s->wfs[k]->owner, p->owner) == 0)
             wfmpi_ckpt_commit(s->wfs[k]->ckpt, false);
-    pthread_cond_broadcast(&s->work);
+    gl_wake(s);
     size_t n = json_array_size(list);
     gl_reply_json(r, n && stale == n ? MHD_HTTP_CONFLICT : MHD_HTTP_OK,
                   json_pack("{s:o}", "acks", acks));
@@ -623,7 +777,7 @@ static void do_command(struct gl_server *s, const char *user, const char *pid, j
         else
             p->shutdown = true;
         wfmpi_warn("pilot %s (%s): %s requested by %s", p->id, p->owner, cmd, user);
-        pthread_cond_broadcast(&s->work); /* end its long poll */
+        gl_wake(s); /* end its long poll */
         gl_reply_json(
             r, MHD_HTTP_OK,
             json_pack("{s:s,s:s,s:s}", "pilot", p->id, "command", cmd, "state", pilot_state(p)));
@@ -653,6 +807,8 @@ static void route_pilot(struct gl_server *s, const char *user, const char *rest,
         REPLY_ERROR(r, MHD_HTTP_NOT_FOUND, "unknown pilot: register again");
     p->last_seen = wfmpi_mono();
     const char *op = slash + 1;
+    if (!int_in(req, "running", 0, INT32_MAX, false) || !str_max(req, "reason", 64, false))
+        REPLY_ERROR(r, MHD_HTTP_BAD_REQUEST, "running: a non-negative integer; reason: a string");
     if (strcmp(op, "claim") == 0)
         do_claim(s, p, slot, req, r);
     else if (strcmp(op, "results") == 0)
@@ -708,7 +864,14 @@ void gl_route(struct gl_server *s, const char *user, const char *method, const c
         json_decref(req);
         REPLY_ERROR(r, MHD_HTTP_BAD_REQUEST, "malformed JSON");
     }
-    if (url[10] == '\0')
+    if (url[10] == '\0' &&
+        (!str_max(req, "site", 127, false) || !str_max(req, "slurm_job", 63, false) ||
+         !num_in(req, "walltime_end", 0, GL_TIME_MAX) ||
+         (json_object_get(req, "nodes") && !json_is_array(json_object_get(req, "nodes")))))
+        gl_reply_error(r, MHD_HTTP_BAD_REQUEST,
+                       "register: site (<= 127 bytes) and slurm_job (<= 63) are strings, "
+                       "walltime_end epoch seconds, nodes a list");
+    else if (url[10] == '\0')
         gl_do_register(s, user, req, r);
     else if (url[10] == '/')
         route_pilot(s, user, url + 11, req, r);

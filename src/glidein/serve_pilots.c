@@ -64,16 +64,34 @@ void gl_record_end(struct gl_workflow *w, uint32_t task, uint32_t attempt, int32
 }
 
 /* The live attempt of task (leased to slot) goes back to READY, using no
- * retry. Buffered in the journal: the caller commits. */
-static bool release_attempt(struct gl_workflow *w, uint32_t t, uint32_t slot, const char *why)
+ * retry; when its pilot died (lease expired) for the crash_limit-th time
+ * while running the task, the attempt fails instead (a task that kills its
+ * pilot is not handed out for ever). Buffered in the journal: the caller
+ * commits. */
+static bool release_attempt(struct gl_server *s, struct gl_workflow *w, uint32_t t, uint32_t slot,
+                            const char *why)
 {
     uint32_t a = wfmpi_sched_attempts(w->s, t);
     gl_lease_clear(w, t);
-    if (wfmpi_sched_complete(w->s, t, a, WFMPI_SCHED_INTERRUPTED) < 0)
+    bool crash = strcmp(why, GL_LEASE_EXPIRED) == 0;
+    if (crash && w->crashes[t] < UINT8_MAX)
+        w->crashes[t]++;
+    bool failed = crash && w->crashes[t] >= s->o.crash_limit;
+    if (crash)
+        gl_crashes_save(w);
+    if (wfmpi_sched_complete(w->s, t, a, failed ? WFMPI_SCHED_FAILED : WFMPI_SCHED_INTERRUPTED) < 0)
         return false;
-    struct wfmpi_exec_result res = {.reason = WFMPI_EXEC_INTERRUPTED};
+    struct wfmpi_exec_result res = {.reason = failed ? WFMPI_EXEC_SIGNAL : WFMPI_EXEC_INTERRUPTED,
+                                    .signal = failed ? 9 : 0};
     res.start_wall = res.end_wall = wfmpi_wall();
-    gl_record_end(w, t, a, (int32_t)slot, &res, why);
+    char text[160];
+    if (failed)
+        snprintf(text, sizeof(text),
+                 "its pilot died (lease expired) %u times while running it (--crash-limit %u)",
+                 (unsigned)w->crashes[t], (unsigned)s->o.crash_limit);
+    gl_record_end(w, t, a, (int32_t)slot, &res, failed ? text : why);
+    if (failed)
+        wfmpi_warn("workflow %s task %u: %s", w->id, t, text);
     return true;
 }
 
@@ -213,7 +231,7 @@ void gl_release_pilot(struct gl_server *s, struct gl_pilot *p, uint32_t slot, co
             continue;
         for (uint32_t t = 0; t < w->v->n_tasks; t++)
             if (w->lease_pilot[t] == slot)
-                n += release_attempt(w, t, slot, why);
+                n += release_attempt(s, w, t, slot, why);
         wfmpi_ckpt_commit(w->ckpt, false);
     }
     p->gone = true;
@@ -221,16 +239,19 @@ void gl_release_pilot(struct gl_server *s, struct gl_pilot *p, uint32_t slot, co
     registry_save(s);
     if (n)
         wfmpi_warn("pilot %s (%s): %s; %u attempt(s) back to READY", p->id, p->owner, why, n);
-    pthread_cond_broadcast(&s->work);
+    gl_wake(s);
 }
 
+/* A pilot silent for its lease kills its tasks itself (pilot.c); the
+ * grace covers that kill, so its attempts are handed out again only when
+ * no copy can still run. */
 void gl_expire_leases(struct gl_server *s)
 {
     double now = wfmpi_mono();
     for (size_t i = 0; i < s->n_pilots; i++) {
         struct gl_pilot *p = s->pilots[i];
-        if (!p->gone && now - p->last_seen > s->o.lease_s)
-            gl_release_pilot(s, p, (uint32_t)i + 1, "lease expired");
+        if (!p->gone && now - p->last_seen > s->o.lease_s + s->o.lease_grace_s)
+            gl_release_pilot(s, p, (uint32_t)i + 1, GL_LEASE_EXPIRED);
     }
 }
 
@@ -242,6 +263,14 @@ void gl_expire_leases(struct gl_server *s)
 
 void gl_do_register(struct gl_server *s, const char *user, json_t *req, struct gl_reply *r)
 {
+    uint32_t live = 0;
+    for (size_t i = 0; i < s->n_pilots; i++)
+        live += !s->pilots[i]->gone && strcmp(s->pilots[i]->owner, user) == 0;
+    if (live >= s->o.quota_pilots) {
+        char text[128];
+        snprintf(text, sizeof(text), "quota: %u live pilots (at most %u)", live, s->o.quota_pilots);
+        REPLY_ERROR(r, MHD_HTTP_TOO_MANY_REQUESTS, text);
+    }
     struct gl_pilot *p = calloc(1, sizeof(*p));
     if (!p || gl_random_id(p->id) < 0 || WFMPI_PUSH(s->pilots, s->n_pilots, s->cap_pilots, p) < 0) {
         free(p);
@@ -260,8 +289,8 @@ void gl_do_register(struct gl_server *s, const char *user, json_t *req, struct g
     wfmpi_warn("pilot %s registered: user %s, site '%s', job '%s', %zu node(s)", p->id, user,
                p->site, p->job, nodes);
     gl_reply_json(r, MHD_HTTP_CREATED,
-                  json_pack("{s:s,s:f,s:f}", "pilot", p->id, "lease_s", s->o.lease_s, "heartbeat_s",
-                            s->o.lease_s / 4));
+                  json_pack("{s:s,s:f,s:f,s:f}", "pilot", p->id, "lease_s", s->o.lease_s,
+                            "lease_grace_s", s->o.lease_grace_s, "heartbeat_s", s->o.lease_s / 4));
 }
 
 /* --------------------------------------------------------------- sync */
@@ -309,7 +338,15 @@ void gl_do_sync(struct gl_server *s, struct gl_pilot *p, uint32_t slot, json_t *
                 struct gl_reply *r)
 {
     json_t *held = json_object_get(req, "held");
-    if (!json_is_array(held))
+    bool ok = json_is_array(held);
+    size_t n;
+    json_t *e;
+    /* A malformed entry would read as "not held" and release a lease the
+     * pilot holds: the whole request is refused instead. */
+    json_array_foreach(held, n, e) ok = ok && json_is_string(json_object_get(e, "wf")) &&
+                                        json_is_integer(json_object_get(e, "task")) &&
+                                        json_is_integer(json_object_get(e, "attempt"));
+    if (!ok)
         REPLY_ERROR(r, MHD_HTTP_BAD_REQUEST,
                     "expected {\"held\": [{\"wf\",\"task\",\"attempt\"}]}");
     uint8_t **marks = calloc(s->n_wfs ? s->n_wfs : 1, sizeof(*marks));
@@ -322,7 +359,7 @@ void gl_do_sync(struct gl_server *s, struct gl_pilot *p, uint32_t slot, json_t *
             continue;
         for (uint32_t t = 0; t < w->v->n_tasks; t++)
             if (w->lease_pilot[t] == slot && !(marks[k] && marks[k][t]) &&
-                release_attempt(w, t, slot, "not held by its pilot after a service restart")) {
+                release_attempt(s, w, t, slot, "not held by its pilot after a service restart")) {
                 released++;
                 p->running -= p->running > 0;
             }
@@ -339,7 +376,7 @@ void gl_do_sync(struct gl_server *s, struct gl_pilot *p, uint32_t slot, json_t *
     if (released) {
         wfmpi_warn("pilot %s (%s): %u leased attempt(s) it never received back to READY", p->id,
                    p->owner, released);
-        pthread_cond_broadcast(&s->work);
+        gl_wake(s);
     }
     gl_reply_json(r, MHD_HTTP_OK,
                   json_pack("{s:i,s:o}", "released", (json_int_t)released, "cancel", cancel));

@@ -293,8 +293,11 @@ static void test_results_idempotent(void **state)
     /* Not the live attempt: stale, and a batch of only stale results is 409. */
     assert_string_equal(report(f, p, f->wf, 1, 2, WFMPI_EXEC_OK, &st), "stale");
     assert_int_equal(st, 409);
-    assert_string_equal(report(f, p, f->wf, 9, 1, WFMPI_EXEC_OK, &st), "bad");
-    assert_string_equal(report(f, p, "0000000000000000", 1, 1, WFMPI_EXEC_OK, &st), "bad");
+    /* Unknown ids: 400, nothing counted. */
+    assert_string_equal(report(f, p, f->wf, 9, 1, WFMPI_EXEC_OK, &st), "none");
+    assert_int_equal(st, 400);
+    assert_string_equal(report(f, p, "0000000000000000", 1, 1, WFMPI_EXEC_OK, &st), "none");
+    assert_int_equal(st, 400);
     /* A failure with a retry left: READY again, attempt 2 next. */
     assert_string_equal(report(f, p, f->wf, 1, 1, WFMPI_EXEC_EXIT, &st), "ok");
     assert_int_equal(count(f, "retries"), 1);
@@ -307,17 +310,51 @@ static void test_results_idempotent(void **state)
     json_array_foreach(tasks, i, t) if (json_integer_value(json_object_get(t, "task")) == 1)
         assert_int_equal(json_integer_value(json_object_get(t, "attempt")), 2);
     json_decref(c);
-    /* An unknown reason is refused per result. */
+    /* Malformed fields: the whole request is 400, even its good results
+     * are not counted (task 2 attempt 1 is live and stays RUNNING). */
     char url[64];
     snprintf(url, sizeof(url), "/v1/pilots/%s/results", p);
-    json_t *j = reqj(f, "alice", url,
-                     json_pack("{s:[{s:s,s:i,s:i,s:s}]}", "results", "wf", f->wf, "task", 2,
-                               "attempt", 1, "reason", "felt like it"),
-                     &st);
-    assert_string_equal(
-        json_string_value(json_object_get(json_array_get(json_object_get(j, "acks"), 0), "status")),
-        "bad");
+    const char *bad[] = {
+        "{\"reason\":\"felt like it\"}",
+        "{\"task\":\"banana\"}",
+        "{\"start\":1e308}",
+        "{\"end\":-1}",
+        "{\"attempt\":0}",
+        "{\"signal\":300}",
+        "{\"maxrss_kb\":-5}",
+        "{\"detail\":7}",
+        "{\"exit_code\":1.5}",
+        "{\"task\":4}",
+    };
+    json_t *good = json_pack("{s:s,s:i,s:i,s:s,s:i,s:f,s:f}", "wf", f->wf, "task", 2, "attempt", 1,
+                             "reason", "success", "exit_code", 0, "start", 1.0, "end", 2.0);
+    for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+        json_t *one = json_deep_copy(good);
+        json_t *patch = json_loads(bad[k], 0, NULL);
+        assert_non_null(patch);
+        json_object_update(one, patch);
+        json_decref(patch);
+        json_t *j = reqj(f, "alice", url, json_pack("{s:[O,o]}", "results", good, one), &st);
+        assert_int_equal(st, 400);
+        assert_null(json_object_get(j, "acks"));
+        json_decref(j);
+        assert_int_equal(count(f, "running"), 3);
+    }
+    json_decref(good);
+    /* Claim budgets and pilot fields are checked too. */
+    json_t *j = req(f, "alice", "POST", "/v1/pilots", "{\"site\":5}", &st);
+    assert_int_equal(st, 400);
     json_decref(j);
+    snprintf(url, sizeof(url), "/v1/pilots/%s/claim", p);
+    const char *claims[] = {
+        "{\"request_id\":\"x\",\"cores\":-1}", "{\"request_id\":\"x\",\"gpus\":\"2\"}",
+        "{\"request_id\":\"x\",\"wait\":-3}", "{\"request_id\":\"x\",\"max\":-1}"};
+    for (size_t k = 0; k < sizeof(claims) / sizeof(claims[0]); k++) {
+        j = req(f, "alice", "POST", url, claims[k], &st);
+        assert_int_equal(st, 400);
+        json_decref(j);
+    }
+    assert_int_equal(count(f, "running"), 3);
 }
 
 static void test_lease_expiry(void **state)
@@ -328,10 +365,18 @@ static void test_lease_expiry(void **state)
     register_pilot(f, "alice", a);
     register_pilot(f, "alice", b);
     json_decref(claim(f, "alice", a, "r1", 2, &st));
-    /* b keeps talking, a falls silent for longer than the lease. */
+    /* b keeps talking, a falls silent for longer than the lease: it kills
+     * its tasks then, and the service waits the grace on top. */
+    struct gl_pilot *pa = NULL;
     for (size_t i = 0; i < f->s->n_pilots; i++)
         if (strcmp(f->s->pilots[i]->id, a) == 0)
-            f->s->pilots[i]->last_seen -= f->o.lease_s + 1;
+            pa = f->s->pilots[i];
+    pa->last_seen -= f->o.lease_s + 0.5;
+    pthread_mutex_lock(&f->s->lock);
+    gl_expire_leases(f->s);
+    pthread_mutex_unlock(&f->s->lock);
+    assert_int_equal(count(f, "running"), 2); /* within the grace: still a's */
+    pa->last_seen -= f->s->o.lease_grace_s;
     pthread_mutex_lock(&f->s->lock);
     gl_expire_leases(f->s);
     pthread_mutex_unlock(&f->s->lock);
@@ -352,6 +397,45 @@ static void test_lease_expiry(void **state)
     json_decref(c);
     report(f, a, f->wf, 0, 1, WFMPI_EXEC_OK, &st);
     assert_int_equal(st, 404);
+}
+
+/* Pilots that die (leases expire) while running the same tasks: after
+ * --crash-limit deaths an attempt fails (using the retries as any failure
+ * does), so a task that kills its pilot is not handed out for ever. The
+ * counts survive a restart of the service. */
+static void expire_all(struct fixture *f)
+{
+    pthread_mutex_lock(&f->s->lock);
+    for (size_t i = 0; i < f->s->n_pilots; i++)
+        f->s->pilots[i]->last_seen -= f->s->o.lease_s + f->s->o.lease_grace_s + 1;
+    gl_expire_leases(f->s);
+    pthread_mutex_unlock(&f->s->lock);
+}
+
+static void test_crash_limit(void **state)
+{
+    struct fixture *f = *state;
+    unsigned st;
+    char p[GL_ID_LEN];
+    f->s->o.crash_limit = 2;
+    register_pilot(f, "alice", p);
+    json_decref(claim(f, "alice", p, "r1", 4, &st));
+    expire_all(f); /* first death: back to READY, no retry used */
+    assert_int_equal(count(f, "ready"), 4);
+    assert_int_equal(count(f, "retries"), 0);
+    close_server(f);
+    f->o.crash_limit = 2;
+    open_server(f); /* the counts are on disk */
+    register_pilot(f, "alice", p);
+    json_decref(claim(f, "alice", p, "r1", 4, &st));
+    expire_all(f); /* second: a failed attempt, its one retry used */
+    assert_int_equal(count(f, "ready"), 4);
+    assert_int_equal(count(f, "retries"), 4);
+    register_pilot(f, "alice", p);
+    json_decref(claim(f, "alice", p, "r1", 4, &st));
+    expire_all(f); /* third: failed for good */
+    assert_int_equal(count(f, "failed"), 4);
+    assert_int_equal(count(f, "ready"), 0);
 }
 
 static void test_commands(void **state)
@@ -479,12 +563,15 @@ static void test_pilot_json(void **state)
     assert_string_equal(json_string_value(json_object_get(j, "detail")), "cancelled");
     json_decref(j);
     /* Backoff: 0.2 s doubling, capped at 30 s, jitter x0.5 .. x1.5. */
-    assert_true(gl_backoff_s(0, 0.5) == 0.2);
-    assert_true(gl_backoff_s(3, 0.5) == 1.6);
-    assert_true(gl_backoff_s(40, 0.5) == 30);
-    assert_true(gl_backoff_s(-1, 0.5) == 0.2);
-    assert_true(gl_backoff_s(2, 0) == 0.4);
-    assert_true(gl_backoff_s(2, 1) < 1.2 && gl_backoff_s(2, 1) > 1.19);
+    assert_true(gl_backoff_s(0, 0.5, 0) == 0.2);
+    assert_true(gl_backoff_s(3, 0.5, 0) == 1.6);
+    assert_true(gl_backoff_s(40, 0.5, 0) == 30);
+    assert_true(gl_backoff_s(-1, 0.5, 0) == 0.2);
+    assert_true(gl_backoff_s(2, 0, 0) == 0.4);
+    assert_true(gl_backoff_s(2, 1, 0) < 1.2 && gl_backoff_s(2, 1, 0) > 1.19);
+    /* Bounded by the lease: a 10 s lease (2.5 s heartbeat) never waits 30 s. */
+    assert_true(gl_backoff_s(40, 0.5, 2.5) == 2.5);
+    assert_true(gl_backoff_s(40, 0.999, 2.5) < 3.75);
 }
 
 int main(void)
@@ -494,6 +581,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_claim_idempotent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_results_idempotent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lease_expiry, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_crash_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_commands, setup, teardown),
         cmocka_unit_test_setup_teardown(test_restart, setup, teardown),
         cmocka_unit_test(test_pilot_json),
