@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# No orphans: a task cannot outlive its rank. Each trial runs tasks on every
+# rank (the master's share too) that are long sleeps with children and a
+# grandchild in their process group, waits until all of them run, then
+# kill -9s mpiexec and every wfmpi rank at once, as a crashed or killed job
+# would leave them. Within ORPHAN_WAIT_S no task process and no watchdog may
+# be left. Last, a run that ends normally leaves no watchdog behind either.
+source "$(dirname "$0")/lib.sh"
+O=$RUNDATA/orphan_task.sh
+TRIALS=${WFMPI_ORPHAN_TRIALS:-3}
+RANKS=3
+TASKS=6 # two per rank: --cores-per-node 6 over 3 ranks
+ORPHAN_WAIT_S=2
+
+# A process is named by "pid:starttime" (/proc/PID/stat field 22), so a pid
+# the kernel hands out again during the test is never mistaken for ours.
+ident() { # PID...: "pid:starttime" of each that exists
+  local p
+  for p in "$@"; do
+    [ -r "/proc/$p/stat" ] || continue
+    echo "$p:$(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null | cut -d' ' -f20)"
+  done
+}
+# live IDENT...: those still running (a zombie has finished running).
+live() {
+  local i p st
+  for i in "$@"; do
+    p=${i%%:*}
+    st=$(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null) || continue
+    [ "$(echo "$st" | cut -d' ' -f20)" = "${i#*:}" ] || continue
+    [ "${st%% *}" = Z ] || echo "$i"
+  done
+}
+# Whatever a failed trial left running is killed, not left to the machine.
+TRACKED=()
+cleanup() {
+  local i
+  for i in "${TRACKED[@]}"; do kill -9 "${i%%:*}" 2>/dev/null || :; done
+  _lib_exit
+}
+trap cleanup EXIT
+
+ranks_of() { # the wfmpi rank processes (comm "wfmpi") of the run dir $1
+  local p
+  for p in $(pgrep -x wfmpi || true); do
+    tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline" | grep -q -- "$1" && echo "$p"
+  done
+}
+watchdogs_of() { # PID...: the watchdogs those ranks started
+  local p
+  for p in "$@"; do pgrep -P "$p" -f '^wfmpi-watchdog' || true; done
+}
+
+write_workflow() { # FILE SECONDS N
+  {
+    cat <<YML
+pegasus: '5.0'
+name: orphans
+transformationCatalog:
+  transformations:
+  - name: orphan
+    sites: [{name: local, pfn: $O, type: installed}]
+jobs:
+YML
+    for i in $(seq 1 "$3"); do
+      echo "  - {id: o$i, name: orphan, arguments: ['$2'], uses: []}"
+    done
+  } >"$1"
+}
+
+total_orphans=0
+for trial in $(seq 1 "$TRIALS"); do
+  d=$TMP/t$trial; mkdir -p "$d"
+  write_workflow "$d/wf.yml" 30 "$TASKS"
+  (cd "$d" && exec "$MPIEXEC" -n "$RANKS" --oversubscribe "$WFMPI" wf.yml --run-dir "$d/run" \
+     --cores-per-node "$TASKS" >"$d/out" 2>&1) &
+  mpipid=$!
+  deadline=$(( $(date +%s) + 60 ))
+  until [ "$(find "$d/pids" -name 'o*' ! -name '*.*' 2>/dev/null | wc -l)" -ge "$TASKS" ]; do
+    [ "$(date +%s)" -lt "$deadline" ] || fail "trial $trial: tasks never all ran: $(cat "$d/out")"
+    sleep 0.1
+  done
+  ranks=$(ranks_of "$d/run")
+  [ "$(echo "$ranks" | wc -w)" = "$RANKS" ] || fail "trial $trial: ranks found: $ranks"
+  # shellcheck disable=SC2086 # word splitting of pid lists is the point
+  dogs=$(watchdogs_of $ranks)
+  [ "$(echo "$dogs" | wc -w)" = "$RANKS" ] || fail "trial $trial: one watchdog per rank, found: $dogs"
+  # shellcheck disable=SC2046
+  tasks=$(ident $(find "$d/pids" -name 'o*' ! -name '*.*' -exec cat {} +))
+  # shellcheck disable=SC2086
+  watch=$(ident $dogs)
+  # shellcheck disable=SC2206
+  TRACKED=(${tasks} ${watch})
+  [ "$(echo "$tasks" | wc -w)" = $((TASKS * 4)) ] || fail "trial $trial: task processes: $tasks"
+  # shellcheck disable=SC2086
+  kill -9 "$mpipid" $ranks
+  t0=$(date +%s.%N)
+  # shellcheck disable=SC2086
+  while left=$(live $tasks $watch) && [ -n "$left" ]; do
+    if python3 -c "import sys; sys.exit(not ($(date +%s.%N) - $t0 > $ORPHAN_WAIT_S))"; then
+      break
+    fi
+    sleep 0.05
+  done
+  took=$(python3 -c "print(f'{$(date +%s.%N) - $t0:.2f}')")
+  { wait "$mpipid"; } 2>/dev/null || true # bash would say "Killed"
+  n=$(echo "$left" | wc -w)
+  total_orphans=$((total_orphans + n))
+  echo "trial $trial: $(echo "$tasks" | wc -w) task processes, $(echo "$watch" | wc -w) watchdogs; orphans after ${took} s: $n"
+  [ "$n" = 0 ] || {
+    # shellcheck disable=SC2086
+    ps -o pid,ppid,pgid,stat,args -p "$(echo $left | sed 's/:[0-9]*//g; s/ /,/g')" >&2 || :
+    fail "trial $trial: $n processes outlived the killed job"
+  }
+done
+echo "orphans: $total_orphans"
+
+# A run that ends normally: its watchdogs exit with their ranks (each rank
+# reaps its own), none is left running or as a zombie.
+d=$TMP/clean; mkdir -p "$d"
+write_workflow "$d/wf.yml" 2 "$RANKS"
+(cd "$d" && exec "$MPIEXEC" -n "$RANKS" --oversubscribe "$WFMPI" wf.yml --run-dir "$d/run" \
+   --cores-per-node "$RANKS" >"$d/out" 2>&1) &
+mpipid=$!
+deadline=$(( $(date +%s) + 60 ))
+until [ "$(find "$d/pids" -name 'o*' ! -name '*.*' 2>/dev/null | wc -l)" -ge "$RANKS" ]; do
+  [ "$(date +%s)" -lt "$deadline" ] || fail "clean run: tasks never all ran: $(cat "$d/out")"
+  sleep 0.1
+done
+# shellcheck disable=SC2046
+watch=$(ident $(watchdogs_of $(ranks_of "$d/run")))
+[ "$(echo "$watch" | wc -w)" = "$RANKS" ] || fail "clean run: watchdogs found: $watch"
+wait "$mpipid" || fail "clean run failed: $(cat "$d/out")"
+for i in $watch; do
+  [ -e "/proc/${i%%:*}" ] && [ "$(ident "${i%%:*}")" = "$i" ] &&
+    fail "clean run: watchdog ${i%%:*} left behind ($(cut -d' ' -f3 "/proc/${i%%:*}/stat"))"
+done
+pass "$TRIALS kill -9 trials of the whole job: orphans: $total_orphans; a clean run leaves no watchdog"
