@@ -28,14 +28,23 @@ live() {
     p=${i%%:*}
     st=$(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null) || continue
     [ "$(echo "$st" | cut -d' ' -f20)" = "${i#*:}" ] || continue
-    [ "${st%% *}" = Z ] || echo "$i"
+    if [ "${st%% *}" != Z ]; then echo "$i"; fi
   done
 }
-# Whatever a failed trial left running is killed, not left to the machine.
+# Whatever a failed trial left running is killed, not left to the machine:
+# the jobs (mpiexec and the ranks name the run dir), the tasks (they run in
+# the trial's directory) and the watchdogs seen (by pid and start time; a
+# pid alone may name someone else's process by then).
 TRACKED=()
 cleanup() {
-  local i
-  for i in "${TRACKED[@]}"; do kill -9 "${i%%:*}" 2>/dev/null || :; done
+  local rc=$? p
+  for p in $(pgrep -f -- "$TMP" || true) $(live "${TRACKED[@]}" | sed 's/:.*//'); do
+    kill -9 "$p" 2>/dev/null || :
+  done
+  for p in /proc/[0-9]*; do
+    case $(readlink "$p/cwd" 2>/dev/null) in "$TMP"/*) kill -9 "${p#/proc/}" 2>/dev/null || : ;; esac
+  done
+  (exit "$rc") # _lib_exit exits with the status it finds
   _lib_exit
 }
 trap cleanup EXIT
@@ -43,7 +52,7 @@ trap cleanup EXIT
 ranks_of() { # the wfmpi rank processes (comm "wfmpi") of the run dir $1
   local p
   for p in $(pgrep -x wfmpi || true); do
-    tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline" | grep -q -- "$1" && echo "$p"
+    if tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline" | grep -q -- "$1"; then echo "$p"; fi
   done
 }
 watchdogs_of() { # PID...: the watchdogs those ranks started
@@ -132,7 +141,8 @@ watch=$(ident $(watchdogs_of $(ranks_of "$d/run")))
 [ "$(echo "$watch" | wc -w)" = "$RANKS" ] || fail "clean run: watchdogs found: $watch"
 wait "$mpipid" || fail "clean run failed: $(cat "$d/out")"
 for i in $watch; do
-  [ -e "/proc/${i%%:*}" ] && [ "$(ident "${i%%:*}")" = "$i" ] &&
-    fail "clean run: watchdog ${i%%:*} left behind ($(cut -d' ' -f3 "/proc/${i%%:*}/stat"))"
+  if [ "$(ident "${i%%:*}")" = "$i" ]; then
+    fail "clean run: watchdog ${i%%:*} left behind ($(sed 's/.*) //' "/proc/${i%%:*}/stat"))"
+  fi
 done
 pass "$TRIALS kill -9 trials of the whole job: orphans: $total_orphans; a clean run leaves no watchdog"
