@@ -15,7 +15,8 @@
  * until kill(-pgid) says ESRCH. A task that moves a process into another
  * process group or session (a daemon) escapes this on purpose; that is
  * accepted, and such a process, when it exits, stays a zombie of this rank
- * until the rank exits.
+ * until the rank exits. If the rank itself dies, its watchdog (watch.c)
+ * kills every group still running.
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -35,9 +35,11 @@
  * by slot and stream (0 stdout, 1 stderr), the timerfd by UINT64_MAX. */
 #define EXEC_CAPTURE_KEY(slot, which) ((((uint64_t)(which) + 1) << 32) | (slot))
 /* Task ends queued for the watchdog (watch.c) before they are sent anyway,
- * and the longest they wait for a start to carry them. */
+ * and the longest they wait for a start to carry them: short enough that the
+ * kernel cannot have handed a freed process group id out again meanwhile,
+ * long enough that a steady stream of tasks never needs the timer. */
 #define EXEC_WATCH_BATCH 64
-#define EXEC_WATCH_FLUSH_S 0.01
+#define EXEC_WATCH_FLUSH_S 0.05
 
 enum exec_state {
     EXEC_FREE = 0, /* slot unused */

@@ -59,7 +59,8 @@
  *   Its end record may wait up to EXEC_WATCH_FLUSH_S; a kill(-pgid) in that
  *   window could reach a new group only if the kernel had handed out that
  *   number again, which takes a wrap of the whole pid space (pids are
- *   allocated cyclically) within those milliseconds.
+ *   allocated cyclically) within those milliseconds: at the smallest default
+ *   pid_max (32768) and 50 ms, over 650,000 process creations a second.
  * - Records of one executor arrive in order, so a slot's end always precedes
  *   the start of the next task in that slot.
  * - The rank's own exit (wfmpi_exec_destroy) has killed and reaped its tasks
