@@ -4,7 +4,8 @@
 # grandchild in their process group, waits until all of them run, then
 # kill -9s mpiexec and every wfmpi rank at once, as a crashed or killed job
 # would leave them. Within ORPHAN_WAIT_S no task process and no watchdog may
-# be left. Last, a run that ends normally leaves no watchdog behind either.
+# be left. The same for a glidein pilot's ranks. Last, a run that ends
+# normally leaves no watchdog behind either.
 source "$(dirname "$0")/lib.sh"
 O=$RUNDATA/orphan_task.sh
 TRIALS=${WFMPI_ORPHAN_TRIALS:-3}
@@ -77,30 +78,35 @@ YML
   } >"$1"
 }
 
-total_orphans=0
-for trial in $(seq 1 "$TRIALS"); do
-  d=$TMP/t$trial; mkdir -p "$d"
-  write_workflow "$d/wf.yml" 30 "$TASKS"
-  (cd "$d" && exec "$MPIEXEC" -n "$RANKS" --oversubscribe "$WFMPI" wf.yml --run-dir "$d/run" \
-     --cores-per-node "$TASKS" >"$d/out" 2>&1) &
-  mpipid=$!
-  deadline=$(( $(date +%s) + 60 ))
-  until [ "$(find "$d/pids" -name 'o*' ! -name '*.*' 2>/dev/null | wc -l)" -ge "$TASKS" ]; do
-    [ "$(date +%s)" -lt "$deadline" ] || fail "trial $trial: tasks never all ran: $(cat "$d/out")"
+# wait_running DIR N WHAT OUT: until N tasks wrote DIR/pids/oK (bounded;
+# OUT is the job's output, shown on failure).
+wait_running() {
+  local deadline=$(( $(date +%s) + 60 ))
+  until [ "$(find "$1/pids" -name 'o*' ! -name '*.*' 2>/dev/null | wc -l)" -ge "$2" ]; do
+    [ "$(date +%s)" -lt "$deadline" ] || fail "$3: tasks never all ran: $(cat "$4")"
     sleep 0.1
   done
-  ranks=$(ranks_of "$d/run")
-  [ "$(echo "$ranks" | wc -w)" = "$RANKS" ] || fail "trial $trial: ranks found: $ranks"
+}
+
+# kill_trial WHAT MPIPID MATCH DIR: the job started as MPIPID, whose ranks
+# name MATCH on their command line, runs $TASKS tasks that write their pids
+# under DIR/pids. kill -9 mpiexec and every rank at once, then count what is
+# still running after ORPHAN_WAIT_S (adds to total_orphans; 0 or fail).
+total_orphans=0
+kill_trial() {
+  local what=$1 mpipid=$2 ranks dogs tasks watch left n t0 took
+  ranks=$(ranks_of "$3")
+  [ "$(echo "$ranks" | wc -w)" = "$RANKS" ] || fail "$what: ranks found: $ranks"
   # shellcheck disable=SC2086 # word splitting of pid lists is the point
   dogs=$(watchdogs_of $ranks)
-  [ "$(echo "$dogs" | wc -w)" = "$RANKS" ] || fail "trial $trial: one watchdog per rank, found: $dogs"
+  [ "$(echo "$dogs" | wc -w)" = "$RANKS" ] || fail "$what: one watchdog per rank, found: $dogs"
   # shellcheck disable=SC2046
-  tasks=$(ident $(find "$d/pids" -name 'o*' ! -name '*.*' -exec cat {} +))
+  tasks=$(ident $(find "$4/pids" -name 'o*' ! -name '*.*' -exec cat {} +))
   # shellcheck disable=SC2086
   watch=$(ident $dogs)
   # shellcheck disable=SC2206
   TRACKED=(${tasks} ${watch})
-  [ "$(echo "$tasks" | wc -w)" = $((TASKS * 4)) ] || fail "trial $trial: task processes: $tasks"
+  [ "$(echo "$tasks" | wc -w)" = $((TASKS * 4)) ] || fail "$what: task processes: $tasks"
   # shellcheck disable=SC2086
   kill -9 "$mpipid" $ranks
   t0=$(date +%s.%N)
@@ -115,13 +121,37 @@ for trial in $(seq 1 "$TRIALS"); do
   { wait "$mpipid"; } 2>/dev/null || true # bash would say "Killed"
   n=$(echo "$left" | wc -w)
   total_orphans=$((total_orphans + n))
-  echo "trial $trial: $(echo "$tasks" | wc -w) task processes, $(echo "$watch" | wc -w) watchdogs; orphans after ${took} s: $n"
-  [ "$n" = 0 ] || {
+  echo "$what: $(echo "$tasks" | wc -w) task processes, $(echo "$watch" | wc -w) watchdogs; orphans after ${took} s: $n"
+  if [ "$n" != 0 ]; then
     # shellcheck disable=SC2086
     ps -o pid,ppid,pgid,stat,args -p "$(echo $left | sed 's/:[0-9]*//g; s/ /,/g')" >&2 || :
-    fail "trial $trial: $n processes outlived the killed job"
-  }
+    fail "$what: $n processes outlived the killed job"
+  fi
+}
+
+for trial in $(seq 1 "$TRIALS"); do
+  d=$TMP/t$trial; mkdir -p "$d"
+  write_workflow "$d/wf.yml" 30 "$TASKS"
+  (cd "$d" && exec "$MPIEXEC" -n "$RANKS" --oversubscribe "$WFMPI" wf.yml --run-dir "$d/run" \
+     --cores-per-node "$TASKS" >"$d/out" 2>&1) &
+  mpipid=$!
+  wait_running "$d" "$TASKS" "trial $trial" "$d/out"
+  kill_trial "trial $trial" "$mpipid" "$d/run" "$d"
 done
+
+# A glidein pilot runs its tasks through the same executor, on every rank.
+d=$TMP/glidein; mkdir -p "$d/work"
+"$WFMPI" serve --add-user u --tokens "$d/tokens" >"$d/u.tok" 2>/dev/null
+gl_serve --insecure-http --tokens "$d/tokens" --state-dir "$d/state"
+write_workflow "$d/wf.yml" 30 "$TASKS"
+"$WFMPI" submit "$d/wf.yml" --server "$GL_URL" --token-file "$d/u.tok" --insecure-http >/dev/null
+(cd "$d" && exec "$MPIEXEC" -n "$RANKS" --oversubscribe "$WFMPI" glidein --server "$GL_URL" \
+   --token-file "$d/u.tok" --insecure-http --work-dir "$d/work" --cores-per-node "$TASKS" \
+   >"$d/out" 2>&1) &
+mpipid=$!
+wait_running "$d/work" "$TASKS" "glidein" "$d/out"
+kill_trial "glidein pilot" "$mpipid" "$d/work" "$d/work"
+gl_stop
 echo "orphans: $total_orphans"
 
 # A run that ends normally: its watchdogs exit with their ranks (each rank
@@ -145,4 +175,4 @@ for i in $watch; do
     fail "clean run: watchdog ${i%%:*} left behind ($(sed 's/.*) //' "/proc/${i%%:*}/stat"))"
   fi
 done
-pass "$TRIALS kill -9 trials of the whole job: orphans: $total_orphans; a clean run leaves no watchdog"
+pass "$TRIALS kill -9 trials of the whole job and one of a glidein pilot: orphans: $total_orphans; a clean run leaves no watchdog"
