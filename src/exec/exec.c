@@ -331,7 +331,7 @@ void wfmpi_exec_destroy(struct wfmpi_exec *ex)
     for (size_t i = 0; i < ex->n_tasks; i++) {
         struct exec_task *t = &ex->tasks[i];
         /* A group still there after the bounded wait stays registered: the
-         * watchdog kills it again once we are gone. */
+         * watchdog kills it again when our end closes, below. */
         if ((t->state == EXEC_RUNNING || t->state == EXEC_DRAINING) && kill_and_reap(t))
             exec_watch_del(ex, (uint32_t)i);
         if (t->state == EXEC_RUNNING)
