@@ -100,8 +100,14 @@ struct wfmpi_exec;
  * process a child subreaper (prctl, process-wide) so descendants a task leaves
  * behind can be killed and reaped with its process group; a process that a
  * task moves into another process group or session escapes (accepted).
+ * No task outlives this process: it starts a watchdog process (this same
+ * binary, re-executed through /proc/self/exe, named wfmpi-watchdog) that
+ * SIGKILLs the process group of every task still running when this process
+ * dies, however it dies (kill -9 included). Cost: one small write to it per
+ * task start; destroy() stops it.
  * Fails (NULL, err set) when SIGCHLD is ignored (exit statuses would be
- * lost) or pidfds are unavailable. The caller owns the result. */
+ * lost), pidfds are unavailable or the watchdog cannot be started. The
+ * caller owns the result. */
 struct wfmpi_exec *wfmpi_exec_create(struct wfmpi_error *err);
 /* Kills (SIGKILL) and reaps anything still running. Accepts NULL. */
 void wfmpi_exec_destroy(struct wfmpi_exec *ex);

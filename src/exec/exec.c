@@ -15,7 +15,8 @@
  * until kill(-pgid) says ESRCH. A task that moves a process into another
  * process group or session (a daemon) escapes this on purpose; that is
  * accepted, and such a process, when it exits, stays a zombie of this rank
- * until the rank exits.
+ * until the rank exits. If the rank itself dies, its watchdog (watch.c)
+ * kills every group still running.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -139,7 +140,7 @@ static double next_deadline(const struct wfmpi_exec *ex, double now)
 {
     if (ex->done_head != EXEC_NONE)
         return now;
-    double next = 0;
+    double next = exec_watch_due(ex);
     for (size_t i = 0; i < ex->n_tasks; i++) {
         const struct exec_task *t = &ex->tasks[i];
         double at[4] = {0, 0, 0, 0};
@@ -230,6 +231,7 @@ struct wfmpi_exec *wfmpi_exec_create(struct wfmpi_error *err)
         return NULL;
     }
     ex->epfd = ex->timerfd = ex->devnull = -1;
+    ex->watch.fd = ex->watch.pidfd = -1;
     ex->free_head = ex->done_head = ex->done_tail = EXEC_NONE;
     ex->cpu_size = CPU_ALLOC_SIZE(EXEC_CPU_MAX);
     ex->cpu_own = CPU_ALLOC(EXEC_CPU_MAX);
@@ -257,6 +259,9 @@ struct wfmpi_exec *wfmpi_exec_create(struct wfmpi_error *err)
         wfmpi_error_set(err, -errno, "prctl(PR_SET_CHILD_SUBREAPER): %s", strerror(errno));
         goto fail_attr;
     }
+    /* Last, so that a failed create leaves no watchdog behind. */
+    if (exec_watch_start(ex, err))
+        goto fail_attr;
     return ex;
 fail_attr:
     posix_spawnattr_destroy(&ex->attr);
@@ -301,8 +306,9 @@ static bool drain_group(struct exec_task *t)
 }
 
 /* destroy(): everything dies now. Bounded, so a process stuck in the kernel
- * (uninterruptible I/O) cannot hang the rank's exit forever. */
-static void kill_and_reap(struct exec_task *t)
+ * (uninterruptible I/O) cannot hang the rank's exit forever. True when the
+ * group is gone. */
+static bool kill_and_reap(struct exec_task *t)
 {
     kill(-t->pid, SIGKILL);
     if (t->state == EXEC_RUNNING) {
@@ -310,8 +316,12 @@ static void kill_and_reap(struct exec_task *t)
             ;
     }
     struct timespec ms = {0, 1000000};
-    for (int i = 0; i < 5000 && !drain_group(t); i++)
+    for (int i = 0; i < 5000; i++) {
+        if (drain_group(t))
+            return true;
         nanosleep(&ms, NULL);
+    }
+    return false;
 }
 
 void wfmpi_exec_destroy(struct wfmpi_exec *ex)
@@ -320,8 +330,10 @@ void wfmpi_exec_destroy(struct wfmpi_exec *ex)
         return;
     for (size_t i = 0; i < ex->n_tasks; i++) {
         struct exec_task *t = &ex->tasks[i];
-        if (t->state == EXEC_RUNNING || t->state == EXEC_DRAINING)
-            kill_and_reap(t);
+        /* A group still there after the bounded wait stays registered: the
+         * watchdog kills it again when our end closes, below. */
+        if ((t->state == EXEC_RUNNING || t->state == EXEC_DRAINING) && kill_and_reap(t))
+            exec_watch_del(ex, (uint32_t)i);
         if (t->state == EXEC_RUNNING)
             close(t->pidfd);
         exec_capture_close(t);
@@ -329,6 +341,7 @@ void wfmpi_exec_destroy(struct wfmpi_exec *ex)
             close(t->dirfd);
         free(t->strs);
     }
+    exec_watch_stop(ex);
     exec_work_dirs_close(ex);
     free(ex->tasks);
     free(ex->argv);
@@ -385,9 +398,11 @@ int wfmpi_exec_start(struct wfmpi_exec *ex, const struct wfmpi_exec_spec *spec, 
 
 /* ------------------------------------------------------------------ poll */
 
+/* The task's process group is gone: judge it. */
 static void finish(struct wfmpi_exec *ex, uint32_t i)
 {
     struct exec_task *t = &ex->tasks[i];
+    exec_watch_del(ex, i);
     t->res.end_wall = wfmpi_wall();
     exec_capture_finish(ex, t);
     exec_judge(ex, t);
@@ -491,6 +506,9 @@ static void running_timers(struct exec_task *t, double now)
 
 static void run_timers(struct wfmpi_exec *ex, double now)
 {
+    double due = exec_watch_due(ex);
+    if (due > 0 && now >= due)
+        exec_watch_flush(ex);
     for (size_t i = 0; i < ex->n_tasks; i++) {
         struct exec_task *t = &ex->tasks[i];
         if (t->state == EXEC_RUNNING) {

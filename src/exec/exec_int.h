@@ -34,6 +34,12 @@
 /* epoll keys: a pidfd is keyed by its slot index, a captured stream's pipe
  * by slot and stream (0 stdout, 1 stderr), the timerfd by UINT64_MAX. */
 #define EXEC_CAPTURE_KEY(slot, which) ((((uint64_t)(which) + 1) << 32) | (slot))
+/* Task ends queued for the watchdog (watch.c) before they are sent anyway,
+ * and the longest they wait for a start to carry them: short enough that the
+ * kernel cannot have handed a freed process group id out again meanwhile,
+ * long enough that a steady stream of tasks never needs the timer. */
+#define EXEC_WATCH_BATCH 64
+#define EXEC_WATCH_FLUSH_S 0.05
 
 enum exec_state {
     EXEC_FREE = 0, /* slot unused */
@@ -88,6 +94,24 @@ struct exec_task {
     struct wfmpi_exec_result res;
 };
 
+/* One record to the watchdog: the process group now running in a slot, or
+ * pid 0 when the slot's group is gone. Native layout: both ends are on this
+ * machine, and of one binary. */
+struct exec_watch_msg {
+    uint32_t slot;
+    int32_t pid;
+};
+
+/* The rank's side of its watchdog (watch.c). */
+struct exec_watch {
+    int fd; /* our end of the socket pair; -1 when there is none (lost) */
+    int pidfd; /* the watchdog's, for a bounded wait at destroy; -1 if none */
+    pid_t pid; /* 0 when not started */
+    uint32_t n_pending;
+    double flush_at; /* mono time the queued ends are sent at the latest */
+    struct exec_watch_msg pending[EXEC_WATCH_BATCH];
+};
+
 struct wfmpi_exec {
     int epfd; /* the fd drivers sleep on: pidfds + timerfd */
     int devnull; /* stdin of tasks that name none, opened once (above 2) */
@@ -113,6 +137,7 @@ struct wfmpi_exec {
     } work_dirs[EXEC_WORK_DIRS];
     uint32_t n_work_dirs;
     posix_spawnattr_t attr;
+    struct exec_watch watch;
     char scan[EXEC_SCAN_CHUNK];
 };
 
@@ -154,6 +179,18 @@ int exec_cpuset_parse(const char *list, cpu_set_t *set, size_t size);
 /* judge.c: fill t->res (reason, exit_code, signal, detail) from the leader's
  * status, the stop reason, the task's output streams and declared outputs. */
 void exec_judge(struct wfmpi_exec *ex, struct exec_task *t);
+
+/* watch.c: the task watchdog (no task outlives its rank). start: spawn it
+ * (0 or -errno, err set). add: slot now runs the group pid (sent at once,
+ * with the queued ends). del: slot's group is gone (queued). flush: send the
+ * queued ends. due: mono time they must be sent by, 0 when none are queued.
+ * stop: flush, close our end, reap the watchdog (bounded). */
+int exec_watch_start(struct wfmpi_exec *ex, struct wfmpi_error *err);
+void exec_watch_add(struct wfmpi_exec *ex, uint32_t slot, pid_t pid);
+void exec_watch_del(struct wfmpi_exec *ex, uint32_t slot);
+void exec_watch_flush(struct wfmpi_exec *ex);
+double exec_watch_due(const struct wfmpi_exec *ex);
+void exec_watch_stop(struct wfmpi_exec *ex);
 
 /* The i-th kept string of t (0 stdout, 1 stderr, 2 successmsg, 3 failuremsg,
  * 4.. outputs). */

@@ -381,6 +381,7 @@ static int watch(struct wfmpi_exec *ex, struct exec_task *t)
     kill(-t->pid, SIGKILL);
     while (waitpid(t->pid, NULL, 0) < 0 && errno == EINTR)
         ;
+    exec_watch_del(ex, (uint32_t)(t - ex->tasks));
     return spawn_fail(t, e, "cannot watch process %ld: %s", (long)t->pid, strerror(e));
 }
 
@@ -405,6 +406,10 @@ int exec_spawn(struct wfmpi_exec *ex, struct exec_task *t, const struct wfmpi_ex
             rc = err == ENOMEM ? -ENOMEM : spawn_fail(t, err, "posix_spawn: %s", strerror(err));
         } else {
             rc = spawn_bound(ex, t, spec, &fa);
+            /* The watchdog hears of the task before anything else: from
+             * here on the rank may die at any moment. */
+            if (rc == 0)
+                exec_watch_add(ex, (uint32_t)(t - ex->tasks), t->pid);
             posix_spawn_file_actions_destroy(&fa);
         }
     }

@@ -30,8 +30,9 @@ for trial in $(seq 1 "$TRIALS"); do
   pid=$(master_pid "$d/run")
   [ -n "$pid" ] && kill -9 "$pid"
   wait "$mpipid" || true
-  # Orphaned tasks of the killed run may still finish: let them, so the
-  # ledger shows every execution.
+  # The killed master's tasks die with it (its watchdog), the workers' when
+  # mpiexec takes them down; a task may still append its ledger line as it
+  # goes: let it, so the ledger shows every execution.
   sleep 0.3
   if [ -e "$d/run/state.h5" ]; then
     "$DUMP" "$d/run" >"$d/at_kill" || fail "trial $trial: state after kill -9 unreadable"

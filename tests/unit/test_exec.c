@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -747,6 +748,144 @@ static void test_destroy_kills_running(void **state)
     assert_int_equal(kill((pid_t)child, 0), -1);
 }
 
+/* --------------------------------------------------------------- orphans */
+
+/* The watchdogs whose parent is `parent` (at most max): its children whose
+ * command line is the watchdog's. */
+static int watchdogs_of(pid_t parent, pid_t *out, int max)
+{
+    char path[64], cmd[32];
+    snprintf(path, sizeof(path), "/proc/%ld/task/%ld/children", (long)parent, (long)parent);
+    FILE *fp = fopen(path, "r");
+    if (!fp)
+        return 0;
+    int n = 0;
+    long pid;
+    while (n < max && fscanf(fp, "%ld", &pid) == 1) {
+        snprintf(path, sizeof(path), "/proc/%ld/cmdline", pid);
+        FILE *c = fopen(path, "r");
+        size_t len = c ? fread(cmd, 1, sizeof(cmd) - 1, c) : 0;
+        if (c)
+            fclose(c);
+        cmd[len] = '\0';
+        if (strcmp(cmd, "wfmpi-watchdog") == 0)
+            out[n++] = (pid_t)pid;
+    }
+    fclose(fp);
+    return n;
+}
+
+/* Gone: no such process, or one that has finished (a zombie; this process
+ * is a child subreaper, so the orphans it is checking become its own, and
+ * are reaped here). */
+static bool gone(pid_t pid)
+{
+    if (waitpid(pid, NULL, WNOHANG) == pid)
+        return true;
+    char path[64], st[512];
+    snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+    FILE *fp = fopen(path, "r");
+    if (!fp)
+        return true;
+    size_t len = fread(st, 1, sizeof(st) - 1, fp);
+    fclose(fp);
+    st[len] = '\0';
+    const char *paren = strrchr(st, ')');
+    return paren && paren[1] == ' ' && paren[2] == 'Z';
+}
+
+/* The fake rank: an executor of its own that runs a few short tasks to the
+ * end (ends and starts in reused slots go to the watchdog in order), then
+ * two long ones whose shells start a child each in their group, and waits
+ * to be killed. */
+static void fake_rank(const struct fixture *f)
+{
+    struct wfmpi_error err = {0};
+    struct wfmpi_exec *ex = wfmpi_exec_create(&err);
+    if (!ex)
+        _exit(1);
+    const char *targv[] = {"true"};
+    struct wfmpi_exec_spec t = {.exe = "true", .argv = targv, .argc = 1};
+    struct wfmpi_exec_result r[4];
+    for (int round = 0; round < 5; round++) {
+        for (uint64_t k = 0; k < 4; k++)
+            if (wfmpi_exec_start(ex, &t, k))
+                _exit(1);
+        if (collect(ex, r, 4, 10) != 4)
+            _exit(1);
+    }
+    char script[2][512];
+    for (int k = 0; k < 2; k++) {
+        const char *path = at(f, k ? "pids1" : "pids0");
+        snprintf(script[k], sizeof(script[k]),
+                 "sleep 30 & echo $$ $! >%s.tmp && mv %s.tmp %s; wait", path, path, path);
+        const char *argv[] = {"sh", "-c", script[k]};
+        struct wfmpi_exec_spec s = {.exe = "/bin/sh", .argv = argv, .argc = 3};
+        if (wfmpi_exec_start(ex, &s, 10 + (uint64_t)k))
+            _exit(1);
+    }
+    for (;;)
+        wfmpi_exec_poll(ex, r, 4, 1.0);
+}
+
+/* kill -9 of a rank takes its tasks with it, and what they started in their
+ * process group: the rank's watchdog kills them, and then exits. */
+static void test_killed_rank_leaves_no_orphans(void **state)
+{
+    struct fixture *f = *state;
+    pid_t rank = fork();
+    assert_true(rank >= 0);
+    if (rank == 0)
+        fake_rank(f);
+    double until = wfmpi_mono() + 20;
+    while ((access(at(f, "pids0"), F_OK) || access(at(f, "pids1"), F_OK)) && wfmpi_mono() < until)
+        usleep(10000);
+    pid_t pids[5];
+    long a, b;
+    for (int k = 0; k < 2; k++) {
+        FILE *fp = fopen(at(f, k ? "pids1" : "pids0"), "r");
+        assert_non_null(fp);
+        assert_int_equal(fscanf(fp, "%ld %ld", &a, &b), 2);
+        fclose(fp);
+        pids[2 * k] = (pid_t)a;
+        pids[2 * k + 1] = (pid_t)b;
+    }
+    assert_int_equal(watchdogs_of(rank, &pids[4], 1), 1);
+    assert_int_equal(kill(rank, SIGKILL), 0);
+    assert_int_equal(waitpid(rank, NULL, 0), rank);
+    until = wfmpi_mono() + 2;
+    int left;
+    do {
+        left = 0;
+        for (int k = 0; k < 5; k++)
+            left += !gone(pids[k]);
+        if (left)
+            usleep(10000);
+    } while (left && wfmpi_mono() < until);
+    for (int k = 0; k < 5; k++)
+        kill(pids[k], SIGKILL); /* a failed check leaves nothing running */
+    assert_int_equal(left, 0);
+}
+
+/* destroy() stops and reaps its watchdog: none is left, not even a zombie. */
+static void test_destroy_stops_watchdog(void **state)
+{
+    struct fixture *f = *state;
+    pid_t dog[4];
+    /* posix_spawn returns before the new image's command line is set up
+     * (the vfork parent is released early in exec). */
+    int n;
+    double until = wfmpi_mono() + 5;
+    while ((n = watchdogs_of(getpid(), dog, 4)) == 0 && wfmpi_mono() < until)
+        usleep(1000);
+    assert_int_equal(n, 1);
+    run_sh(f, "exit 0");
+    wfmpi_exec_destroy(f->ex);
+    f->ex = NULL;
+    assert_int_equal(kill(dog[0], 0), -1);
+    assert_int_equal(errno, ESRCH);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -779,6 +918,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_many_concurrent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fd_readable_on_exit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_destroy_kills_running, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_killed_rank_leaves_no_orphans, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_destroy_stops_watchdog, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
