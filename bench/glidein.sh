@@ -45,7 +45,7 @@ cd "$W"
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 URL=http://127.0.0.1:$PORT
 C=(--server "$URL" --token-file bench.tok --insecure-http)
-"$WFMPI" serve --port "$PORT" --insecure-http --tokens tokens --state-dir state >serve.out 2>serve.err &
+"$WFMPI" serve --port "$PORT" --insecure-http --tokens tokens --state-dir state --max-submit 256 --quota-mb 1024 >serve.out 2>serve.err &
 SPID=$!
 for _ in $(seq 100); do curl -s -o /dev/null "$URL/v1/health" && break; sleep 0.1; done
 cpu() { awk '{print $14 + $15}' "/proc/$SPID/stat"; }   # clock ticks
