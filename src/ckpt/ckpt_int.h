@@ -132,6 +132,11 @@ size_t ckpt_events_put_start(unsigned char *p, const struct rec_task_start *r);
 void ckpt_events_quantise(struct wfmpi_ckpt_event *ev);
 size_t ckpt_events_put_end(unsigned char *p, const struct wfmpi_ckpt_event *ev, const char *detail);
 
+/* Check a snapshot's tables against what any run can write (state.c), so
+ * a damaged file that still parses is refused, not trusted: WFMPI_E_CORRUPT
+ * with the table, row and value in err. */
+int ckpt_state_check(const struct ckpt_state *st, struct wfmpi_error *err);
+
 /* ------------------------------------------------------------ task info
  * Per-task facts from the plan for readers of the run dir (taskinfo.c). */
 struct ckpt_taskinfo {

@@ -558,6 +558,12 @@ int snapshot_read(const char *run_dir, struct snapshot_meta *meta, struct ckpt_s
         close_static(sf, f);
     }
     H5Fclose(f);
+    struct wfmpi_error why = {0};
+    if (rc == 0 && ckpt_state_check(st, &why) < 0)
+        return wfmpi_error_set(err, why.code,
+                               "%s: %s: the snapshot is damaged; move the run dir aside or use "
+                               "--fresh",
+                               path, why.text);
     if (rc == WFMPI_E_VERSION)
         return wfmpi_error_set(err, rc, "%s: format version %d is newer than this wfmpi reads (%d)",
                                path, meta->format_version, WFMPI_CKPT_FORMAT_VERSION);
