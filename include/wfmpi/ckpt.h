@@ -6,7 +6,11 @@
  * old one, so a crash at any instant leaves the last snapshot whole.
  * `journal` is an append-only file of checksummed records of every state
  * change since that snapshot. Resume = load the snapshot, replay the journal
- * (a torn tail record is dropped), requeue what was RUNNING.
+ * (a torn tail record is dropped), requeue what was RUNNING. Every table of
+ * the snapshot and each of its files' attributes carry a CRC-32 that every
+ * reader checks, and loaded values are checked against what a run can
+ * write: damage is refused naming the file and the table, never trusted
+ * (docs/checkpoint.md, "Checksums").
  *
  * Durability: records are written (write(2)) before the master acts on what
  * they record, so a killed master loses nothing; fsync is group-committed at
@@ -200,14 +204,16 @@ struct wfmpi_ckpt_state {
 };
 
 /* Load state.h5 and replay the journal. WFMPI_E_INPUT for a missing or empty
- * run dir, WFMPI_E_CORRUPT / WFMPI_E_VERSION naming the file. */
+ * run dir, WFMPI_E_CORRUPT / WFMPI_E_VERSION naming the file (and the table
+ * that fails its checksum or holds what no run writes). */
 struct wfmpi_ckpt_state *wfmpi_ckpt_load(const char *run_dir, struct wfmpi_error *err);
 void wfmpi_ckpt_state_free(struct wfmpi_ckpt_state *st);
 
 /* Check that run_dir/state.h5 opens, is a format this wfmpi reads and has
  * its tables, without reading them (milliseconds at any size): the cheap
- * validity test `wfmpi status` makes before it trusts status.json. Errors
- * as wfmpi_ckpt_load. */
+ * validity test `wfmpi status` makes before it trusts status.json. The
+ * files' attributes are checked against their checksums, the tables only
+ * for having theirs. Errors as wfmpi_ckpt_load. */
 int wfmpi_ckpt_probe(const char *run_dir, struct wfmpi_error *err);
 
 /* How a task runs, for analyze: its command line (argv shell-quoted and

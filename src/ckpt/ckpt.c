@@ -254,6 +254,8 @@ static void adopt_state(struct wfmpi_ckpt *c, struct old_run *o, const uint32_t 
         c->st.events = o->st.events;
         c->st.n_events = o->st.n_events;
         c->st.cap_events = o->st.cap_events;
+        c->st.events_crc = 0;
+        c->st.events_summed = 0;
         o->st.events = NULL;
     }
     c->st.runs = o->st.runs;

@@ -109,6 +109,12 @@ struct ckpt_state {
     size_t n_runs, cap_runs;
     struct wfmpi_ckpt_file *files;
     size_t n_files, cap_files;
+    /* The crc32 of events[0, events_summed) as snapshot_write sums it:
+     * events are only appended (a resume replaces the table whole and
+     * zeroes both), so a snapshot sums only the rows since the last one,
+     * not the run's whole history each time. */
+    uint32_t events_crc;
+    size_t events_summed;
 };
 
 int ckpt_state_init(struct ckpt_state *st, uint32_t n_tasks);
@@ -131,6 +137,22 @@ int ckpt_state_apply_events(struct ckpt_state *st, const unsigned char *p, size_
 size_t ckpt_events_put_start(unsigned char *p, const struct rec_task_start *r);
 void ckpt_events_quantise(struct wfmpi_ckpt_event *ev);
 size_t ckpt_events_put_end(unsigned char *p, const struct wfmpi_ckpt_event *ev, const char *detail);
+
+/* Check a snapshot's tables against what any run can write (state.c), so
+ * a damaged file that still parses is refused, not trusted: WFMPI_E_CORRUPT
+ * with the table, row and value in err. */
+int ckpt_state_check(const struct ckpt_state *st, struct wfmpi_error *err);
+
+/* ------------------------------------------------------------ checksums
+ * zlib CRC-32s of the snapshot's tables and root attributes (checksum.c;
+ * docs/checkpoint.md, "Checksums"). A table's sum covers its rows' bytes as
+ * stored, or for strings each string and its NUL; the root's covers its
+ * attributes, each name, NUL and value (strings with their NUL, numbers
+ * little-endian, `bytes` wide), in the order they are written. Start at 0. */
+uint32_t ckpt_crc_bytes(uint32_t crc, const void *p, size_t n);
+uint32_t ckpt_crc_strings(uint32_t crc, const char *const *s, size_t n);
+uint32_t ckpt_crc_attr_str(uint32_t crc, const char *name, const char *value);
+uint32_t ckpt_crc_attr_u64(uint32_t crc, const char *name, uint64_t value, size_t bytes);
 
 /* ------------------------------------------------------------ task info
  * Per-task facts from the plan for readers of the run dir (taskinfo.c). */
@@ -168,10 +190,9 @@ struct snapshot_meta {
  * with the wrong plan file. yaml and ti may be NULL. */
 /* True when path is a plan file of the workflow with this hash. */
 bool snapshot_plan_file_ok(const char *path, const char *hash);
-int snapshot_write(const char *run_dir, const struct snapshot_meta *meta,
-                   const struct ckpt_state *st, const char *const *ids, const uint64_t *hashes,
-                   const struct ckpt_taskinfo *ti, const char *yaml, size_t yaml_len,
-                   struct wfmpi_error *err);
+int snapshot_write(const char *run_dir, const struct snapshot_meta *meta, struct ckpt_state *st,
+                   const char *const *ids, const uint64_t *hashes, const struct ckpt_taskinfo *ti,
+                   const char *yaml, size_t yaml_len, struct wfmpi_error *err);
 /* Read the task info datasets into ti (all NULL/0 when the file predates
  * them); ti->cmd/out/err are not read (see wfmpi_ckpt_load_cmds). */
 int snapshot_read_taskinfo(const char *run_dir, struct ckpt_taskinfo *ti, struct wfmpi_error *err);

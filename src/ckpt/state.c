@@ -187,3 +187,62 @@ int ckpt_state_apply(struct ckpt_state *st, enum journal_type type, const unsign
     }
     return WFMPI_E_CORRUPT;
 }
+
+/* ---------------------------------------------------- checks on load
+ * Only what holds by construction, whatever the run did: a state or
+ * reason inside its enum; a task that is or was running, or has ended,
+ * has started an attempt (states change only by start and end events,
+ * and attempts count from 1); a retry follows a failed attempt, so there
+ * are no more retries than attempts; rank and node are -1 (never ran) or
+ * more; an event is of a task and a run that exist (run 0 before any run
+ * was recorded). A flipped state byte that turns a READY task DONE with
+ * no attempt fails here even in a file without checksums. */
+static int check_tasks(const struct ckpt_state *st, struct wfmpi_error *err)
+{
+    for (uint32_t i = 0; i < st->n_tasks; i++) {
+        const struct wfmpi_ckpt_task *t = &st->tasks[i];
+        if (t->state >= WFMPI_TASK_NSTATES)
+            return wfmpi_error_set(err, WFMPI_E_CORRUPT,
+                                   "table 'tasks' row %u: state %u is not a task state", i,
+                                   t->state);
+        if (t->reason >= WFMPI_EXEC_NREASONS)
+            return wfmpi_error_set(err, WFMPI_E_CORRUPT,
+                                   "table 'tasks' row %u: reason %u is not an attempt's reason", i,
+                                   t->reason);
+        bool started = t->state == WFMPI_TASK_RUNNING || t->state == WFMPI_TASK_DONE ||
+                       t->state == WFMPI_TASK_FAILED;
+        if ((started && t->attempts == 0) || t->retries > t->attempts)
+            return wfmpi_error_set(
+                err, WFMPI_E_CORRUPT, "table 'tasks' row %u: %s after %u attempts and %u retries",
+                i, wfmpi_task_state_name((enum wfmpi_task_state)t->state), t->attempts, t->retries);
+        if (t->rank < -1 || t->node < -1)
+            return wfmpi_error_set(err, WFMPI_E_CORRUPT, "table 'tasks' row %u: rank %d, node %d",
+                                   i, t->rank, t->node);
+    }
+    return 0;
+}
+
+static int check_events(const struct ckpt_state *st, struct wfmpi_error *err)
+{
+    for (size_t i = 0; i < st->n_events; i++) {
+        const struct wfmpi_ckpt_event *e = &st->events[i];
+        if (e->task >= st->n_tasks || e->attempt == 0 ||
+            (e->run >= st->n_runs && !(st->n_runs == 0 && e->run == 0)))
+            return wfmpi_error_set(err, WFMPI_E_CORRUPT,
+                                   "table 'events' row %zu: task %u of %u, attempt %u, run %u of "
+                                   "%zu",
+                                   i, e->task, st->n_tasks, e->attempt, e->run, st->n_runs);
+        if (e->state_after >= WFMPI_TASK_NSTATES || e->reason >= WFMPI_EXEC_NREASONS ||
+            e->rank < -1 || e->node < -1)
+            return wfmpi_error_set(err, WFMPI_E_CORRUPT,
+                                   "table 'events' row %zu: state %u, reason %u, rank %d, node %d",
+                                   i, e->state_after, e->reason, e->rank, e->node);
+    }
+    return 0;
+}
+
+int ckpt_state_check(const struct ckpt_state *st, struct wfmpi_error *err)
+{
+    int rc = check_tasks(st, err);
+    return rc < 0 ? rc : check_events(st, err);
+}

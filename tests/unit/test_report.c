@@ -1,7 +1,8 @@
 /* The report module over run dirs written through the checkpoint API with
  * known events: status (checkpoint path, live status.json, stale
  * status.json of a killed master), analyze, statistics (text, JSON, CSV) and
- * the HTML report agree with what was recorded; bad run dirs are errors. */
+ * the HTML report agree with what was recorded; bad run dirs are errors, and
+ * so is a table that fails its checksum. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -17,6 +19,7 @@
 #include <hdf5.h>
 #include <jansson.h>
 
+#include "../tools/h5_raw.h"
 #include "wfmpi/ckpt.h"
 #include "wfmpi/exec.h"
 #include "wfmpi/report.h"
@@ -438,6 +441,72 @@ static void test_bad_run_dirs(void **state)
     assert_int_equal(wfmpi_report_status(missing, &o, stdout, NULL, &err), WFMPI_E_INPUT);
 }
 
+/* Flip a bit of table `name` of run-dir file `file` ("plan-": the plan
+ * file); flipped again, it is whole again. */
+static void flip_table(const char *file, const char *name)
+{
+    char path[600] = "";
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while (d && (e = readdir(d)) != NULL) {
+        if (strncmp(e->d_name, file, strlen(file)) == 0 && !strstr(e->d_name, ".tmp"))
+            snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+    }
+    if (d)
+        closedir(d);
+    long offset = 0;
+    size_t size = 0;
+    assert_int_equal(h5_raw_extent(path, name, &offset, &size), 0);
+    assert_int_equal(h5_raw_flip(path, offset + (long)size / 2, 4), 0);
+}
+
+/* Each command refuses (status here reads state.h5: no status.json). */
+static void expect_refused(bool all, const char *needle)
+{
+    struct wfmpi_error err = {0};
+    struct wfmpi_report_status_options o = {0};
+    FILE *null = fopen("/dev/null", "w");
+    uint32_t n;
+    assert_int_equal(wfmpi_report_analyze(dir, false, 0, null, &n, &err), WFMPI_E_CORRUPT);
+    if (!strstr(err.text, needle))
+        fail_msg("analyze: '%s' not in '%s'", needle, err.text);
+    if (all) {
+        assert_int_equal(wfmpi_report_status(dir, &o, null, NULL, &err), WFMPI_E_CORRUPT);
+        assert_non_null(strstr(err.text, needle));
+        assert_int_equal(wfmpi_report_statistics(dir, false, NULL, null, &err), WFMPI_E_CORRUPT);
+        assert_non_null(strstr(err.text, needle));
+        assert_int_equal(wfmpi_report_html(dir, null, &err), WFMPI_E_CORRUPT);
+        assert_non_null(strstr(err.text, needle));
+    }
+    fclose(null);
+}
+
+static void test_damaged_tables(void **state)
+{
+    (void)state;
+    record(true);
+    flip_table("state.h5", "tasks");
+    expect_refused(true, "state.h5: table 'tasks' fails its checksum: the snapshot is damaged");
+    flip_table("state.h5", "tasks");
+    flip_table("state.h5", "events");
+    expect_refused(true, "state.h5: table 'events' fails its checksum");
+    flip_table("state.h5", "events");
+    flip_table("plan-", "task_ids");
+    expect_refused(true, "table 'task_ids' fails its checksum");
+    flip_table("plan-", "task_ids");
+    /* analyze alone reads the failed task's command. */
+    flip_table("plan-", "task_cmd");
+    expect_refused(false, "table 'task_cmd' fails its checksum");
+    flip_table("plan-", "task_cmd");
+    struct wfmpi_error err = {0};
+    struct wfmpi_report_status_options o = {0};
+    FILE *null = fopen("/dev/null", "w");
+    uint32_t n;
+    assert_int_equal(wfmpi_report_analyze(dir, false, 0, null, &n, &err), 0);
+    assert_int_equal(wfmpi_report_status(dir, &o, null, NULL, &err), 0);
+    fclose(null);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -447,6 +516,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_statistics, make_dir, remove_dir),
         cmocka_unit_test_setup_teardown(test_html, make_dir, remove_dir),
         cmocka_unit_test_setup_teardown(test_bad_run_dirs, make_dir, remove_dir),
+        cmocka_unit_test_setup_teardown(test_damaged_tables, make_dir, remove_dir),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
