@@ -20,6 +20,7 @@ master_pid() { # the rank-0 wfmpi process of the run in $1
   done
 }
 
+: >"$TMP/orphans"
 for trial in $(seq 1 "$TRIALS"); do
   d=$TMP/t$trial; mkdir -p "$d"; cp "$TMP/wf.yml" "$d/"
   (cd "$d" && exec "$MPIEXEC" -n 3 --oversubscribe "$WFMPI" wf.yml --run-dir "$d/run" \
@@ -34,6 +35,12 @@ for trial in $(seq 1 "$TRIALS"); do
   # mpiexec takes them down; a task may still append its ledger line as it
   # goes: let it, so the ledger shows every execution.
   sleep 0.3
+  # Orphans: processes of the killed run still working in its directory
+  # (tasks run there; the ranks are gone by now).
+  for p in /proc/[0-9]*; do
+    if [ "$(readlink "$p/cwd" 2>/dev/null)" = "$d" ]; then echo "${p#/proc/}"; fi
+  done >"$d/orphans"
+  cat "$d/orphans" >>"$TMP/orphans"
   if [ -e "$d/run/state.h5" ]; then
     "$DUMP" "$d/run" >"$d/at_kill" || fail "trial $trial: state after kill -9 unreadable"
   else
@@ -74,6 +81,8 @@ PY
   grep -q "Succeeded       : 1002" "$TMP/out" || fail "trial $trial: $(cat "$TMP/out")"
 done
 read -r reran wrong < <(awk '{r += $1; w += $2} END {print r + 0, w + 0}' "$TMP/tally")
-echo "over $TRIALS trials: double runs of tasks not running at the kill: $wrong; reruns of tasks running at it: $reran"
+orphans=$(grep -c . "$TMP/orphans" || :)
+echo "over $TRIALS trials: orphans $orphans; double runs of tasks not running at the kill: $wrong; reruns of tasks running at it: $reran"
+[ "$orphans" = 0 ] || fail "orphans after the kill: $orphans"
 [ "$wrong" = 0 ] || fail "double runs: $wrong"
 pass "$TRIALS kill -9 trials: every run resumed to completion, nothing lost or rerun wrongly"
