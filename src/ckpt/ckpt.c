@@ -131,7 +131,9 @@ static int load_old(const char *run_dir, const char *journal, struct old_run *o,
                     const char *same_hash, struct wfmpi_error *err)
 {
     memset(o, 0, sizeof(*o));
-    int rc = snapshot_read(run_dir, &o->meta, &o->st, &o->ids, &o->hashes, same_hash, err);
+    int rc = snapshot_probe(run_dir, err);
+    if (rc == 0)
+        rc = snapshot_read(run_dir, &o->meta, &o->st, &o->ids, &o->hashes, same_hash, err);
     if (rc < 0)
         return rc;
     return journal_replay(journal, o->meta.hash, o->meta.journal_seq, replay_apply, &o->st,

@@ -196,6 +196,10 @@ int snapshot_write(const char *run_dir, const struct snapshot_meta *meta, struct
 /* Read the task info datasets into ti (all NULL/0 when the file predates
  * them); ti->cmd/out/err are not read (see wfmpi_ckpt_load_cmds). */
 int snapshot_read_taskinfo(const char *run_dir, struct ckpt_taskinfo *ti, struct wfmpi_error *err);
+/* Read the snapshot once in a child process first: WFMPI_E_CORRUPT when
+ * that crashed or hung the HDF5 library (damage no checksum covers); 0
+ * otherwise, also when the child refused it (the real read says why). */
+int snapshot_probe(const char *run_dir, struct wfmpi_error *err);
 /* Read state.h5: meta, the state, ids and hashes (malloc'd, caller frees).
  * When same_hash is non-NULL and equals the snapshot's workflow hash, ids
  * and hashes are not read (NULL): the caller's plan is the same, task i is

@@ -9,8 +9,11 @@ d=$TMP/w; mkdir -p "$d"
 python3 "$RUNDATA/gen_dag.py" independent 6 "$RUNDATA/task.sh" "$d/wf.yml" "$d/edges" --sleep 1.5
 
 # run OUT: wfmpi on 2 ranks in $d in the background; its exit code goes to OUT.rc.
+# The run dir is named on the command line (it is the default one) so that
+# the kill below finds this test's processes only, not another test's.
 run() {
-    (set +e; cd "$d" && "$MPIEXEC" -n 2 --oversubscribe "$WFMPI" wf.yml "${@:2}" >"$1.out" 2>"$1.err"
+    (set +e; cd "$d" && "$MPIEXEC" -n 2 --oversubscribe "$WFMPI" wf.yml --run-dir "$d/wf.wfmpi" \
+       "${@:2}" >"$1.out" 2>"$1.err"
      echo $? >"$1.rc") &
 }
 twice() { sort "$d/ledger.txt" | awk '{print $1}' | uniq -d | tr '\n' ' '; }
@@ -52,7 +55,7 @@ run "$TMP/g"; wait "$!"
 rm -f "$d/ledger.txt"
 run "$TMP/h" --fresh
 for _ in $(seq 100); do [ -s "$d/ledger.txt" ] && break; sleep 0.1; done
-pkill -9 -f -- "$WFMPI wf.yml" || :
+pkill -9 -f -- "--run-dir $d/wf.wfmpi" || :
 wait
 [ "$(cat "$TMP/h.rc")" != 0 ] || fail "the kill -9 came too late: the run had finished"
 run "$TMP/i"; wait "$!"
