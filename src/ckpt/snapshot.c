@@ -1251,6 +1251,14 @@ static _Noreturn void probe_child(const char *run_dir)
     struct ckpt_taskinfo ti = {0};
     if (rc == 0)
         rc = snapshot_read_taskinfo(run_dir, &ti, &e);
+    /* And the plan file's commands and log paths, which analyze reads. */
+    uint32_t *all = rc == 0 ? malloc((st.n_tasks ? st.n_tasks : 1) * sizeof(uint32_t)) : NULL;
+    struct wfmpi_ckpt_task_cmd *cmds =
+        all ? calloc(st.n_tasks ? st.n_tasks : 1, sizeof(*cmds)) : NULL;
+    for (uint32_t i = 0; cmds && i < st.n_tasks; i++)
+        all[i] = i;
+    if (cmds)
+        rc = wfmpi_ckpt_load_cmds(run_dir, all, st.n_tasks, cmds, &e);
     _exit(rc < 0 ? 2 : 0); /* no atexit handlers: none of the parent's are ours to run */
 }
 
