@@ -81,11 +81,17 @@ static bool renews(long st)
 /* One request; 0 on a transport error (backed off). After a failure the
  * rest of the loop step sends nothing (one back-off per step, not one per
  * request), and no request may block past the lease. */
+static void watch_lease(struct pilot *p);
+
 static long call(struct pilot *p, const char *path, json_t *body, double timeout)
 {
     double now = wfmpi_mono();
     if (now < p->next_try)
         return 0;
+    /* A lease that lapsed while this process was frozen (or starved) is
+     * lost, whatever this request brings back: the service may have handed
+     * our tasks out already, so they die before anything else is said. */
+    watch_lease(p);
     if (p->id[0] && p->lease_s > 0) {
         double left = p->renewed + p->lease_s - now;
         double t = timeout > 0 ? timeout : p->h.o.total_timeout_s > 0 ? p->h.o.total_timeout_s : 60;
