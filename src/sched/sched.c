@@ -395,6 +395,10 @@ bool wfmpi_sched_revocable(const struct wfmpi_sched *s, uint32_t task)
 
 uint32_t wfmpi_sched_free_cores(const struct wfmpi_sched *s)
 {
+    /* The master asks after every round of results: in a busy run no node
+     * has a free core, and the segment tree's root says so in O(1). */
+    if (s->seg[1].cores == 0)
+        return 0;
     uint32_t n = 0;
     for (uint32_t i = 0; i < s->n_nodes; i++)
         n += s->nodes[i].free_cores;
